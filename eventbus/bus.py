@@ -1,0 +1,184 @@
+"""`EventBus`: the typed API over a ``socketio.AsyncServer``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from eventbus.asgi import combined_app
+from eventbus.auth import Authenticator, JWTAuth
+from eventbus.default import offer_default
+from eventbus.discovery import import_package, rooms_defined_in
+from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.joins import RoomHandlers
+from eventbus.sending import Sender
+from eventbus.settings import EventBusSettings
+from events import Room, Target, User, UserRoom, room_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from types import ModuleType
+
+logger = logging.getLogger(__name__)
+
+
+def authenticator_from(settings: EventBusSettings) -> JWTAuth | None:
+    """A `JWTAuth` built from ``EVENTBUS_JWT_*`` settings, or ``None`` when no key is configured."""
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    if secret is None and settings.jwt_public_key is None:
+        return None
+    return JWTAuth(
+        secret,
+        public_key=settings.jwt_public_key,
+        algorithms=settings.jwt_algorithms,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        user_id_claim=settings.jwt_user_id_claim,
+        leeway=settings.jwt_leeway,
+        cookie=settings.jwt_cookie,
+    )
+
+
+class EventBus(Sender):
+    """Authenticated connections, typed rooms and typed broadcasts on one Socket.IO server.
+
+    With no ``redis_url`` the bus is in memory (one process); with one, every
+    process sharing that Redis delivers to its own sockets. Options not given
+    here come from ``EVENTBUS_*`` environment variables. Extra keyword arguments
+    go to ``socketio.AsyncServer``; ``bus.sio`` is that server.
+
+    Example:
+        >>> bus = EventBus(auth=JWTAuth(secret="change-me"), rooms=[ChatRoom])  # doctest: +SKIP
+        >>> app = bus.asgi_app(other_asgi_app=fastapi_app)  # doctest: +SKIP
+        >>> await bus.broadcast(MessageEvent(chat_id="42", text="hi"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        auth: Authenticator | None = None,
+        *,
+        rooms: Iterable[type[Room]] = (),
+        redis_url: str | None = None,
+        allow_anonymous: bool | None = None,
+        cors_allowed_origins: str | list[str] | None = None,
+        settings: EventBusSettings | None = None,
+        **socketio_options: Any,
+    ) -> None:
+        self.settings = settings or EventBusSettings()
+        self.auth: Authenticator | None = auth or authenticator_from(self.settings)
+        self.allow_anonymous = self.settings.allow_anonymous if allow_anonymous is None else allow_anonymous
+        if self.auth is None and not self.allow_anonymous:
+            raise ConfigurationError(
+                "EventBus needs auth=JWTAuth(...) (or EVENTBUS_JWT_SECRET / EVENTBUS_JWT_PUBLIC_KEY), "
+                "or allow_anonymous=True for a bus without authentication"
+            )
+        self.cors_allowed_origins = (
+            cors_allowed_origins if cors_allowed_origins is not None else self.settings.cors_origins
+        )
+        secret_url = self.settings.redis_url
+        self.redis_url = redis_url or (secret_url.get_secret_value() if secret_url else None)
+        manager = None
+        if self.redis_url:
+            manager = socketio.AsyncRedisManager(self.redis_url, channel=self.settings.redis_channel)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=manager,
+            cors_allowed_origins=self.cors_allowed_origins,
+            **socketio_options,
+        )
+        self.sio.on("connect", self._on_connect, namespace=self.namespace)
+        self._rooms: dict[str, RoomHandlers] = {}
+        for room in rooms:
+            self.add_room(room)
+        offer_default(self)
+
+    def __repr__(self) -> str:
+        return f"EventBus(rooms={sorted(self._rooms)}, redis={self.redis_url is not None})"
+
+    @property
+    def rooms(self) -> list[type[Room]]:
+        """The room classes clients can join and leave on this bus, sorted by prefix."""
+        return [self._rooms[prefix].room for prefix in sorted(self._rooms)]
+
+    def add_room(self, room: type[Room]) -> None:
+        """Register ``join_<prefix>`` and ``leave_<prefix>`` handlers for a room class."""
+        if not (isinstance(room, type) and issubclass(room, Room)) or room is Room:
+            raise ConfigurationError(f"rooms must be Room subclasses (got {room!r})")
+        known = self._rooms.get(room.prefix)
+        if known is not None and known.room is not room:
+            raise ConfigurationError(f"{room.__name__} and {known.room.__name__} both use room prefix {room.prefix!r}")
+        handlers = RoomHandlers(self, room)
+        self._rooms[room.prefix] = handlers
+        self.sio.on(handlers.join_event, handlers.join, namespace=self.namespace)
+        self.sio.on(handlers.leave_event, handlers.leave, namespace=self.namespace)
+
+    def autodiscover(self, package: str) -> list[ModuleType]:
+        """Import every module of ``package`` so its events, rooms and handlers register.
+
+        Room classes defined in those modules become joinable on this bus.
+
+        Example:
+            >>> bus.autodiscover("app.socketio_events")  # doctest: +SKIP
+        """
+        modules = import_package(package)
+        for room in rooms_defined_in(modules):
+            if room.prefix not in self._rooms and room is not UserRoom:
+                self.add_room(room)
+        return modules
+
+    def asgi_app(self, other_asgi_app: Any = None, *, socketio_path: str = "socket.io") -> Any:
+        """The ASGI application serving Socket.IO at ``/socket.io/`` and ``other_asgi_app`` for the rest.
+
+        When CORS origins are configured, the same origins are applied to the
+        other application (through Starlette's ``CORSMiddleware``).
+
+        Example:
+            >>> app = bus.asgi_app(other_asgi_app=FastAPI())  # doctest: +SKIP
+        """
+        return combined_app(self.sio, other_asgi_app, origins=self.cors_allowed_origins, socketio_path=socketio_path)
+
+    async def get_user(self, sid: str) -> User | None:
+        """The user a connection authenticated as, ``None`` when anonymous or unknown."""
+        try:
+            session = await self.sio.get_session(sid, namespace=self.namespace)
+        except KeyError:
+            return None
+        user: User | None = session.get("user")
+        return user
+
+    async def join_room(self, sid: str, room: Target) -> None:
+        """Put a connection in a room, without asking ``can_join`` (the server decides)."""
+        await self.sio.enter_room(sid, room_name(room), namespace=self.namespace)
+
+    async def leave_room(self, sid: str, room: Target) -> None:
+        """Take a connection out of a room."""
+        await self.sio.leave_room(sid, room_name(room), namespace=self.namespace)
+
+    async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        await self.sio.emit(name, data, to=rooms, skip_sid=skip_sid, namespace=self.namespace)
+
+    async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        user = await self._authenticate(sid, environ, auth)
+        await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
+        if user is not None:
+            await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
+        logger.debug("connected sid=%s user=%s", sid, user and user.id)
+
+    async def _authenticate(self, sid: str, environ: Mapping[str, Any], auth: Any) -> User | None:
+        user: User | None = None
+        if self.auth is not None:
+            try:
+                user = await self.auth(auth, environ)
+            except AuthenticationError as exc:
+                logger.info("connection refused sid=%s: %s", sid, exc)
+                raise ConnectionRefusedError("unauthorized") from exc
+            except Exception as exc:
+                logger.exception("authenticator failed for sid=%s", sid)
+                raise ConnectionRefusedError("unauthorized") from exc
+        if user is None and not self.allow_anonymous:
+            logger.info("connection refused sid=%s: no credential", sid)
+            raise ConnectionRefusedError("unauthorized")
+        return user

@@ -1,0 +1,55 @@
+"""The ``eventbus`` command: ``eventbus token`` mints development tokens, ``eventbus codegen`` runs codegen."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import TYPE_CHECKING
+
+from eventbus.bus import authenticator_from
+from eventbus.settings import EventBusSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def _claim(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"a claim is KEY=VALUE (got {text!r})")
+    return key, value
+
+
+def token(argv: Sequence[str]) -> int:
+    """Print a token for ``--user`` signed with ``EVENTBUS_JWT_SECRET`` (or ``--secret``)."""
+    parser = argparse.ArgumentParser(prog="eventbus token", description="Mint a development JWT.")
+    parser.add_argument("--user", required=True, help="user id, the token's subject")
+    parser.add_argument("--ttl", type=int, default=3600, help="seconds until the token expires (default 3600)")
+    parser.add_argument("--secret", help="HS* secret (default: EVENTBUS_JWT_SECRET)")
+    parser.add_argument("--claim", type=_claim, action="append", default=[], help="extra claim KEY=VALUE")
+    args = parser.parse_args(argv)
+    settings = EventBusSettings(**({"jwt_secret": args.secret} if args.secret else {}))
+    auth = authenticator_from(settings)
+    if auth is None:
+        parser.error("no secret: set EVENTBUS_JWT_SECRET or pass --secret")
+    print(auth.issue(args.user, ttl=args.ttl, audience=settings.jwt_audience, **dict(args.claim)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``eventbus`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"token": token}
+    if args and args[0] == "codegen":
+        # Imported by name at run time: eventbus and codegen never import each other.
+        codegen_main = importlib.import_module("codegen.cli").main
+        return int(codegen_main(args[1:]))
+    if not args or args[0] not in commands:
+        print("usage: eventbus {token,codegen} ...", file=sys.stderr)
+        return 2
+    return commands[args[0]](args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

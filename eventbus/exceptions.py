@@ -1,0 +1,19 @@
+"""Errors raised by the runtime."""
+
+from __future__ import annotations
+
+
+class EventBusError(Exception):
+    """Root of every error raised by the ``eventbus`` package."""
+
+
+class ConfigurationError(EventBusError, ValueError):
+    """The bus, its auth or its settings were given values that cannot work together."""
+
+
+class AuthenticationError(EventBusError):
+    """A credential was presented and is not valid: the connection is refused even when anonymous is allowed."""
+
+
+class NoDefaultBusError(EventBusError, RuntimeError):
+    """Module-level ``broadcast()`` was called before any ``EventBus`` or ``Emitter`` existed."""

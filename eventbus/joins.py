@@ -1,0 +1,92 @@
+"""The ``join_<prefix>`` / ``leave_<prefix>`` handlers registered for each room class."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from events.acks import ErrorCode, JoinOk, error_ack, field_errors
+
+if TYPE_CHECKING:
+    from eventbus.bus import EventBus
+    from events import Room
+
+logger = logging.getLogger(__name__)
+
+_JSON_TYPES: dict[type, str] = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+    bytes: "binary data",
+}
+
+
+def json_type(value: Any) -> str:
+    """How a JS developer would name the type of a decoded payload.
+
+    Example:
+        >>> json_type([1])
+        'an array'
+    """
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def parse_payload(model: type[Room], event: str, args: tuple[Any, ...]) -> Room | dict[str, object]:
+    """Validate a join/leave payload into ``model``, or return the ``invalid_payload`` ack saying why."""
+    payload: Any = args[0] if args else None
+    if payload is None and not model.model_fields:
+        payload = {}
+    if len(args) > 1 or not isinstance(payload, dict):
+        got = f"{len(args)} arguments" if len(args) > 1 else json_type(payload)
+        keys = ", ".join(model.model_fields) or "no keys"
+        return error_ack(ErrorCode.INVALID_PAYLOAD, f"{event} expects one object with {keys} (got {got})")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        return error_ack(
+            ErrorCode.INVALID_PAYLOAD, f"{event} payload is not a valid {model.__name__}", field_errors(exc)
+        )
+
+
+class RoomHandlers:
+    """Join and leave handlers for one room class on one bus."""
+
+    def __init__(self, bus: EventBus, room: type[Room]) -> None:
+        self.bus = bus
+        self.room = room
+        self.join_event = f"join_{room.prefix}"
+        self.leave_event = f"leave_{room.prefix}"
+
+    async def join(self, sid: str, *args: Any) -> dict[str, object]:
+        """Validate, ask ``can_join``, then enter the room; every outcome is an ack, never a disconnect."""
+        room = parse_payload(self.room, self.join_event, args)
+        if isinstance(room, dict):
+            return room
+        user = await self.bus.get_user(sid)
+        try:
+            allowed = room.can_join(user)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+        except Exception:
+            logger.exception("%s.can_join raised for sid=%s room=%s", self.room.__name__, sid, room.name)
+            return error_ack(ErrorCode.INTERNAL, "the server could not decide on this join")
+        if not allowed:
+            code = ErrorCode.UNAUTHORIZED if user is None else ErrorCode.FORBIDDEN
+            logger.info("join refused (%s): sid=%s user=%s room=%s", code, sid, user and user.id, room.name)
+            return error_ack(code, f"you may not join {room.name}")
+        await self.bus.join_room(sid, room)
+        return JoinOk(room=room.name).model_dump()
+
+    async def leave(self, sid: str, *args: Any) -> dict[str, object]:
+        """Leave the room; leaving a room the socket is not in is not an error."""
+        room = parse_payload(self.room, self.leave_event, args)
+        if isinstance(room, dict):
+            return room
+        await self.bus.leave_room(sid, room)
+        return JoinOk(room=room.name).model_dump()

@@ -1,0 +1,85 @@
+"""The sending API shared by `EventBus` (which holds sockets) and `Emitter` (which only publishes)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from events import Event, Targets, UserRoom, resolve_rooms, room_names
+from events.registry import SOCKETIO_RESERVED_NAMES, check_wire_name
+
+Exclude = str | Iterable[str] | None
+"""Socket ids that must not receive the message (the sender, for "to others")."""
+
+
+def encode(event: Event | str, data: Any = None) -> tuple[str, Any]:
+    """The wire name and JSON-ready payload of a typed event, or of an untyped ``(name, data)`` pair.
+
+    Example:
+        >>> encode("notice", {"text": "hi"})
+        ('notice', {'text': 'hi'})
+    """
+    if isinstance(event, Event):
+        if data is not None:
+            raise TypeError(f"{type(event).__name__} is a typed event; pass no data beside it")
+        return event.event_name, event.model_dump(mode="json", by_alias=True)
+    if not isinstance(event, str):
+        raise TypeError(f"expected an Event instance or an event name str (got {type(event).__name__})")
+    check_wire_name(event, owner="untyped emit")
+    if event in SOCKETIO_RESERVED_NAMES:
+        raise ValueError(f"event name {event!r} is reserved by Socket.IO")
+    return event, data
+
+
+def skip_list(exclude: Exclude) -> list[str] | None:
+    """python-socketio's ``skip_sid`` from one sid, several, or none."""
+    if exclude is None:
+        return None
+    if isinstance(exclude, str):
+        return [exclude]
+    return list(exclude)
+
+
+class Sender(ABC):
+    """Typed sending: ``broadcast`` to an event's own rooms, or ``emit_*`` to explicit targets.
+
+    The ``emit_*`` methods also take an untyped ``(name, data)`` pair, the escape
+    hatch for code migrating from hand-written ``sio.emit`` calls.
+    """
+
+    namespace: str = "/"
+
+    @abstractmethod
+    async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        """Deliver one message once to every socket in any of ``rooms`` (all sockets when ``None``)."""
+
+    async def broadcast(self, event: Event, *, exclude: Exclude = None) -> None:
+        """Send ``event`` once to every connection in the rooms its ``broadcast_to()`` names.
+
+        The event is serialized once; a client in several of the rooms receives it once.
+
+        Example:
+            >>> await bus.broadcast(MessageEvent(chat_id="42", text="hi"), exclude=ctx.sid)  # doctest: +SKIP
+        """
+        rooms = await resolve_rooms(event)
+        if rooms:
+            await self._emit(*encode(event), rooms, skip_list(exclude))
+
+    async def emit_to_room(
+        self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None
+    ) -> None:
+        """Send to one room (a `Room` or a name), or to several given as an iterable."""
+        rooms = room_names(room)
+        if rooms:
+            await self._emit(*encode(event, data), rooms, skip_list(exclude))
+
+    async def emit_to_user(
+        self, user_id: str | int, event: Event | str, data: Any = None, *, exclude: Exclude = None
+    ) -> None:
+        """Send to every connection of one user (their ``user:{id}`` room); silent when they have none."""
+        await self._emit(*encode(event, data), [UserRoom(user_id=str(user_id)).name], skip_list(exclude))
+
+    async def emit_to_all(self, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
+        """Send to every connection of the namespace."""
+        await self._emit(*encode(event, data), None, skip_list(exclude))

@@ -1,0 +1,37 @@
+"""Typed real-time events: declare events and rooms once, as pydantic models."""
+
+from events.base import ClientEvent, Event, Target, Targets
+from events.exceptions import (
+    EventsError,
+    InvalidNameError,
+    InvalidTargetError,
+    MissingTargetsError,
+    NameConflictError,
+)
+from events.registry import Registry, client_events, rooms, server_events
+from events.rooms import Room, UserRoom, room_from_name
+from events.targets import resolve_rooms, room_name, room_names
+from events.users import User
+
+__all__ = [
+    "ClientEvent",
+    "Event",
+    "EventsError",
+    "InvalidNameError",
+    "InvalidTargetError",
+    "MissingTargetsError",
+    "NameConflictError",
+    "Registry",
+    "Room",
+    "Target",
+    "Targets",
+    "User",
+    "UserRoom",
+    "client_events",
+    "resolve_rooms",
+    "room_from_name",
+    "room_name",
+    "room_names",
+    "rooms",
+    "server_events",
+]

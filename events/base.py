@@ -1,0 +1,93 @@
+"""`Event` (server to client) and `ClientEvent` (client to server): pydantic models with a wire name."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from typing import Any, ClassVar, TypeAlias
+
+from pydantic import BaseModel, ConfigDict
+
+from events import registry
+from events._naming import derive_name
+from events.exceptions import MissingTargetsError
+from events.rooms import Room
+
+Target: TypeAlias = Room | str
+"""Where an event goes: a `Room` or a room name."""
+
+Targets: TypeAlias = Target | Iterable[Target]
+
+
+class _Named(BaseModel):
+    """Gives each subclass a wire name and records it in the registry of its kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_name: ClassVar[str]
+    __abstract_event__: ClassVar[bool] = False
+    _registry: ClassVar[registry.Registry[type]]
+
+    def __init_subclass__(cls, *, name: str | None = None, abstract: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_name = name if name is not None else derive_name(cls.__name__, "event")
+        cls.__abstract_event__ = abstract
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__dict__.get("__abstract_event__"):
+            return
+        registry.check_wire_name(cls.event_name, owner=cls.__qualname__)
+        cls._registry.register(cls.event_name, cls)
+
+
+class Event(_Named):
+    """A server-to-client event. The wire name is the class name in snake_case minus ``_event``.
+
+    Pass ``name="..."`` to choose the wire name, ``abstract=True`` for a base
+    class that is never sent itself. Define ``broadcast_to`` (sync or async)
+    to say which rooms the event goes to.
+
+    Example:
+        >>> class MessageEvent(Event):
+        ...     chat_id: str
+        ...     text: str
+        ...
+        ...     def broadcast_to(self) -> list[Target]:
+        ...         return [f"chat:{self.chat_id}"]
+        >>> MessageEvent.event_name
+        'message'
+    """
+
+    _registry = registry.server_events
+
+    def broadcast_to(self) -> Targets | Awaitable[Targets]:
+        """The rooms this event goes to: `Room` instances or room names; may be ``async def``."""
+        raise MissingTargetsError(
+            f"{type(self).__name__} defines no broadcast_to(); define it to use broadcast(), "
+            "or send it with emit_to_room(), emit_to_user() or emit_to_all()"
+        )
+
+
+class ClientEvent(_Named):
+    """A client-to-server event, validated before its handler runs.
+
+    The ack type is the return annotation of the handler registered with
+    ``@bus.on(...)``, or ``ack=`` given here for codegen when no handler is
+    imported.
+
+    Example:
+        >>> class SendMessage(ClientEvent):
+        ...     chat_id: str
+        ...     text: str
+        >>> SendMessage.event_name
+        'send_message'
+    """
+
+    _registry = registry.client_events
+    ack_type: ClassVar[Any] = None
+
+    def __init_subclass__(cls, *, ack: Any = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if ack is not None:
+            cls.ack_type = ack

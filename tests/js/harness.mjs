@@ -1,0 +1,44 @@
+// Drives the real socket.io-client for the Python tests: JSON commands on stdin, JSON lines on stdout.
+//   argv[2]: {"url": ..., "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
+//   stdin:   {"id": 1, "cmd": "emit", "event": "join_chat", "args": [...], "ack": true}
+//            {"id": 2, "cmd": "disconnect"}
+//   stdout:  {"type": "connect"} | {"type": "connect_error", "message": ...} | {"type": "event", "event": ..., "args": [...]}
+//            {"type": "ack", "id": 1, "args": [...]} | {"type": "disconnect", "reason": ...} | {"type": "done", "id": 2}
+import { createInterface } from "node:readline";
+import { io } from "socket.io-client";
+
+const options = JSON.parse(process.argv[2]);
+const out = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+
+const socket = io(options.url, {
+  auth: options.auth ?? undefined,
+  transports: options.transports ?? ["websocket"],
+  extraHeaders: options.extraHeaders ?? undefined,
+  reconnection: false,
+  forceNew: true,
+});
+
+socket.on("connect", () => out({ type: "connect", id: socket.id }));
+socket.on("connect_error", (err) => out({ type: "connect_error", message: err.message, data: err.data ?? null }));
+socket.on("disconnect", (reason) => out({ type: "disconnect", reason }));
+socket.onAny((event, ...args) => out({ type: "event", event, args }));
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const command = JSON.parse(line);
+  if (command.cmd === "emit") {
+    if (command.ack) {
+      socket.timeout(command.timeout ?? 5000).emit(command.event, ...command.args, (err, ...args) => {
+        out(err ? { type: "ack_timeout", id: command.id } : { type: "ack", id: command.id, args });
+      });
+    } else {
+      socket.emit(command.event, ...command.args);
+      out({ type: "done", id: command.id });
+    }
+  } else if (command.cmd === "disconnect") {
+    socket.disconnect();
+    out({ type: "done", id: command.id });
+  }
+}).on("close", () => {
+  socket.disconnect();
+  process.exit(0);
+});
