@@ -14,6 +14,7 @@ from eventbus.default import offer_default
 from eventbus.discovery import import_package, rooms_defined_in
 from eventbus.exceptions import AuthenticationError, ConfigurationError
 from eventbus.joins import RoomHandlers
+from eventbus.managers import client_manager
 from eventbus.sending import Sender
 from eventbus.settings import EventBusSettings
 from events import Room, Target, User, UserRoom, room_name
@@ -80,12 +81,9 @@ class EventBus(Sender):
         )
         secret_url = self.settings.redis_url
         self.redis_url = redis_url or (secret_url.get_secret_value() if secret_url else None)
-        manager = None
-        if self.redis_url:
-            manager = socketio.AsyncRedisManager(self.redis_url, channel=self.settings.redis_channel)
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            client_manager=manager,
+            client_manager=client_manager(self.redis_url, channel=self.settings.redis_channel),
             cors_allowed_origins=self.cors_allowed_origins,
             **socketio_options,
         )
