@@ -172,11 +172,11 @@ class EventBus(Sender):
                 user = await self.auth(auth, environ)
             except AuthenticationError as exc:
                 logger.info("connection refused sid=%s: %s", sid, exc)
-                raise ConnectionRefusedError("unauthorized") from exc
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized") from exc
             except Exception as exc:
                 logger.exception("authenticator failed for sid=%s", sid)
-                raise ConnectionRefusedError("unauthorized") from exc
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized") from exc
         if user is None and not self.allow_anonymous:
             logger.info("connection refused sid=%s: no credential", sid)
-            raise ConnectionRefusedError("unauthorized")
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         return user

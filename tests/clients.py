@@ -9,10 +9,32 @@ import pathlib
 from collections import defaultdict
 from typing import Any
 
+import engineio
 import socketio
 
 JS_DIR = pathlib.Path(__file__).parent / "js"
 FENCE = "__fence__"
+
+
+class _QuickCloseEngineIOClient(engineio.AsyncClient):  # type: ignore[misc]
+    """Closes without waiting for the pending long-poll.
+
+    python-engineio answers a polling client's CLOSE without ending that client's pending GET, so a clean
+    disconnect (including the one after a refused connect) waits ping_interval + ping_timeout (45 s).
+    """
+
+    async def disconnect(self, abort: bool = False, reason: Any = None) -> None:
+        read_loop = self.read_loop_task
+        await super().disconnect(abort=True, reason=reason)
+        if read_loop is not None and self.current_transport == "polling":
+            read_loop.cancel()
+
+
+class TestSocketClient(socketio.AsyncClient):  # type: ignore[misc]
+    """``socketio.AsyncClient`` with the quick-closing engine.io client."""
+
+    def _engineio_client_class(self) -> type[engineio.AsyncClient]:
+        return _QuickCloseEngineIOClient
 
 
 class Inbox:
@@ -41,7 +63,7 @@ class PyClient:
         self.auth = {"token": token} if token is not None else None
         self.transports = transports or ["websocket"]
         self.connect_kwargs = kw
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio = TestSocketClient(reconnection=False)
         self.inbox = Inbox()
         self.sio.on("*", self._record)
 
@@ -67,19 +89,8 @@ class PyClient:
         return list(self.inbox.events[event])
 
     async def close(self) -> None:
-        if not self.sio.connected:
-            return
-        if self.sio.transport() == "websocket":
+        if self.sio.connected:
             await self.sio.disconnect()
-            return
-        # engine.io answers a polling client's close without ending its pending long-poll, so a clean
-        # disconnect waits up to ping_interval + ping_timeout (45 s): say goodbye, then drop the poll.
-        for namespace in list(self.sio.namespaces):
-            await self.sio._send_packet(self.sio.packet_class(1, namespace=namespace))
-        eio = self.sio.eio
-        await eio.disconnect(abort=True)
-        if eio.read_loop_task is not None:
-            eio.read_loop_task.cancel()
 
 
 class JSClient:
@@ -154,6 +165,13 @@ class JSClient:
     async def emit(self, event: str, *args: Any) -> None:
         await self._command({"cmd": "emit", "event": event, "args": list(args), "ack": False})
 
+    def received(self, event: str) -> list[Any]:
+        return list(self.inbox.events[event])
+
+    def received_events(self) -> list[str]:
+        """Names of the events received so far, lifecycle messages aside."""
+        return sorted(name for name, items in self.inbox.events.items() if items and name != "__lifecycle__")
+
     async def close(self) -> None:
         if self.proc is None:
             return
@@ -167,3 +185,21 @@ class JSClient:
                 await self.proc.wait()
         if self._reader is not None:
             await self._reader
+
+
+async def connect_error(url: str, *, auth: Any = None, transports: list[str] | None = None, **kw: Any) -> Any:
+    """Connect a python-socketio client that must be refused; return the ``connect_error`` data it was sent."""
+    client = TestSocketClient(reconnection=False)
+    errors: list[Any] = []
+    client.on("connect_error", errors.append)
+    try:
+        await client.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=5, **kw)
+    except socketio.exceptions.ConnectionError:
+        pass
+    else:
+        await client.disconnect()
+        raise AssertionError(f"connection with auth={auth!r} was accepted")
+    finally:
+        await client.shutdown()
+    assert errors, "refused without a connect_error event"
+    return errors[0]
