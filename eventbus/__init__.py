@@ -1,12 +1,19 @@
 """Typed real-time events over Socket.IO: declare once, broadcast, and let codegen type the frontend."""
 
 from eventbus.auth import Authenticator, JWTAuth, bearer_token
-from eventbus.bus import EventBus
+from eventbus.bus import ConnectGuard, EventBus
 from eventbus.default import broadcast, get_default, set_default
-from eventbus.exceptions import AuthenticationError, ConfigurationError, EventBusError, NoDefaultBusError
-from eventbus.sending import Sender
+from eventbus.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    EventBusError,
+    EventError,
+    NoDefaultBusError,
+)
+from eventbus.handlers import Context
+from eventbus.sending import Sender, Sent
 from eventbus.settings import EventBusSettings
-from events import ClientEvent, Event, Room, Target, User, UserRoom
+from events import ClientEvent, Event, Room, RoomKey, SessionExpiredEvent, Target, User, UserRoom
 from events.acks import ErrorCode
 
 __all__ = [
@@ -14,15 +21,21 @@ __all__ = [
     "Authenticator",
     "ClientEvent",
     "ConfigurationError",
+    "ConnectGuard",
+    "Context",
     "ErrorCode",
     "Event",
     "EventBus",
     "EventBusError",
     "EventBusSettings",
+    "EventError",
     "JWTAuth",
     "NoDefaultBusError",
     "Room",
+    "RoomKey",
     "Sender",
+    "Sent",
+    "SessionExpiredEvent",
     "Target",
     "User",
     "UserRoom",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import socketio
 
@@ -13,17 +16,23 @@ from eventbus.auth import Authenticator, JWTAuth
 from eventbus.default import offer_default
 from eventbus.discovery import import_package, rooms_defined_in
 from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.handlers import ClientEventHandler, E, Handler
 from eventbus.joins import RoomHandlers
+from eventbus.limits import TokenBucket
 from eventbus.managers import client_manager
 from eventbus.sending import Sender
 from eventbus.settings import EventBusSettings
-from events import Room, Target, User, UserRoom, room_name
+from events import ClientEvent, Event, Room, SessionExpiredEvent, Target, User, UserRoom, room_name
+from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
     from types import ModuleType
 
 logger = logging.getLogger(__name__)
+
+ConnectGuard: TypeAlias = Callable[[User | None, Mapping[str, Any]], bool | Awaitable[bool]]
+"""``authorize=``: after authentication, whether this user may connect at all (refusal: ``forbidden``)."""
 
 
 def authenticator_from(settings: EventBusSettings) -> JWTAuth | None:
@@ -62,6 +71,7 @@ class EventBus(Sender):
         auth: Authenticator | None = None,
         *,
         rooms: Iterable[type[Room]] = (),
+        authorize: ConnectGuard | None = None,
         redis_url: str | None = None,
         allow_anonymous: bool | None = None,
         cors_allowed_origins: str | list[str] | None = None,
@@ -81,6 +91,9 @@ class EventBus(Sender):
         )
         secret_url = self.settings.redis_url
         self.redis_url = redis_url or (secret_url.get_secret_value() if secret_url else None)
+        self.authorize = authorize
+        self.max_rooms = self.settings.max_rooms
+        socketio_options.setdefault("max_http_buffer_size", self.settings.max_payload_bytes)
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=client_manager(self.redis_url, channel=self.settings.redis_channel),
@@ -88,7 +101,12 @@ class EventBus(Sender):
             **socketio_options,
         )
         self.sio.on("connect", self._on_connect, namespace=self.namespace)
+        self.sio.on("disconnect", self._on_disconnect, namespace=self.namespace)
+        self.sio.on("*", self._on_unknown, namespace=self.namespace)
         self._rooms: dict[str, RoomHandlers] = {}
+        self._handlers: dict[str, ClientEventHandler[Any]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._expiries: dict[str, asyncio.Task[None]] = {}
         for room in rooms:
             self.add_room(room)
         offer_default(self)
@@ -112,6 +130,33 @@ class EventBus(Sender):
         self._rooms[room.prefix] = handlers
         self.sio.on(handlers.join_event, handlers.join, namespace=self.namespace)
         self.sio.on(handlers.leave_event, handlers.leave, namespace=self.namespace)
+
+    def on(self, event: type[E]) -> Callable[[Handler[E]], Handler[E]]:
+        """Register the handler of a client event; its return annotation is the ack type.
+
+        The payload is validated into ``event`` first; the handler's return value
+        is sent as ``{"ok": true, "data": ...}`` (``{"ok": true}`` for ``None``).
+        Raise `EventError` to refuse with your own code; any other exception is
+        logged and acked as ``internal``.
+
+        Example:
+            >>> @bus.on(SendMessage)  # doctest: +SKIP
+            ... async def send_message(ctx: Context, msg: SendMessage) -> MessageAck:
+            ...     await ctx.broadcast(MessageEvent(chat_id=msg.chat_id, text=msg.text))
+            ...     return MessageAck(accepted=True)
+        """
+        if not (isinstance(event, type) and issubclass(event, ClientEvent)):
+            raise ConfigurationError(f"bus.on() takes a ClientEvent subclass (got {event!r})")
+        name = event.event_name
+        if name.startswith(("join_", "leave_")) and name.split("_", 1)[1] in self._rooms:
+            raise ConfigurationError(f"{event.__name__}'s name {name!r} is the join/leave event of a room")
+
+        def register(handler: Handler[E]) -> Handler[E]:
+            self._handlers[name] = ClientEventHandler(self, event, handler)
+            self.sio.on(name, self._handlers[name].handle, namespace=self.namespace)
+            return handler
+
+        return register
 
     def autodiscover(self, package: str) -> list[ModuleType]:
         """Import every module of ``package`` so its events, rooms and handlers register.
@@ -147,6 +192,25 @@ class EventBus(Sender):
         user: User | None = session.get("user")
         return user
 
+    def joined_rooms(self, sid: str) -> list[str]:
+        """Rooms this process has ``sid`` in, apart from its own sid room and its ``user:`` room."""
+        rooms: list[str] = self.sio.rooms(sid, namespace=self.namespace)
+        return [room for room in rooms if room != sid and not room.startswith("user:")]
+
+    def rate_limited(self, sid: str, event: str) -> dict[str, object] | None:
+        """Spend one token of ``sid``'s bucket; the ``rate_limited`` ack when it is empty."""
+        bucket = self._buckets.get(sid)
+        if bucket is None:
+            bucket = self._buckets[sid] = TokenBucket(self.settings.rate_limit, self.settings.rate_burst)
+        if bucket.take():
+            return None
+        logger.info("rate limited: sid=%s event=%s", sid, event)
+        return error_ack(ErrorCode.RATE_LIMITED, f"more than {self.settings.rate_limit:g} events per second")
+
+    async def emit_to_sid(self, sid: str, event: Event | str, data: Any = None) -> None:
+        """Send to one connection."""
+        await self._send(event, data, [sid], None)
+
     async def join_room(self, sid: str, room: Target) -> None:
         """Put a connection in a room, without asking ``can_join`` (the server decides)."""
         await self.sio.enter_room(sid, room_name(room), namespace=self.namespace)
@@ -163,7 +227,35 @@ class EventBus(Sender):
         await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
         if user is not None:
             await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
+            self._schedule_expiry(sid, user)
         logger.debug("connected sid=%s user=%s", sid, user and user.id)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._buckets.pop(sid, None)
+        expiry = self._expiries.pop(sid, None)
+        if expiry is not None and expiry is not asyncio.current_task():
+            expiry.cancel()
+        logger.debug("disconnected sid=%s reason=%s", sid, reason)
+
+    async def _on_unknown(self, event: str, sid: str, *args: Any) -> dict[str, object]:
+        refusal = self.rate_limited(sid, event)
+        if refusal is not None:
+            return refusal
+        logger.info("unknown event %r from sid=%s", event[:64], sid)
+        return error_ack(ErrorCode.UNKNOWN_EVENT, f"no handler for event {event[:64]!r}")
+
+    def _schedule_expiry(self, sid: str, user: User) -> None:
+        exp = user.claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            return
+        delay = max(0.0, exp + float(getattr(self.auth, "leeway", 0)) - time.time())
+        self._expiries[sid] = asyncio.create_task(self._expire(sid, delay), name=f"eventbus-expiry-{sid}")
+
+    async def _expire(self, sid: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        logger.info("token expired: disconnecting sid=%s", sid)
+        await self.emit_to_sid(sid, SessionExpiredEvent(reason="token_expired"))
+        await self.sio.disconnect(sid, namespace=self.namespace)
 
     async def _authenticate(self, sid: str, environ: Mapping[str, Any], auth: Any) -> User | None:
         user: User | None = None
@@ -179,4 +271,11 @@ class EventBus(Sender):
         if user is None and not self.allow_anonymous:
             logger.info("connection refused sid=%s: no credential", sid)
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        if self.authorize is not None:
+            allowed = self.authorize(user, environ)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                logger.info("connection refused sid=%s user=%s: not authorized", sid, user and user.id)
+                raise socketio.exceptions.ConnectionRefusedError("forbidden")
         return user

@@ -17,3 +17,16 @@ class AuthenticationError(EventBusError):
 
 class NoDefaultBusError(EventBusError, RuntimeError):
     """Module-level ``broadcast()`` was called before any ``EventBus`` or ``Emitter`` existed."""
+
+
+class EventError(EventBusError):
+    """Raise in a client-event handler to refuse with your own code: the client gets ``{"ok": false, "error": ...}``.
+
+    Example:
+        >>> raise EventError("chat_closed", "this chat no longer accepts messages")  # doctest: +SKIP
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from events.acks import ErrorCode, JoinOk, error_ack, field_errors
 
 if TYPE_CHECKING:
     from eventbus.bus import EventBus
-    from events import Room
+    from events import Room, User
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 _JSON_TYPES: dict[type, str] = {
     list: "an array",
@@ -37,8 +39,8 @@ def json_type(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def parse_payload(model: type[Room], event: str, args: tuple[Any, ...]) -> Room | dict[str, object]:
-    """Validate a join/leave payload into ``model``, or return the ``invalid_payload`` ack saying why."""
+def parse_payload(model: type[M], event: str, args: tuple[Any, ...]) -> M | dict[str, object]:
+    """Validate a payload (join, leave or client event) into ``model``, or return the ``invalid_payload`` ack."""
     payload: Any = args[0] if args else None
     if payload is None and not model.model_fields:
         payload = {}
@@ -54,6 +56,27 @@ def parse_payload(model: type[Room], event: str, args: tuple[Any, ...]) -> Room 
         )
 
 
+async def admit(bus: EventBus, sid: str, user: User | None, room: Room) -> dict[str, object] | None:
+    """Ask ``can_join`` and the room limit, then enter; ``None`` on success, else the refusal ack."""
+    try:
+        allowed = room.can_join(user)
+        if inspect.isawaitable(allowed):
+            allowed = await allowed
+    except Exception:
+        logger.exception("%s.can_join raised for sid=%s room=%s", type(room).__name__, sid, room.name)
+        return error_ack(ErrorCode.INTERNAL, "the server could not decide on this join")
+    if not allowed:
+        code = ErrorCode.UNAUTHORIZED if user is None else ErrorCode.FORBIDDEN
+        logger.info("join refused (%s): sid=%s user=%s room=%s", code, sid, user and user.id, room.name)
+        return error_ack(code, f"you may not join {room.name}")
+    joined = bus.joined_rooms(sid)
+    if room.name not in joined and len(joined) >= bus.max_rooms:
+        logger.info("join refused (too_many_rooms): sid=%s user=%s room=%s", sid, user and user.id, room.name)
+        return error_ack(ErrorCode.TOO_MANY_ROOMS, f"a connection may be in at most {bus.max_rooms} rooms")
+    await bus.join_room(sid, room)
+    return None
+
+
 class RoomHandlers:
     """Join and leave handlers for one room class on one bus."""
 
@@ -65,26 +88,20 @@ class RoomHandlers:
 
     async def join(self, sid: str, *args: Any) -> dict[str, object]:
         """Validate, ask ``can_join``, then enter the room; every outcome is an ack, never a disconnect."""
+        refusal = self.bus.rate_limited(sid, self.join_event)
+        if refusal is not None:
+            return refusal
         room = parse_payload(self.room, self.join_event, args)
         if isinstance(room, dict):
             return room
-        user = await self.bus.get_user(sid)
-        try:
-            allowed = room.can_join(user)
-            if inspect.isawaitable(allowed):
-                allowed = await allowed
-        except Exception:
-            logger.exception("%s.can_join raised for sid=%s room=%s", self.room.__name__, sid, room.name)
-            return error_ack(ErrorCode.INTERNAL, "the server could not decide on this join")
-        if not allowed:
-            code = ErrorCode.UNAUTHORIZED if user is None else ErrorCode.FORBIDDEN
-            logger.info("join refused (%s): sid=%s user=%s room=%s", code, sid, user and user.id, room.name)
-            return error_ack(code, f"you may not join {room.name}")
-        await self.bus.join_room(sid, room)
-        return JoinOk(room=room.name).model_dump()
+        refusal = await admit(self.bus, sid, await self.bus.get_user(sid), room)
+        return refusal or JoinOk(room=room.name).model_dump()
 
     async def leave(self, sid: str, *args: Any) -> dict[str, object]:
         """Leave the room; leaving a room the socket is not in is not an error."""
+        refusal = self.bus.rate_limited(sid, self.leave_event)
+        if refusal is not None:
+            return refusal
         room = parse_payload(self.room, self.leave_event, args)
         if isinstance(room, dict):
             return room

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from events import Event, Targets, UserRoom, resolve_rooms, room_names
@@ -11,6 +13,27 @@ from events.registry import SOCKETIO_RESERVED_NAMES, check_wire_name
 
 Exclude = str | Iterable[str] | None
 """Socket ids that must not receive the message (the sender, for "to others")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One message as a sender handed it to Socket.IO: what ``eventbus.testing.capture_broadcasts`` records."""
+
+    name: str
+    data: Any
+    rooms: list[str] | None
+    exclude: list[str] | None
+    event: Event | None = None
+
+
+@dataclass(slots=True)
+class _Capture:
+    sent: list[Sent]
+    deliver: bool
+
+
+capture: ContextVar[_Capture | None] = ContextVar("eventbus_capture", default=None)
+"""Set by ``eventbus.testing.capture_broadcasts``; one lookup per send when unset."""
 
 
 def encode(event: Event | str, data: Any = None) -> tuple[str, Any]:
@@ -64,7 +87,7 @@ class Sender(ABC):
         """
         rooms = await resolve_rooms(event)
         if rooms:
-            await self._emit(*encode(event), rooms, skip_list(exclude))
+            await self._send(event, None, rooms, exclude)
 
     async def emit_to_room(
         self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None
@@ -72,14 +95,25 @@ class Sender(ABC):
         """Send to one room (a `Room` or a name), or to several given as an iterable."""
         rooms = room_names(room)
         if rooms:
-            await self._emit(*encode(event, data), rooms, skip_list(exclude))
+            await self._send(event, data, rooms, exclude)
 
     async def emit_to_user(
         self, user_id: str | int, event: Event | str, data: Any = None, *, exclude: Exclude = None
     ) -> None:
         """Send to every connection of one user (their ``user:{id}`` room); silent when they have none."""
-        await self._emit(*encode(event, data), [UserRoom(user_id=str(user_id)).name], skip_list(exclude))
+        await self._send(event, data, [UserRoom(user_id=str(user_id)).name], exclude)
 
     async def emit_to_all(self, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
         """Send to every connection of the namespace."""
-        await self._emit(*encode(event, data), None, skip_list(exclude))
+        await self._send(event, data, None, exclude)
+
+    async def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
+        name, payload = encode(event, data)
+        skip = skip_list(exclude)
+        capturing = capture.get()
+        if capturing is not None:
+            typed = event if isinstance(event, Event) else None
+            capturing.sent.append(Sent(name, payload, rooms, skip, typed))
+            if not capturing.deliver:
+                return
+        await self._emit(name, payload, rooms, skip)

@@ -43,4 +43,13 @@ class EventBusSettings(BaseSettings):
         default=None, description="Allowed browser origins ('*' for any); unset means same origin only."
     )
 
+    max_payload_bytes: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Largest message a client may send; engine.io closes a bigger one's connection.",
+    )
+    rate_limit: float = Field(default=100, gt=0, description="Client events and joins per second per connection.")
+    rate_burst: int = Field(default=200, gt=0, description="Burst allowed above the rate limit.")
+    max_rooms: int = Field(default=1000, gt=0, description="Rooms a connection may join (its own rooms aside).")
+
     _split = field_validator("jwt_algorithms", "cors_origins", mode="before")(_split_commas)

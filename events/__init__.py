@@ -1,6 +1,7 @@
 """Typed real-time events: declare events and rooms once, as pydantic models."""
 
 from events.base import ClientEvent, Event, Target, Targets
+from events.builtin import SessionExpiredEvent
 from events.exceptions import (
     EventsError,
     InvalidNameError,
@@ -9,7 +10,7 @@ from events.exceptions import (
     NameConflictError,
 )
 from events.registry import Registry, client_events, rooms, server_events
-from events.rooms import Room, UserRoom, room_from_name
+from events.rooms import Room, RoomKey, UserRoom, room_from_name
 from events.targets import resolve_rooms, room_name, room_names
 from events.users import User
 
@@ -23,6 +24,8 @@ __all__ = [
     "NameConflictError",
     "Registry",
     "Room",
+    "RoomKey",
+    "SessionExpiredEvent",
     "Target",
     "Targets",
     "User",

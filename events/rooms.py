@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 from events import registry
 from events._naming import derive_name
@@ -44,6 +44,17 @@ def key_problem(text: str) -> str | None:
     if _has_blank_or_control(text):
         return "must not contain whitespace or control characters"
     return None
+
+
+def _valid_key(value: str) -> str:
+    problem = key_problem(value)
+    if problem is not None:
+        raise ValueError(f"room key {problem} (got {value[:40]!r})")
+    return value
+
+
+RoomKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_valid_key)]
+"""A ``str`` field that is later used as a room key (``chat_id: RoomKey`` on a `ClientEvent`): validated on arrival."""
 
 
 def check_room_name(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Test clients: python-socketio's AsyncClient and the real JavaScript socket.io-client, with inboxes."""
+"""The real JavaScript socket.io-client, driven from Python; the Python client is ``eventbus.testing``'s."""
 
 from __future__ import annotations
 
@@ -6,91 +6,14 @@ import asyncio
 import json
 import os
 import pathlib
-from collections import defaultdict
 from typing import Any
 
-import engineio
-import socketio
+from eventbus.testing import Inbox, SocketTestClient, connect_error
+
+PyClient = SocketTestClient
+__all__ = ["Inbox", "JSClient", "PyClient", "connect_error"]
 
 JS_DIR = pathlib.Path(__file__).parent / "js"
-FENCE = "__fence__"
-
-
-class _QuickCloseEngineIOClient(engineio.AsyncClient):  # type: ignore[misc]
-    """Closes without waiting for the pending long-poll.
-
-    python-engineio answers a polling client's CLOSE without ending that client's pending GET, so a clean
-    disconnect (including the one after a refused connect) waits ping_interval + ping_timeout (45 s).
-    """
-
-    async def disconnect(self, abort: bool = False, reason: Any = None) -> None:
-        read_loop = self.read_loop_task
-        await super().disconnect(abort=True, reason=reason)
-        if read_loop is not None and self.current_transport == "polling":
-            read_loop.cancel()
-
-
-class TestSocketClient(socketio.AsyncClient):  # type: ignore[misc]
-    """``socketio.AsyncClient`` with the quick-closing engine.io client."""
-
-    def _engineio_client_class(self) -> type[engineio.AsyncClient]:
-        return _QuickCloseEngineIOClient
-
-
-class Inbox:
-    """Everything a client received, per event name, with waiting helpers."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, list[Any]] = defaultdict(list)
-        self._changed = asyncio.Condition()
-
-    async def put(self, event: str, data: Any) -> None:
-        async with self._changed:
-            self.events[event].append(data)
-            self._changed.notify_all()
-
-    async def wait_for(self, event: str, count: int = 1, timeout: float = 5) -> list[Any]:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.events[event]) >= count), timeout)
-        return list(self.events[event])
-
-
-class PyClient:
-    """A real ``socketio.AsyncClient`` that records every event it receives."""
-
-    def __init__(self, url: str, *, token: str | None = None, transports: list[str] | None = None, **kw: Any) -> None:
-        self.url = url
-        self.auth = {"token": token} if token is not None else None
-        self.transports = transports or ["websocket"]
-        self.connect_kwargs = kw
-        self.sio = TestSocketClient(reconnection=False)
-        self.inbox = Inbox()
-        self.sio.on("*", self._record)
-
-    async def _record(self, event: str, *args: Any) -> None:
-        await self.inbox.put(event, args[0] if len(args) == 1 else list(args))
-
-    async def connect(self) -> PyClient:
-        await self.sio.connect(
-            self.url, auth=self.auth, transports=self.transports, wait_timeout=5, **self.connect_kwargs
-        )
-        return self
-
-    async def call(self, event: str, *args: Any, timeout: float = 5) -> Any:
-        return await self.sio.call(event, args[0] if len(args) == 1 else args, timeout=timeout)
-
-    async def fence(self, bus: Any) -> None:
-        """Wait until everything sent to this client before now has arrived (per-socket order is kept)."""
-        before = len(self.inbox.events[FENCE])
-        await bus.sio.emit(FENCE, {}, to=self.sio.get_sid())
-        await self.inbox.wait_for(FENCE, before + 1)
-
-    def received(self, event: str) -> list[Any]:
-        return list(self.inbox.events[event])
-
-    async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
 
 
 class JSClient:
@@ -172,6 +95,15 @@ class JSClient:
         """Names of the events received so far, lifecycle messages aside."""
         return sorted(name for name, items in self.inbox.events.items() if items and name != "__lifecycle__")
 
+    async def refresh_token(self, token: str) -> None:
+        """Set the token the auth callback hands out, then reconnect, as a page does after ``session_expired``."""
+        await self._command({"cmd": "set_token", "token": token})
+        await self._command({"cmd": "connect"})
+
+    def lifecycle(self) -> list[dict[str, Any]]:
+        """``connect`` / ``connect_error`` / ``disconnect`` messages, in order."""
+        return list(self.inbox.events["__lifecycle__"])
+
     async def close(self) -> None:
         if self.proc is None:
             return
@@ -185,21 +117,3 @@ class JSClient:
                 await self.proc.wait()
         if self._reader is not None:
             await self._reader
-
-
-async def connect_error(url: str, *, auth: Any = None, transports: list[str] | None = None, **kw: Any) -> Any:
-    """Connect a python-socketio client that must be refused; return the ``connect_error`` data it was sent."""
-    client = TestSocketClient(reconnection=False)
-    errors: list[Any] = []
-    client.on("connect_error", errors.append)
-    try:
-        await client.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=5, **kw)
-    except socketio.exceptions.ConnectionError:
-        pass
-    else:
-        await client.disconnect()
-        raise AssertionError(f"connection with auth={auth!r} was accepted")
-    finally:
-        await client.shutdown()
-    assert errors, "refused without a connect_error event"
-    return errors[0]

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from hypothesis import Phase, settings
 
 import eventbus
 from eventbus import JWTAuth
 from tests.clients import JSClient, PyClient
 from tests.servers import serving
+
+# In CI a failing property reports its first example with a reproduction blob instead of shrinking: each example
+# talks to a live server, and a long shrink of a hanging example could outlast the job.
+settings.register_profile(
+    "ci", settings.get_profile("ci"), phases=[p for p in Phase if p != Phase.shrink], print_blob=True
+)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SECRET = "test-secret-that-is-long-enough-for-hs512-0123456789abcdef0123456789abcdef"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from events import Event, Room, Target, User
+from pydantic import BaseModel, Field
+
+from events import ClientEvent, Event, Room, RoomKey, Target, User
 
 CHAT_MEMBERS = {"42": {"alice", "bob"}, "7": {"carol"}}
 
@@ -46,3 +48,37 @@ class AnnouncementEvent(Event):
 
 class NoticeEvent(Event):
     text: str
+
+
+class SendMessage(ClientEvent):
+    chat_id: RoomKey
+    text: str = Field(min_length=1, max_length=500)
+
+
+class MessageAccepted(BaseModel):
+    id: int
+    chat_id: str
+
+
+class Typing(ClientEvent):
+    chat_id: RoomKey
+
+
+class TypingEvent(Event):
+    chat_id: str
+    user_id: str
+
+    def broadcast_to(self) -> list[Target]:
+        return [ChatRoom(chat_id=self.chat_id)]
+
+
+class EnterChat(ClientEvent):
+    chat_id: RoomKey
+
+
+class CloseChat(ClientEvent):
+    chat_id: RoomKey
+
+
+class Explode(ClientEvent):
+    pass

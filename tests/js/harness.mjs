@@ -1,7 +1,7 @@
 // Drives the real socket.io-client for the Python tests: JSON commands on stdin, JSON lines on stdout.
 //   argv[2]: {"url": ..., "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
 //   stdin:   {"id": 1, "cmd": "emit", "event": "join_chat", "args": [...], "ack": true}
-//            {"id": 2, "cmd": "disconnect"}
+//            {"id": 2, "cmd": "set_token", "token": "..."} | {"id": 3, "cmd": "connect"} | {"id": 4, "cmd": "disconnect"}
 //   stdout:  {"type": "connect"} | {"type": "connect_error", "message": ...} | {"type": "event", "event": ..., "args": [...]}
 //            {"type": "ack", "id": 1, "args": [...]} | {"type": "disconnect", "reason": ...} | {"type": "done", "id": 2}
 import { createInterface } from "node:readline";
@@ -10,8 +10,10 @@ import { io } from "socket.io-client";
 const options = JSON.parse(process.argv[2]);
 const out = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 
+// The auth callback runs on every (re)connection, so "set_token" then "connect" is the browser's refresh flow.
+let auth = options.auth ?? null;
 const socket = io(options.url, {
-  auth: options.auth ?? undefined,
+  auth: (cb) => cb(auth ?? {}),
   transports: options.transports ?? ["websocket"],
   extraHeaders: options.extraHeaders ?? undefined,
   reconnection: false,
@@ -34,6 +36,12 @@ createInterface({ input: process.stdin }).on("line", (line) => {
       socket.emit(command.event, ...command.args);
       out({ type: "done", id: command.id });
     }
+  } else if (command.cmd === "set_token") {
+    auth = { token: command.token };
+    out({ type: "done", id: command.id });
+  } else if (command.cmd === "connect") {
+    socket.connect();
+    out({ type: "done", id: command.id });
   } else if (command.cmd === "disconnect") {
     socket.disconnect();
     out({ type: "done", id: command.id });

@@ -1,0 +1,117 @@
+"""Typed client-to-server events: ``@bus.on(SendMessage)`` handlers, their context and their acks."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from eventbus.exceptions import ConfigurationError, EventError
+from eventbus.joins import admit, parse_payload
+from events import ClientEvent, Event, Room, Target, User
+from events.acks import ErrorCode, error_ack
+
+if TYPE_CHECKING:
+    from eventbus.bus import EventBus
+
+logger = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=ClientEvent)
+Handler = Callable[["Context", E], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler knows about the message it is answering, and how it replies beyond the ack.
+
+    Example:
+        >>> @bus.on(SendMessage)  # doctest: +SKIP
+        ... async def send(ctx: Context, msg: SendMessage) -> MessageAck:
+        ...     await ctx.broadcast(MessageEvent(chat_id=msg.chat_id, text=msg.text))  # to the others
+        ...     return MessageAck(id=...)
+    """
+
+    bus: EventBus
+    sid: str
+    user: User | None
+    event: str
+
+    async def emit(self, event: Event | str, data: Any = None) -> None:
+        """Send to this connection only."""
+        await self.bus.emit_to_sid(self.sid, event, data)
+
+    async def broadcast(self, event: Event, *, exclude_self: bool = True) -> None:
+        """Broadcast to the event's rooms, skipping this connection unless ``exclude_self=False``."""
+        await self.bus.broadcast(event, exclude=self.sid if exclude_self else None)
+
+    async def join(self, room: Room) -> None:
+        """Join ``room`` with its ``can_join`` and the room limit applied; raises `EventError` when refused."""
+        refusal = await admit(self.bus, self.sid, self.user, room)
+        if refusal is not None:
+            error: dict[str, str] = refusal["error"]  # type: ignore[assignment]
+            raise EventError(error["code"], error["message"])
+
+    async def leave(self, room: Target) -> None:
+        """Leave a room."""
+        await self.bus.leave_room(self.sid, room)
+
+
+def ack_type_of(handler: Callable[..., Any], event: type[ClientEvent]) -> Any:
+    """The handler's return annotation (``None`` for no data), checked against ``event.ack_type``."""
+    try:
+        hints = typing.get_type_hints(handler)
+    except NameError as exc:
+        if event.ack_type is not None:
+            return event.ack_type
+        raise ConfigurationError(
+            f"cannot resolve the return annotation of {handler.__qualname__} ({exc}); define its types at module "
+            f"level or declare class {event.__name__}(ClientEvent, ack=...)"
+        ) from exc
+    annotated = hints.get("return", Any)
+    declared = event.ack_type
+    if declared is not None and annotated is not Any and annotated != declared:
+        raise ConfigurationError(
+            f"{handler.__qualname__} returns {annotated!r} but {event.__name__} declares ack={declared!r}"
+        )
+    return declared if declared is not None else annotated
+
+
+class ClientEventHandler(Generic[E]):
+    """Validates one client event, runs its handler and turns every outcome into an ack."""
+
+    def __init__(self, bus: EventBus, event: type[E], handler: Handler[E]) -> None:
+        if not inspect.iscoroutinefunction(handler):
+            raise ConfigurationError(f"{handler.__qualname__} must be an async def (it handles {event.__name__})")
+        self.bus = bus
+        self.event = event
+        self.handler = handler
+        self.ack_type = ack_type_of(handler, event)
+        self._ack = None if self.ack_type is type(None) or self.ack_type is None else TypeAdapter(self.ack_type)
+        if event.ack_type is None and self._ack is not None:
+            event.ack_type = self.ack_type  # codegen reads the ack type from the event class
+
+    async def handle(self, sid: str, *args: Any) -> dict[str, object]:
+        """The Socket.IO handler: a bound coroutine method, since python-socketio awaits only coroutine functions."""
+        name = self.event.event_name
+        refusal = self.bus.rate_limited(sid, name)
+        if refusal is not None:
+            return refusal
+        message = parse_payload(self.event, name, args)
+        if isinstance(message, dict):
+            return message
+        ctx = Context(self.bus, sid, await self.bus.get_user(sid), name)
+        try:
+            result = await self.handler(ctx, message)
+            if self._ack is None:
+                return {"ok": True}
+            return {"ok": True, "data": self._ack.dump_python(result, mode="json", by_alias=True, warnings="error")}
+        except EventError as exc:
+            return error_ack(exc.code, exc.message)
+        except Exception:
+            logger.exception("handler for %r failed: sid=%s user=%s", name, sid, ctx.user and ctx.user.id)
+            return error_ack(ErrorCode.INTERNAL, "the server failed to handle this event")

@@ -1,0 +1,217 @@
+"""Helpers for testing applications built on the bus: capture broadcasts, serve an app, drive a real client.
+
+Example:
+    >>> from eventbus.testing import capture_broadcasts
+    >>> with capture_broadcasts() as sent:  # doctest: +SKIP
+    ...     await create_message(chat_id="42", text="hi")      # application code calling broadcast()
+    >>> sent[0].rooms  # doctest: +SKIP
+    ['chat:42', 'business_monitoring:1']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import engineio
+import socketio
+import uvicorn
+
+from eventbus import default
+from eventbus.sending import Sender, Sent, _Capture, capture
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from eventbus.bus import EventBus
+
+__all__ = ["Inbox", "Sent", "SocketTestClient", "capture_broadcasts", "connect_error", "serve"]
+
+FENCE = "__eventbus_fence__"
+
+
+class _NoServer(Sender):
+    """The default sender inside ``capture_broadcasts`` when the application created no bus."""
+
+    async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def capture_broadcasts(*, deliver: bool = False) -> Iterator[list[Sent]]:
+    """Record every message any bus or emitter sends inside the block (events, payloads and resolved rooms).
+
+    With ``deliver=False`` (the default) nothing reaches Socket.IO, so no server is
+    needed; module-level ``broadcast()`` works even when no bus exists.
+
+    Example:
+        >>> with capture_broadcasts() as sent:  # doctest: +SKIP
+        ...     await broadcast(MessageEvent(chat_id="42", text="hi"))
+        >>> [(s.name, s.rooms) for s in sent]  # doctest: +SKIP
+        [('message', ['chat:42'])]
+    """
+    sent: list[Sent] = []
+    token = capture.set(_Capture(sent, deliver))
+    installed = default._default is None
+    if installed:
+        default.set_default(_NoServer())
+    try:
+        yield sent
+    finally:
+        capture.reset(token)
+        if installed:
+            default.set_default(None)
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, *, graceful_shutdown: int = 1) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in the running loop; yields its base URL.
+
+    Example:
+        >>> async with serve(bus.asgi_app()) as url:  # doctest: +SKIP
+        ...     client = await SocketTestClient(url, token=token).connect()
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=graceful_shutdown,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=graceful_shutdown + 10)
+        sock.close()
+
+
+class Inbox:
+    """Everything a client received, per event name, with a way to wait for more."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self._changed = asyncio.Condition()
+
+    async def put(self, event: str, data: Any) -> None:
+        """Record one received event."""
+        async with self._changed:
+            self.events[event].append(data)
+            self._changed.notify_all()
+
+    async def wait_for(self, event: str, count: int = 1, timeout: float = 5) -> list[Any]:  # noqa: ASYNC109 - a bound per wait reads best in tests
+        """Wait until ``count`` ``event`` messages arrived; return all of them."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.events[event]) >= count), timeout)
+        return list(self.events[event])
+
+
+class _QuickCloseEngineIO(engineio.AsyncClient):  # type: ignore[misc]
+    # python-engineio answers a polling client's CLOSE without ending the client's pending long-poll, so a
+    # clean disconnect (also the one after a refused connect) waits ping_interval + ping_timeout (45 s).
+    async def disconnect(self, abort: bool = False, reason: Any = None) -> None:
+        read_loop = self.read_loop_task
+        polling = self.current_transport == "polling"
+        await super().disconnect(abort=True, reason=reason)
+        if read_loop is not None and polling:
+            read_loop.cancel()
+
+
+class _QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
+    def _engineio_client_class(self) -> type[engineio.AsyncClient]:
+        return _QuickCloseEngineIO
+
+
+class SocketTestClient:
+    """A real python-socketio client that records every event it receives, for tests.
+
+    Example:
+        >>> client = await SocketTestClient(url, token=token).connect()  # doctest: +SKIP
+        >>> await client.call("join_chat", {"chat_id": "42"})  # doctest: +SKIP
+        {'ok': True, 'room': 'chat:42'}
+        >>> await client.inbox.wait_for("message")  # doctest: +SKIP
+        [{'chat_id': '42', 'text': 'hi'}]
+    """
+
+    def __init__(
+        self, url: str, *, token: str | None = None, transports: list[str] | None = None, **connect_kwargs: Any
+    ) -> None:
+        self.url = url
+        self.auth = {"token": token} if token is not None else None
+        self.transports = transports or ["websocket"]
+        self.connect_kwargs = connect_kwargs
+        self.sio = _QuickCloseClient(reconnection=False)
+        self.inbox = Inbox()
+        self.disconnects: list[Any] = []
+        self.sio.on("*", self._record)
+        self.sio.on("disconnect", self.disconnects.append)
+
+    async def _record(self, event: str, *args: Any) -> None:
+        await self.inbox.put(event, args[0] if len(args) == 1 else list(args))
+
+    @property
+    def sid(self) -> str:
+        """The connection's Socket.IO id."""
+        sid: str = self.sio.get_sid()
+        return sid
+
+    async def connect(self) -> SocketTestClient:
+        """Connect (raising ``socketio.exceptions.ConnectionError`` when refused) and return self."""
+        await self.sio.connect(
+            self.url, auth=self.auth, transports=self.transports, wait_timeout=5, **self.connect_kwargs
+        )
+        return self
+
+    async def call(self, event: str, *args: Any, timeout: float = 5) -> Any:  # noqa: ASYNC109 - the ack deadline
+        """Emit ``event`` with ``args`` and return the ack."""
+        return await self.sio.call(event, args[0] if len(args) == 1 else args, timeout=timeout)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Emit without asking for an ack."""
+        await self.sio.emit(event, args[0] if len(args) == 1 else args)
+
+    async def fence(self, bus: EventBus) -> None:
+        """Wait until everything the server sent this client before now has arrived (per-socket order is kept)."""
+        before = len(self.inbox.events[FENCE])
+        await bus.sio.emit(FENCE, {}, to=self.sid, namespace=bus.namespace)
+        await self.inbox.wait_for(FENCE, before + 1)
+
+    def received(self, event: str) -> list[Any]:
+        """The ``event`` messages received so far."""
+        return list(self.inbox.events[event])
+
+    async def close(self) -> None:
+        """Disconnect if connected."""
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+async def connect_error(url: str, *, auth: Any = None, transports: list[str] | None = None, **kwargs: Any) -> Any:
+    """Connect a client that must be refused and return the ``connect_error`` data the server sent it."""
+    client = _QuickCloseClient(reconnection=False)
+    errors: list[Any] = []
+    client.on("connect_error", errors.append)
+    try:
+        await client.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=5, **kwargs)
+    except socketio.exceptions.ConnectionError:
+        pass
+    else:
+        await client.disconnect()
+        raise AssertionError(f"the connection with auth={auth!r} was accepted")
+    finally:
+        await client.shutdown()
+    if not errors:
+        raise AssertionError("the connection was refused without a connect_error event")
+    return errors[0]
