@@ -86,12 +86,13 @@ class RoomHandlers:
         self.join_event = f"join_{room.prefix}"
         self.leave_event = f"leave_{room.prefix}"
 
+    def _room_or_refusal(self, sid: str, event: str, args: tuple[Any, ...]) -> Room | dict[str, object]:
+        refusal = self.bus.rate_limited(sid, event)
+        return refusal if refusal is not None else parse_payload(self.room, event, args)
+
     async def join(self, sid: str, *args: Any) -> dict[str, object]:
         """Validate, ask ``can_join``, then enter the room; every outcome is an ack, never a disconnect."""
-        refusal = self.bus.rate_limited(sid, self.join_event)
-        if refusal is not None:
-            return refusal
-        room = parse_payload(self.room, self.join_event, args)
+        room = self._room_or_refusal(sid, self.join_event, args)
         if isinstance(room, dict):
             return room
         refusal = await admit(self.bus, sid, await self.bus.get_user(sid), room)
@@ -99,10 +100,7 @@ class RoomHandlers:
 
     async def leave(self, sid: str, *args: Any) -> dict[str, object]:
         """Leave the room; leaving a room the socket is not in is not an error."""
-        refusal = self.bus.rate_limited(sid, self.leave_event)
-        if refusal is not None:
-            return refusal
-        room = parse_payload(self.room, self.leave_event, args)
+        room = self._room_or_refusal(sid, self.leave_event, args)
         if isinstance(room, dict):
             return room
         await self.bus.leave_room(sid, room)
