@@ -27,8 +27,8 @@ demo: install
 	$(PY) -m examples.chat
 
 lint: install
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check --no-cache .
+	$(VENV)/bin/ruff check --no-cache .
 
 typecheck: install
 	$(VENV)/bin/mypy
