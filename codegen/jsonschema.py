@@ -1,0 +1,138 @@
+"""``events.schema.json``: one JSON Schema (draft 2020-12) for every payload and ack on the wire.
+
+Schemas come from pydantic. What the server sends (events, acks) uses the
+serialization-mode schema with every field required, since ``model_dump``
+always writes fields with defaults; what clients send (client events, join
+payloads) uses the validation-mode schema, where fields with defaults are optional.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
+
+from events.acks import AckError, ErrorAck, JoinOk
+
+if TYPE_CHECKING:
+    from pydantic_core import core_schema
+
+    from codegen.spec import Spec
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+REF_PREFIX = "#/$defs/"
+_Mode = Literal["validation", "serialization"]
+
+
+class WireSchema(GenerateJsonSchema):
+    """Pydantic's generator, with serialization-mode fields required unless they can be left out of the dump."""
+
+    def field_is_required(
+        self,
+        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
+        total: bool,
+    ) -> bool:
+        if self.mode == "serialization" and field["type"] != "typed-dict-field":
+            return field.get("serialization_exclude_if") is None
+        return super().field_is_required(field, total)
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a definition of the bundle.
+
+    Example:
+        >>> ref("ChatRoom")
+        {'$ref': '#/$defs/ChatRoom'}
+    """
+    return {"$ref": f"{REF_PREFIX}{name}"}
+
+
+def ref_name(schema: dict[str, Any]) -> str | None:
+    """The definition name a ``{"$ref": "#/$defs/Name"}`` schema points to, else ``None``."""
+    target = schema.get("$ref")
+    if isinstance(target, str) and target.startswith(REF_PREFIX):
+        return target.removeprefix(REF_PREFIX)
+    return None
+
+
+def json_schema(spec: Spec) -> dict[str, Any]:
+    """The schema bundle of ``spec``: ``$defs`` plus maps from wire names to definitions.
+
+    ``server_to_client`` and ``client_to_server`` map each wire name to its
+    payload; ``acks`` maps each client-to-server name to the ack it gets back.
+
+    Example:
+        >>> from codegen.spec import build_spec
+        >>> from events import UserRoom
+        >>> sorted(json_schema(build_spec([], [], [UserRoom], modules=["app"]))["$defs"])
+        ['AckError', 'ErrorAck', 'FieldError', 'JoinOk', 'UserRoom']
+    """
+    inputs: list[tuple[tuple[str, str], _Mode, TypeAdapter[Any]]] = [
+        (("lib", "ErrorAck"), "serialization", TypeAdapter(ErrorAck)),
+        (("lib", "JoinOk"), "serialization", TypeAdapter(JoinOk)),
+    ]
+    inputs += [(("server", e.name), "serialization", TypeAdapter(e.model)) for e in spec.server_events]
+    inputs += [(("client", e.name), "validation", TypeAdapter(e.model)) for e in spec.client_events]
+    inputs += [(("ack", e.name), "serialization", TypeAdapter(e.ack)) for e in spec.client_events if e.ack is not None]
+    inputs += [(("room", r.prefix), "validation", TypeAdapter(r.model)) for r in spec.rooms]
+    schemas, defs_holder = TypeAdapter.json_schemas(
+        inputs, by_alias=True, ref_template=REF_PREFIX + "{model}", schema_generator=WireSchema
+    )
+    keys = {key: schema for (key, _mode), schema in schemas.items()}
+    defs: dict[str, Any] = dict(sorted(defs_holder.get("$defs", {}).items()))
+    _omit_absent_error_details(defs)
+
+    join_ack = {"anyOf": [ref("JoinOk"), ref("ErrorAck")]}
+    client_to_server: dict[str, Any] = {}
+    acks: dict[str, Any] = {}
+    for room in spec.joinable_rooms:
+        for name in (room.join_event, room.leave_event):
+            client_to_server[name] = keys[("room", room.prefix)]
+            acks[name] = join_ack
+    for event in spec.client_events:
+        client_to_server[event.name] = keys[("client", event.name)]
+        data = keys[("ack", event.name)] if event.ack is not None else None
+        acks[event.name] = {"anyOf": [success_ack(data), ref("ErrorAck")]}
+    return {
+        "$schema": DRAFT,
+        "$comment": spec.header,
+        "$defs": defs,
+        "server_to_client": {event.name: keys[("server", event.name)] for event in spec.server_events},
+        "client_to_server": dict(sorted(client_to_server.items())),
+        "acks": dict(sorted(acks.items())),
+        "rooms": {room.prefix: keys[("room", room.prefix)] for room in spec.rooms},
+    }
+
+
+def success_ack(data: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"ok": true, "data": ...}``, or ``{"ok": true}`` for an ack without data.
+
+    Example:
+        >>> success_ack(None)["required"]
+        ['ok']
+    """
+    properties: dict[str, Any] = {"ok": {"const": True, "type": "boolean"}}
+    if data is not None:
+        properties["data"] = data
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _omit_absent_error_details(defs: dict[str, Any]) -> None:
+    # The runtime builds error acks as dicts and leaves "errors" out when there are none,
+    # so on the wire it is optional, although AckError.model_dump() would write null.
+    error = defs.get(AckError.__name__)
+    if error is not None and "errors" in error.get("required", []):
+        error["required"] = [name for name in error["required"] if name != "errors"]
+
+
+def render_schema(spec: Spec) -> str:
+    """``events.schema.json`` as text: sorted keys, two-space indent, a final newline.
+
+    Example:
+        >>> from codegen.spec import build_spec
+        >>> render_schema(build_spec([], [], [], modules=["app"])).splitlines()[1]
+        '  "$comment": "Generated by eventbus codegen from app; do not edit.",'
+    """
+    return json.dumps(json_schema(spec), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

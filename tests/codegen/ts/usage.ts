@@ -1,0 +1,73 @@
+// Compiled with the generated events.ts by tests/codegen/test_typescript.py: every line must type-check.
+import { io, type Socket } from "socket.io-client";
+import {
+  type ClientToServerEvents,
+  type ErrorAck,
+  type JoinAck,
+  type ServerToClientEvents,
+  type TaskUpdatedEvent,
+  projectRoom,
+  sprintBoardRoom,
+  statusRoom,
+  userRoom,
+} from "./events.js";
+
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io("http://localhost:8000", {
+  auth: { token: "jwt" },
+});
+
+function describe(task: TaskUpdatedEvent): string {
+  const shape = task.shape.kind === "circle" ? `r=${task.shape.radius}` : `side=${task.shape.side}`;
+  const replies: number = task.comment.replies.map((reply) => reply.replies.length).length;
+  const labels: string[] = task.labels.map((label) => `${label.name}/${label.color}`);
+  const first: "red" | "green" | undefined = task.labels[0]?.color;
+  const [x, y]: [number, number] = task.position;
+  const count: number | undefined = task.counts["open"];
+  const when: Date = new Date(task.updated_at);
+  const due: string | null = task.due;
+  const priority: 1 | 2 = task.priority;
+  const status: string | number = task.status;
+  const nothing: null = task.nothing;
+  const extra: unknown = task.extra;
+  const parts: unknown[] = [task.task_id, task.title, task.summary, task.createdBy, task.budget, shape, replies];
+  parts.push(labels, first, x, y, count, when.toISOString(), due, priority, status, nothing, extra);
+  parts.push(task.history.join(), task.tags.length, task.done ? "done" : task.state, task.points ?? 0, task.estimate);
+  return parts.join(" ");
+}
+
+socket.on("task_updated", (task) => console.log(describe(task)));
+socket.on("project.renamed", (event) => console.log(event.project_id, event.name));
+socket.on("status", (event) => console.log(event.healthy, event.message?.toUpperCase()));
+
+function joined(ack: JoinAck): string {
+  return ack.ok ? ack.room : `${ack.error.code}: ${ack.error.message} ${ack.error.errors?.[0]?.loc.join(".") ?? ""}`;
+}
+
+socket.emit("join_project", { project_id: "42" }, (ack) => console.log(joined(ack)));
+socket.emit("leave_project", { project_id: "42" }, (ack) => console.log(joined(ack)));
+socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
+socket.emit("leave_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
+socket.emit("join_status", {}, (ack) => console.log(joined(ack)));
+socket.emit("leave_status", {}, (ack) => console.log(joined(ack)));
+
+socket.emit("update_task", { task_id: "6f1c", labels: [{ name: "bug" }, { name: "ui", color: "red" }] }, (ack) => {
+  const version: number | ErrorAck = ack.ok ? ack.data.version : ack;
+  console.log(version);
+});
+socket.emit("count_tasks", { project_id: "42" }, (ack) => console.log(ack.ok ? ack.data + 1 : ack.error.code));
+socket.emit("ping", {}, (ack) => console.log(ack.ok));
+
+async function requests(): Promise<void> {
+  const ack = await socket.timeout(5000).emitWithAck("update_task", { task_id: "6f1c", title: null, state: "closed" });
+  if (ack.ok) {
+    const id: string = ack.data.task_id;
+    console.log(id);
+  }
+  socket.timeout(1000).emit("count_tasks", { project_id: "1" }, (err, reply) => console.log(err ?? reply.ok));
+}
+
+const project: `project:${string}` = projectRoom({ project_id: "42" });
+const board: string = sprintBoardRoom({ org: "acme", number: 3 });
+const status: "status" = statusRoom();
+const user: string = userRoom({ user_id: "7" });
+console.log(project, board, status, user, requests);
