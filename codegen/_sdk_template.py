@@ -1,0 +1,171 @@
+"""The hand-written part of the generated ``client/client.py``; python_sdk.py appends the generated methods."""
+
+from __future__ import annotations
+
+CLIENT_HEAD = '''\
+"""A typed Socket.IO client for these events: join rooms, send client events, receive typed events.
+
+Example:
+    >>> from client import Client, models
+    >>> async def main() -> None:  # doctest: +SKIP
+    ...     async with Client("http://localhost:8000", token=TOKEN) as events:
+    ...         events.on(models.MessageEvent, print)
+    ...         await events.join_chat(chat_id="42")
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from enum import Enum
+from typing import Any, Final, Self, TypeVar, overload
+
+import socketio
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from . import models
+
+__all__ = [{all}]
+
+logger = logging.getLogger(__name__)
+
+EventT = TypeVar("EventT", bound=BaseModel)
+Handler = Callable[[EventT], Awaitable[None] | None]
+"""A handler of one server event: called with the validated model, sync or async."""
+
+
+class Unset:
+    """The type of `UNSET`: an optional argument that was not given, so its field is not sent."""
+
+    _instance: Unset | None = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Final = Unset()
+
+
+class RequestRefused(Exception):
+    """The server answered a join, leave or client event with an error ack (``{{"ok": false, ...}}``)."""
+
+    def __init__(self, event: str, error: models.AckError) -> None:
+        super().__init__(f"{{event}} refused: {{error.code}}: {{error.message}}")
+        self.event = event
+        self.error = error
+
+    @property
+    def code(self) -> str:
+        """Why: ``forbidden``, ``invalid_payload``, ``unauthorized``, ``rate_limited``, ..."""
+        return self.error.code
+
+
+def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {{name: value for name, value in fields.items() if value is not UNSET}}
+
+
+def _key(value: Any) -> str:
+    # The same text the server puts in room names: enum values, and JSON's true/false for booleans.
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class BaseClient:
+    """The connection and the plumbing the generated methods use; see `Client`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        auth: dict[str, Any] | None = None,
+        namespace: str = "/",
+        timeout: float = 10.0,
+        sio: socketio.AsyncClient | None = None,
+    ) -> None:
+        self.url = url
+        self.auth = auth if auth is not None else ({{"token": token}} if token is not None else None)
+        self.namespace = namespace
+        self.timeout = timeout
+        self.sio = sio if sio is not None else socketio.AsyncClient()
+        self._handlers: dict[str, list[Callable[[Any], Awaitable[None] | None]]] = {{}}
+
+    async def connect(self, **options: Any) -> None:
+        """Connect and authenticate; ``options`` go to ``socketio.AsyncClient.connect`` (``transports``, ...)."""
+        await self.sio.connect(self.url, auth=self.auth, namespaces=[self.namespace], **options)
+
+    async def disconnect(self) -> None:
+        """Close the connection."""
+        await self.sio.disconnect()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.disconnect()
+
+    @overload
+    def on(self, event: type[EventT]) -> Callable[[Handler[EventT]], Handler[EventT]]: ...
+
+    @overload
+    def on(self, event: type[EventT], handler: Handler[EventT]) -> Handler[EventT]: ...
+
+    def on(
+        self, event: type[EventT], handler: Handler[EventT] | None = None
+    ) -> Handler[EventT] | Callable[[Handler[EventT]], Handler[EventT]]:
+        """Call ``handler`` with a validated ``event`` model each time the server sends that event.
+
+        Works as a decorator too: ``@client.on(models.MessageEvent)``.
+        """
+        name = SERVER_EVENTS.get(event)
+        if name is None:
+            known = ", ".join(sorted(cls.__name__ for cls in SERVER_EVENTS))
+            raise TypeError(f"{{event!r}} is not an event the server sends (expected one of: {{known}})")
+
+        def register(handler: Handler[EventT]) -> Handler[EventT]:
+            if name not in self._handlers:
+                self._handlers[name] = []
+                self.sio.on(name, self._dispatcher(name, event), namespace=self.namespace)
+            self._handlers[name].append(handler)
+            return handler
+
+        return register if handler is None else register(handler)
+
+    def _dispatcher(self, name: str, model: type[BaseModel]) -> Callable[[Any], Awaitable[None]]:
+        async def dispatch(data: Any) -> None:
+            try:
+                event = model.model_validate(data)
+            except ValidationError:
+                # A server newer or older than this client: drop the message, loudly, and keep the connection.
+                logger.warning("dropped %s: payload does not match %s", name, model.__name__, exc_info=True)
+                return
+            for handler in list(self._handlers[name]):
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    await result
+
+        return dispatch
+
+    async def _request(self, event: str, payload: BaseModel) -> dict[str, Any]:
+        data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        reply = await self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
+        if isinstance(reply, dict) and reply.get("ok") is True:
+            return reply
+        raise RequestRefused(event, models.ErrorAck.model_validate(reply).error)
+
+    async def _join(self, event: str, room: BaseModel) -> models.JoinOk:
+        return models.JoinOk.model_validate(await self._request(event, room))
+'''

@@ -1,0 +1,117 @@
+"""``eventbus codegen`` / ``python -m codegen``: import the application's modules and generate from its registries."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codegen.diff import breaking_changes, load_bundle
+from codegen.exceptions import CodegenError
+from codegen.jsonschema import json_schema
+from codegen.output import TARGETS, check, generate, write
+from codegen.spec import collect
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from codegen.spec import Spec
+
+
+def _targets(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [target for target in chosen if target not in TARGETS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose targets from {','.join(TARGETS)} (got {text!r})")
+    return chosen
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eventbus codegen",
+        description="Generate JSON Schema, TypeScript, a Python SDK and AsyncAPI from the event classes.",
+    )
+    parser.add_argument("modules", nargs="+", metavar="MODULE", help="modules (or packages) declaring the events")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="directory to write the generated files to")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when the files in DIR are not up to date"
+    )
+    parser.add_argument(
+        "--target",
+        type=_targets,
+        default=list(TARGETS),
+        metavar="T[,T...]",
+        help=f"what to generate, among {','.join(TARGETS)} (default: all)",
+    )
+    parser.add_argument(
+        "--diff",
+        type=Path,
+        metavar="OLD_SCHEMA",
+        help="report breaking changes against an older events.schema.json; exit 1 when there are any",
+    )
+    return parser
+
+
+def _report_diff(spec: Spec, old_path: Path) -> int:
+    try:
+        old = load_bundle(old_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"eventbus codegen: cannot read {old_path} as an events.schema.json: {exc}", file=sys.stderr)
+        return 2
+    changes = breaking_changes(old, json_schema(spec))
+    if not changes:
+        print(f"no breaking changes against {old_path}")
+        return 0
+    print(f"{len(changes)} breaking change(s) against {old_path}:")
+    for change in changes:
+        print(f"  {change}")
+    return 1
+
+
+def _check_or_write(spec: Spec, out: Path, targets: Sequence[str], *, check_only: bool) -> int:
+    files = generate(spec, targets)
+    if check_only:
+        drifts = check(files, out)
+        if not drifts:
+            print(f"{out}: {len(files)} generated files are up to date")
+            return 0
+        print(f"{out}: {len(drifts)} of {len(files)} generated files are out of date:")
+        for drift in drifts:
+            print(f"  {drift}")
+        print(f"run `eventbus codegen {' '.join(spec.modules)} --out {out}` to regenerate them")
+        return 1
+    changed = write(files, out)
+    print(f"{out}: wrote {len(changed)} of {len(files)} files" + (f" ({', '.join(changed)})" if changed else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run codegen with command-line arguments; returns the exit status.
+
+    0: done (or up to date, or no breaking change); 1: ``--check`` found
+    drift or ``--diff`` found breaking changes; 2: bad arguments or modules.
+
+    Example:
+        >>> main(["app.socketio_events", "--out", "frontend/src/generated"])  # doctest: +SKIP
+        0
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.out is None and args.diff is None:
+        parser.error("--out DIR is required (or --diff OLD_SCHEMA for a breaking-change report)")
+    if args.check and args.out is None:
+        parser.error("--check compares the files in --out DIR; pass --out")
+    # Console scripts do not put the working directory on sys.path, but `python -m` does: behave the same.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        spec = collect(args.modules)
+        status = _report_diff(spec, args.diff) if args.diff is not None else 0
+        if args.out is not None:
+            status = max(status, _check_or_write(spec, args.out, args.target, check_only=args.check))
+    except CodegenError as exc:
+        print(f"eventbus codegen: {exc}", file=sys.stderr)
+        return 2
+    return status
