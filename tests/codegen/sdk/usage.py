@@ -1,0 +1,48 @@
+"""Type-checked with mypy --strict against the SDK generated for tests.codegen.sample_app (test_python_sdk.py).
+
+Each wrong line carries a ``type: ignore[code]``: under --strict an ignore on a line
+without that error is itself an error, so a wrongly accepting SDK fails the test.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from client import UNSET, Client, RequestRefused, models, project_room, sprint_board_room, status_room
+
+
+async def right(events: Client) -> None:
+    joined: models.JoinOk = await events.join_project(project_id="42")
+    await events.leave_project(project_id="42")
+    await events.join_sprint_board(org="acme", number=3)
+    await events.join_status()
+    task: models.TaskAck = await events.update_task(task_id=uuid.uuid4(), title=None, state="closed")
+    await events.update_task(task_id=uuid.uuid4(), labels=[models.LabelInput(name="bug")], title=UNSET)
+    count: int = await events.count_tasks(project_id="1")
+    await events.ping()
+    names: list[str] = [project_room(project_id="42"), sprint_board_room(org="acme", number=3), status_room()]
+
+    @events.on(models.TaskUpdatedEvent)
+    async def updated(event: models.TaskUpdatedEvent) -> None:
+        print(event.title, event.created_by, event.shape.kind, event.comment.replies, event.labels[0].color)
+
+    events.on(models.StatusEvent, lambda status: print(status.healthy, status.message))
+    try:
+        await events.join_project(project_id="secret")
+    except RequestRefused as refused:
+        print(refused.code, refused.error.message)
+    print(joined.room, task.version, count, names, updated)
+
+
+async def wrong(events: Client) -> None:
+    await events.join_project(project_id=42)  # type: ignore[arg-type]
+    await events.join_project()  # type: ignore[call-arg]
+    await events.join_user(user_id="7")  # type: ignore[attr-defined]
+    await events.update_task(task_id=uuid.uuid4(), state="archived")  # type: ignore[arg-type]
+    await events.update_task(title="no id")  # type: ignore[call-arg]
+    joined: models.JoinOk = await events.update_task(task_id=uuid.uuid4())  # type: ignore[assignment]
+    count: str = await events.count_tasks(project_id="1")  # type: ignore[assignment]
+    events.on(models.StatusEvent, lambda status: status.nope)  # type: ignore[attr-defined]
+    room: int = project_room(project_id="42")  # type: ignore[assignment]
+    project_room(project="42")  # type: ignore[call-arg]
+    print(joined, count, room)

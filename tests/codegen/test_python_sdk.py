@@ -1,0 +1,109 @@
+"""The generated Python SDK: type-checked with mypy --strict, and used against a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import pathlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from eventbus import EventBus, JWTAuth
+from tests.codegen.conftest import ROOT, run_codegen
+from tests.sample import ChatRoom, MessageEvent
+
+Serve = Callable[[Any], Awaitable[str]]
+Token = Callable[..., str]
+
+MYPY_CONFIG = """\
+[mypy]
+strict = True
+plugins = pydantic.mypy
+cache_dir = {cache}
+
+[mypy-socketio.*]
+ignore_missing_imports = True
+"""
+
+
+def test_sdk_and_its_usage_pass_mypy_strict(generated: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    shutil.copytree(generated / "client", tmp_path / "client")
+    shutil.copy(pathlib.Path(__file__).parent / "sdk" / "usage.py", tmp_path / "usage.py")
+    (tmp_path / "mypy.ini").write_text(MYPY_CONFIG.format(cache=tmp_path / ".mypy_cache"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "client", "usage.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def chat_sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    out = tmp_path_factory.mktemp("chat_sdk")
+    result = run_codegen("tests.codegen.chat_app", "--out", out, "--target", "python")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def sdk(chat_sdk_dir: pathlib.Path) -> Iterator[ModuleType]:
+    """The generated package, imported as ``client`` the way a consumer would, and forgotten afterwards."""
+    assert str(ROOT) in sys.path
+    sys.path.insert(0, str(chat_sdk_dir))
+    try:
+        yield importlib.import_module("client")
+    finally:
+        sys.path.remove(str(chat_sdk_dir))
+        for name in [name for name in sys.modules if name == "client" or name.startswith("client.")]:
+            del sys.modules[name]
+
+
+async def test_sdk_joins_rooms_and_receives_event_models(
+    sdk: ModuleType, jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom])
+    url = await serve(bus.asgi_app())
+    received: list[Any] = []
+    arrived = asyncio.Event()
+
+    async with sdk.Client(url, token=token("alice")) as alice:
+
+        @alice.on(sdk.models.MessageEvent)
+        async def record(message: Any) -> None:
+            received.append(message)
+            arrived.set()
+
+        joined = await alice.join_chat(chat_id="42")
+        with pytest.raises(sdk.RequestRefused) as forbidden:
+            await alice.join_chat(chat_id="7")
+        with pytest.raises(sdk.RequestRefused) as invalid:
+            await alice.join_chat(chat_id="a:b")
+        await bus.broadcast(MessageEvent(chat_id="42", text="hi"))
+        await asyncio.wait_for(arrived.wait(), 5)
+        left = await alice.leave_chat(chat_id="42")
+
+    assert isinstance(joined, sdk.models.JoinOk)
+    assert (joined.room, left.room) == ("chat:42", "chat:42")
+    assert forbidden.value.code == "forbidden"
+    assert invalid.value.code == "invalid_payload"
+    assert [error.loc for error in invalid.value.error.errors] == [["chat_id"]]
+    assert received == [sdk.models.MessageEvent(chat_id="42", text="hi")]
+    assert sdk.chat_room(chat_id="42") == ChatRoom(chat_id="42").name
+
+
+def test_on_refuses_a_model_the_server_never_sends(sdk: ModuleType) -> None:
+    client = sdk.Client("http://127.0.0.1:1")
+    with pytest.raises(TypeError, match="not an event the server sends"):
+        client.on(sdk.models.ChatRoom, print)
