@@ -214,7 +214,8 @@ def _positional(params: list[str]) -> bool:
 
 
 def _docstring(text: str, indent: str = "        ") -> list[str]:
-    lines = [line.rstrip() for line in text.replace('"""', '\\"\\"\\"').strip().splitlines()]
+    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    lines = [line.rstrip() for line in escaped.strip().splitlines()]
     if not lines:
         return []
     if len(lines) == 1:
@@ -309,17 +310,20 @@ class _ClientWriter:
         target, schema = _definition(self.bundle, self.bundle["rooms"][room.prefix])
         props = schema.get("properties", {})
         params = [f"{key}: {self.types.annotation(props.get(key, {}))}" for key in room.keys]
+        doc = _docstring(f"The room name ``{room_pattern(room)}``.", "    ")
         if any(not key.isidentifier() or keyword.iskeyword(key) for key in room.keys):
-            params = [f"room: models.{self.model(target)}"]
-            keys = 'room.model_dump(mode="json", by_alias=True)'
-            values = [f"{{_key({keys}[{json.dumps(key)}])}}" for key in room.keys]
-        else:
-            params = ["*", *params] if params else []
-            values = [f"{{_key({key})}}" for key in room.keys]
+            values = ", ".join([json.dumps(room.prefix), *(f"_key(keys[{json.dumps(key)}])" for key in room.keys)])
+            return [
+                f"def {room.prefix}_room(room: models.{self.model(target)}) -> str:",
+                *doc,
+                '    keys = room.model_dump(mode="json", by_alias=True)',
+                f'    return ":".join([{values}])',
+            ]
+        text = ":".join([room.prefix, *(f"{{_key({key})}}" for key in room.keys)])
         return [
-            *_wrapped(f"def {room.prefix}_room(", params, ") -> str:", ""),
-            *_docstring(f"The room name ``{room_pattern(room)}``.", "    "),
-            f'    return f"{":".join([room.prefix, *values])}"' if values else f"    return {json.dumps(room.prefix)}",
+            *_wrapped(f"def {room.prefix}_room(", ["*", *params] if params else [], ") -> str:", ""),
+            *doc,
+            f'    return f"{text}"' if room.keys else f"    return {json.dumps(room.prefix)}",
         ]
 
 
