@@ -131,5 +131,5 @@ class CountTasks(ClientEvent, ack=int):
     project_id: str
 
 
-class Ping(ClientEvent):
-    pass
+class Heartbeat(ClientEvent):
+    """Tells the server the client is alive; the ack carries no data."""

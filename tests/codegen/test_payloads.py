@@ -130,7 +130,7 @@ def _cases(bundle: dict[str, Any]) -> list[Case]:
     make = Strategies()
     server = {cls.event_name: cls for cls in (sample_app.TaskUpdatedEvent, sample_app.ProjectRenamed)}
     server[sample_app.StatusEvent.event_name] = sample_app.StatusEvent
-    client = {cls.event_name: cls for cls in (sample_app.UpdateTask, sample_app.CountTasks, sample_app.Ping)}
+    client = {cls.event_name: cls for cls in (sample_app.UpdateTask, sample_app.CountTasks, sample_app.Heartbeat)}
     rooms = {f"join_{cls.prefix}": cls for cls in (sample_app.ProjectRoom, sample_app.SprintBoardRoom)}
     rooms["join_status"] = sample_app.StatusRoom
     errors = st.builds(error_ack, st.sampled_from(["forbidden", "invalid_payload"]), st.text(max_size=10))
@@ -199,6 +199,6 @@ def test_every_valid_payload_matches_the_schema_and_type_checks(
     result = tsc(tmp_path, [tmp_path / "events.ts", tmp_path / "payloads.ts"])
 
     assert result.returncode == 0, result.stdout[:4000]
-    # Types with many values get the full budget; a payload type with one possible value (Ping) gets one.
+    # Types with many values get the full budget; a payload type with one possible value (Heartbeat) gets one.
     assert counts["task_updated"] >= EXAMPLES * 0.9, counts
     assert counts["update_task"] >= EXAMPLES * 0.9, counts

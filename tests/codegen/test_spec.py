@@ -15,7 +15,7 @@ from events import ClientEvent, Event, Room, UserRoom
 from tests.codegen import sample_app
 
 SAMPLE_EVENTS = [sample_app.TaskUpdatedEvent, sample_app.ProjectRenamed, sample_app.StatusEvent]
-SAMPLE_CLIENT = [sample_app.UpdateTask, sample_app.CountTasks, sample_app.Ping]
+SAMPLE_CLIENT = [sample_app.UpdateTask, sample_app.CountTasks, sample_app.Heartbeat]
 SAMPLE_ROOMS = [sample_app.ProjectRoom, sample_app.SprintBoardRoom, sample_app.StatusRoom, UserRoom]
 
 
@@ -48,7 +48,7 @@ def test_rooms_and_client_events_are_sorted_and_the_user_room_is_not_joinable(sa
     assert [room.prefix for room in sample_spec.joinable_rooms] == ["project", "sprint_board", "status"]
     assert sample_spec.rooms[1].keys == ("org", "number")
     assert "join_user" not in sample_spec.client_event_names()
-    assert sample_spec.client_event_names()[:2] == ["count_tasks", "join_project"]
+    assert sample_spec.client_event_names()[:3] == ["count_tasks", "heartbeat", "join_project"]
 
 
 def test_server_payloads_use_serialization_mode_and_client_payloads_validation_mode(sample_spec: Spec) -> None:
@@ -72,7 +72,7 @@ def test_maps_reference_definitions_by_class_name(sample_spec: Spec) -> None:
     assert bundle["acks"]["join_project"] == {"anyOf": [{"$ref": "#/$defs/JoinOk"}, {"$ref": "#/$defs/ErrorAck"}]}
     count_ok = bundle["acks"]["count_tasks"]["anyOf"][0]
     assert count_ok["properties"]["data"] == {"type": "integer"}
-    assert bundle["acks"]["ping"]["anyOf"][0]["required"] == ["ok"]
+    assert bundle["acks"]["heartbeat"]["anyOf"][0]["required"] == ["ok"]
     assert bundle["rooms"]["user"] == {"$ref": "#/$defs/UserRoom"}
 
 
@@ -136,5 +136,5 @@ def test_typescript_quotes_wire_names_that_are_no_identifiers(sample_spec: Spec)
     ts = render_typescript(sample_spec)
 
     assert '  "project.renamed": (payload: ProjectRenamed) => void;' in ts
-    assert "  ping: (payload: Ping, callback: (ack: EmptyAck) => void) => void;" in ts
+    assert "  heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;" in ts
     assert "export function sprintBoardRoom(keys: SprintBoardRoom): `sprint_board:${string}:${string}` {" in ts

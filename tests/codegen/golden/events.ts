@@ -39,6 +39,9 @@ export interface FieldError {
   type: string;
 }
 
+/** Tells the server the client is alive; the ack carries no data. */
+export type Heartbeat = Record<string, never>;
+
 /** A successful join or leave: ``{"ok": true, "room": "chat:42"}``. */
 export interface JoinOk {
   ok: true;
@@ -55,8 +58,6 @@ export interface LabelOutput {
   name: string;
   color: Color;
 }
-
-export type Ping = Record<string, never>;
 
 export type Priority = 1 | 2;
 
@@ -171,6 +172,8 @@ export interface ServerToClientEvents {
 /** Events clients send, each answered by an ack: `socket.emit(name, payload, (ack) => ...)`. */
 export interface ClientToServerEvents {
   count_tasks: (payload: CountTasks, callback: (ack: EventAck<number>) => void) => void;
+  /** Tells the server the client is alive; the ack carries no data. */
+  heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;
   /** Join the room `project:{project_id}`. */
   join_project: (payload: ProjectRoom, callback: (ack: JoinAck) => void) => void;
   /** Join the room `sprint_board:{org}:{number}`. */
@@ -183,7 +186,6 @@ export interface ClientToServerEvents {
   leave_sprint_board: (payload: SprintBoardRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `status`. */
   leave_status: (payload: StatusRoom, callback: (ack: JoinAck) => void) => void;
-  ping: (payload: Ping, callback: (ack: EmptyAck) => void) => void;
   /** Change a task's title or state; acked with its new version. */
   update_task: (payload: UpdateTask, callback: (ack: EventAck<TaskAck>) => void) => void;
 }

@@ -19,7 +19,7 @@ async def right(events: Client) -> None:
     task: models.TaskAck = await events.update_task(task_id=uuid.uuid4(), title=None, state="closed")
     await events.update_task(task_id=uuid.uuid4(), labels=[models.LabelInput(name="bug")], title=UNSET)
     count: int = await events.count_tasks(project_id="1")
-    await events.ping()
+    await events.heartbeat()
     names: list[str] = [project_room(project_id="42"), sprint_board_room(org="acme", number=3), status_room()]
 
     @events.on(models.TaskUpdatedEvent)

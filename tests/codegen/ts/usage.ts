@@ -55,7 +55,7 @@ socket.emit("update_task", { task_id: "6f1c", labels: [{ name: "bug" }, { name: 
   console.log(version);
 });
 socket.emit("count_tasks", { project_id: "42" }, (ack) => console.log(ack.ok ? ack.data + 1 : ack.error.code));
-socket.emit("ping", {}, (ack) => console.log(ack.ok));
+socket.emit("heartbeat", {}, (ack) => console.log(ack.ok));
 
 async function requests(): Promise<void> {
   const ack = await socket.timeout(5000).emitWithAck("update_task", { task_id: "6f1c", title: null, state: "closed" });

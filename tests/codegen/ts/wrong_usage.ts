@@ -32,7 +32,7 @@ socket.emit("update_task", { title: "x" }, () => {});
 // @ts-expect-error enum outside its values in a nested model
 socket.emit("update_task", { task_id: "1", labels: [{ name: "x", color: "blue" }] }, () => {});
 // @ts-expect-error payload of an event without fields must be empty
-socket.emit("ping", { now: 1 }, () => {});
+socket.emit("heartbeat", { now: 1 }, () => {});
 // @ts-expect-error wrong payload type in a handler
 socket.on("project.renamed", (event: { name: number }) => console.log(event));
 // @ts-expect-error room helper needs its key

@@ -228,14 +228,14 @@ class Client(BaseClient):
         reply = await self._request("count_tasks", payload)
         return _COUNT_TASKS_ACK.validate_python(reply.get("data"))
 
-    async def ping(self) -> None:
-        """Send ``ping`` and wait for its ack.
+    async def heartbeat(self) -> None:
+        """Tells the server the client is alive; the ack carries no data.
 
         Raises `RequestRefused` when the server acks with an error.
         """
         fields: dict[str, Any] = {}
-        payload = models.Ping.model_validate(_given(fields))
-        await self._request("ping", payload)
+        payload = models.Heartbeat.model_validate(_given(fields))
+        await self._request("heartbeat", payload)
 
     async def update_task(
         self,

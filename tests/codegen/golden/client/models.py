@@ -60,6 +60,17 @@ class FieldError(BaseModel):
     type: str
 
 
+class Heartbeat(BaseModel):
+    """
+    Tells the server the client is alive; the ack carries no data.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+
 class JoinOk(BaseModel):
     """
     A successful join or leave: ``{"ok": true, "room": "chat:42"}``.
@@ -89,13 +100,6 @@ class LabelOutput(BaseModel):
     )
     name: str
     color: Color
-
-
-class Ping(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-        populate_by_name=True,
-    )
 
 
 Priority = TypeAliasType("Priority", Annotated[Literal[1, 2], Field(title="Priority")])
