@@ -5,6 +5,9 @@ from __future__ import annotations
 import pathlib
 import textwrap
 
+import pytest
+
+from codegen.cli import main
 from tests.codegen.conftest import run_codegen
 
 APP = """
@@ -73,6 +76,8 @@ def test_diff_reports_removed_retyped_and_newly_required(tmp_path: pathlib.Path)
     assert (
         run_codegen("doc_events", "--out", tmp_path / "v1", "--target", "schema", pythonpath=[tmp_path]).returncode == 0
     )
+    old = tmp_path / "v1" / "events.schema.json"
+    unchanged = run_codegen("doc_events", "--diff", old, pythonpath=[tmp_path])
     changed = (
         APP.replace("    author: str\n", "")
         .replace("    version: int\n", "    version: str\n")
@@ -81,8 +86,9 @@ def test_diff_reports_removed_retyped_and_newly_required(tmp_path: pathlib.Path)
     )
     write_app(tmp_path, changed)
 
-    result = run_codegen("doc_events", "--diff", tmp_path / "v1" / "events.schema.json", pythonpath=[tmp_path])
+    result = run_codegen("doc_events", "--diff", old, pythonpath=[tmp_path])
 
+    assert (unchanged.returncode, unchanged.stdout) == (0, f"no breaking changes against {old}\n")
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines()[1:] == [
         "  newly required field: client_to_server 'edit' .note",
@@ -93,21 +99,12 @@ def test_diff_reports_removed_retyped_and_newly_required(tmp_path: pathlib.Path)
     ]
 
 
-def test_diff_against_itself_reports_nothing(tmp_path: pathlib.Path) -> None:
-    write_app(tmp_path, APP)
-    assert run_codegen("doc_events", "--out", tmp_path, "--target", "schema", pythonpath=[tmp_path]).returncode == 0
-
-    result = run_codegen("doc_events", "--diff", tmp_path / "events.schema.json", pythonpath=[tmp_path])
-
-    assert result.returncode == 0
-    assert result.stdout.startswith("no breaking changes")
-
-
-def test_bad_arguments_and_modules_exit_2(tmp_path: pathlib.Path) -> None:
-    missing = run_codegen("no_such_module", "--out", tmp_path)
-    assert missing.returncode == 2
-    assert "cannot import 'no_such_module'" in missing.stderr
-
-    assert run_codegen("doc_events").returncode == 2
-    assert run_codegen("doc_events", "--out", tmp_path, "--target", "ts,java").returncode == 2
-    assert run_codegen("doc_events", "--diff", tmp_path / "missing.json").returncode == 2
+def test_bad_arguments_and_modules_exit_2(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no_such_module", "--out", str(tmp_path)]) == 2
+    assert "cannot import 'no_such_module'" in capsys.readouterr().err
+    for argv in (["tests.codegen.sample_app"], ["m", "--out", "x", "--target", "ts,java"], ["m", "--check"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+    assert main(["tests.codegen.sample_app", "--diff", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
