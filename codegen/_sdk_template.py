@@ -5,7 +5,7 @@ from __future__ import annotations
 CLIENT_HEAD = '''\
 """A typed Socket.IO client for these events: join rooms, send client events, receive typed events.
 
-Example:
+Example, for an application with a ``ChatRoom`` and a ``MessageEvent``:
     >>> from client import Client, models
     >>> async def main() -> None:  # doctest: +SKIP
     ...     async with Client("http://localhost:8000", token=TOKEN) as events:

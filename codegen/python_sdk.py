@@ -231,6 +231,7 @@ class _ClientWriter:
         self.types = PythonTypes(classes)
         self.adapters: list[str] = []
         self.methods: dict[str, str] = {}
+        self.body: list[str] = []
 
     def model(self, target: str) -> str:
         name = self.classes.get(target)
@@ -279,7 +280,6 @@ class _ClientWriter:
         self.add_method(name, event.name, [*_method(name, params, returns), *_docstring(doc), *build, *body])
 
     def render(self) -> str:
-        self.body: list[str] = []
         for room in self.spec.joinable_rooms:
             self.room_methods(room)
         for event in self.spec.client_events:
