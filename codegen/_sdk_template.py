@@ -26,7 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import models
 
-__all__ = [{all}]
+{all}
 
 logger = logging.getLogger(__name__)
 

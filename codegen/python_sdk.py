@@ -284,7 +284,8 @@ class _ClientWriter:
             self.room_methods(room)
         for event in self.spec.client_events:
             self.event_method(event)
-        head = CLIENT_HEAD.format(all=", ".join(json.dumps(name) for name in exported_names(self.spec)))
+        exported = _wrapped("__all__ = [", [json.dumps(name) for name in exported_names(self.spec)], "]", "")
+        head = CLIENT_HEAD.format(all="\n".join(exported))
         out = [f"# {self.spec.header}", head.rstrip("\n")]
         if self.types.imports:
             # Placed after the fixed imports, so ordering stays stable whatever the schema needs.

@@ -22,7 +22,18 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import models
 
-__all__ = ["Client", "Handler", "RequestRefused", "SERVER_EVENTS", "UNSET", "Unset", "project_room", "sprint_board_room", "status_room", "user_room"]
+__all__ = [
+    "Client",
+    "Handler",
+    "RequestRefused",
+    "SERVER_EVENTS",
+    "UNSET",
+    "Unset",
+    "project_room",
+    "sprint_board_room",
+    "status_room",
+    "user_room",
+]
 
 logger = logging.getLogger(__name__)
 
