@@ -1,22 +1,23 @@
-"""The runtime tests' chat rooms and events plus a client event with a typed ack, for the SDK's live test."""
+"""The test chat as codegen sees an application: importing it declares the events and installs the handlers.
+
+Handlers give client events their ack types (``send_message`` acks a
+``MessageAccepted``), so, as in an application, they are registered when the module is imported.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
 
-from events import ClientEvent
-from tests.sample import ChatRoom, MessageEvent
-
-__all__ = ["ChatRoom", "MessageEvent", "SendMessage", "SendMessageResult"]
-
-
-class SendMessageResult(BaseModel):
-    message_id: int
-    chat_id: str
+from eventbus import EventBus
+from tests.eventbus import chat_handlers
+from tests.sample import ChatRoom
 
 
-class SendMessage(ClientEvent, ack=SendMessageResult):
-    """Post a message to a chat the sender has joined."""
+def create_bus(**options: Any) -> EventBus:
+    """A bus serving the test chat: the chat room plus every client-event handler."""
+    bus = EventBus(rooms=[ChatRoom], **options)
+    chat_handlers.install(bus)
+    return bus
 
-    chat_id: str
-    text: str
+
+bus = create_bus(allow_anonymous=True)

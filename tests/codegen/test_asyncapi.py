@@ -54,7 +54,12 @@ def test_channels_operations_messages_and_security(generated: pathlib.Path) -> N
     channels = document["channels"]
     assert channels["sprint_board"]["address"] == "sprint_board:{org}:{number}"
     assert list(channels["sprint_board"]["parameters"]) == ["org", "number"]
-    assert sorted(channels["project"]["messages"]) == ["ProjectRenamed", "StatusEvent", "TaskUpdatedEvent"]
+    assert sorted(channels["project"]["messages"]) == [
+        "ProjectRenamed",
+        "SessionExpiredEvent",
+        "StatusEvent",
+        "TaskUpdatedEvent",
+    ]
     operations = document["operations"]
     assert operations["send_to_project"]["action"] == "send"
     update = operations["update_task"]

@@ -13,8 +13,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from eventbus import EventBus, JWTAuth
+from eventbus import JWTAuth
+from tests.codegen.chat_app import create_bus
 from tests.codegen.conftest import ROOT, run_codegen
 from tests.sample import ChatRoom, MessageEvent
 
@@ -73,7 +75,7 @@ def sdk(chat_sdk_dir: pathlib.Path) -> Iterator[ModuleType]:
 async def test_sdk_joins_rooms_and_receives_event_models(
     sdk: ModuleType, jwt_auth: JWTAuth, token: Token, serve: Serve
 ) -> None:
-    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom])
+    bus = create_bus(auth=jwt_auth)
     url = await serve(bus.asgi_app())
     received: list[Any] = []
     arrived = asyncio.Event()
@@ -101,6 +103,35 @@ async def test_sdk_joins_rooms_and_receives_event_models(
     assert [error.loc for error in invalid.value.error.errors] == [["chat_id"]]
     assert received == [sdk.models.MessageEvent(chat_id="42", text="hi")]
     assert sdk.chat_room(chat_id="42") == ChatRoom(chat_id="42").name
+
+
+async def test_sdk_sends_client_events_and_returns_their_typed_acks(
+    sdk: ModuleType, jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
+    bus = create_bus(auth=jwt_auth)
+    url = await serve(bus.asgi_app())
+    async with sdk.Client(url, token=token("alice")) as alice, sdk.Client(url, token=token("bob")) as bob:
+        arrived: asyncio.Queue[Any] = asyncio.Queue()
+        bob.on(sdk.models.MessageEvent, arrived.put_nowait)
+        for client in (alice, bob):
+            await client.join_chat(chat_id="42")
+
+        accepted = await alice.send_message(chat_id="42", text="hello")
+        nothing = await alice.typing(chat_id="42")
+        with pytest.raises(sdk.RequestRefused) as closed:
+            await alice.close_chat(chat_id="42")
+        with pytest.raises(sdk.RequestRefused) as internal:
+            await alice.explode()
+        with pytest.raises(ValidationError):  # the SDK checks the schema's constraints before sending
+            await alice.send_message(chat_id="42", text="")
+        message = await asyncio.wait_for(arrived.get(), 5)
+
+    assert isinstance(accepted, sdk.models.MessageAccepted)
+    assert (accepted.id, accepted.chat_id) == (1, "42")
+    assert nothing is None
+    assert (closed.value.code, closed.value.error.message) == ("chat_closed", "chat 42 no longer accepts messages")
+    assert internal.value.code == "internal"
+    assert message == sdk.models.MessageEvent(chat_id="42", text="hello")
 
 
 def test_on_refuses_a_model_the_server_never_sends(sdk: ModuleType) -> None:

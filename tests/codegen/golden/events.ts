@@ -72,6 +72,15 @@ export interface ProjectRoom {
   project_id: string;
 }
 
+/**
+ * Sent just before the server disconnects a connection whose token expired or was revoked.
+ *
+ * The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
+ */
+export interface SessionExpiredEvent {
+  reason: "token_expired" | "revoked";
+}
+
 export interface SprintBoardRoom {
   org: string;
   number: number;
@@ -164,6 +173,12 @@ export type EmptyAck = { ok: true } | ErrorAck;
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
   "project.renamed": (payload: ProjectRenamed) => void;
+  /**
+   * Sent just before the server disconnects a connection whose token expired or was revoked.
+   *
+   * The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
+   */
+  session_expired: (payload: SessionExpiredEvent) => void;
   status: (payload: StatusEvent) => void;
   /** A task changed; sent to the task's project room. */
   task_updated: (payload: TaskUpdatedEvent) => void;

@@ -38,6 +38,7 @@ function describe(task: TaskUpdatedEvent): string {
 socket.on("task_updated", (task) => console.log(describe(task)));
 socket.on("project.renamed", (event) => console.log(event.project_id, event.name));
 socket.on("status", (event) => console.log(event.healthy, event.message?.toUpperCase()));
+socket.on("session_expired", (event) => console.log(event.reason === "revoked" ? "revoked" : "expired"));
 
 function joined(ack: JoinAck): string {
   return ack.ok ? ack.room : `${ack.error.code}: ${ack.error.message} ${ack.error.errors?.[0]?.loc.join(".") ?? ""}`;

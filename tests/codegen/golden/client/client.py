@@ -182,6 +182,7 @@ from uuid import UUID
 
 SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {
     models.ProjectRenamed: "project.renamed",
+    models.SessionExpiredEvent: "session_expired",
     models.StatusEvent: "status",
     models.TaskUpdatedEvent: "task_updated",
 }

@@ -129,6 +129,20 @@ class ProjectRoom(BaseModel):
     """
 
 
+class SessionExpiredEvent(BaseModel):
+    """
+    Sent just before the server disconnects a connection whose token expired or was revoked.
+
+    The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    reason: Literal["token_expired", "revoked"]
+
+
 class SprintBoardRoom(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
