@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -108,3 +111,22 @@ def test_bad_arguments_and_modules_exit_2(tmp_path: pathlib.Path, capsys: pytest
         assert exited.value.code == 2
     assert main(["tests.codegen.sample_app", "--diff", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_eventbus_codegen_imports_modules_from_the_working_directory(tmp_path: pathlib.Path) -> None:
+    write_app(tmp_path, APP)
+    script = pathlib.Path(sys.executable).parent / "eventbus"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+    result = subprocess.run(
+        [str(script), "codegen", "doc_events", "--out", "generated", "--target", "ts"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "export function docRoom(keys: DocRoom): `doc:${string}` {" in (tmp_path / "generated/events.ts").read_text()
