@@ -138,3 +138,10 @@ def test_typescript_quotes_wire_names_that_are_no_identifiers(sample_spec: Spec)
     assert '  "project.renamed": (payload: ProjectRenamed) => void;' in ts
     assert "  heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;" in ts
     assert "export function sprintBoardRoom(keys: SprintBoardRoom): `sprint_board:${string}:${string}` {" in ts
+
+
+def test_a_package_is_imported_with_every_module_under_it() -> None:
+    spec = collect(["tests.eventbus.discovered_app.socketio_events"])
+
+    assert {"order_shipped", "team_renamed"} <= {event.name for event in spec.server_events}
+    assert {"discovered_order", "discovered_team"} <= {room.prefix for room in spec.rooms}
