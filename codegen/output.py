@@ -92,6 +92,7 @@ def check(files: dict[str, str], out: Path) -> list[Drift]:
     """How the files under ``out`` differ from ``files``; empty when everything is up to date.
 
     Example:
+        >>> from pathlib import Path
         >>> [str(d) for d in check({"events.ts": "// x\\n"}, Path("/nonexistent"))]
         ['events.ts: missing']
     """
