@@ -137,7 +137,7 @@ def collect(modules: Sequence[str]) -> Spec:
 
 
 def _concrete(cls: type, base: type) -> bool:
-    # The base classes themselves may sit in the registries (as "event" and "client"); they are never sent.
+    # Registries hold only concrete classes; this also keeps out anything registered by hand that is not one.
     return issubclass(cls, base) and cls is not base and not cls.__dict__.get("__abstract_event__", False)
 
 

@@ -41,7 +41,7 @@ class _Named(BaseModel):
         cls._registry.register(cls.event_name, cls)
 
 
-class Event(_Named):
+class Event(_Named, abstract=True):
     """A server-to-client event. The wire name is the class name in snake_case minus ``_event``.
 
     Pass ``name="..."`` to choose the wire name, ``abstract=True`` for a base
@@ -69,7 +69,7 @@ class Event(_Named):
         )
 
 
-class ClientEvent(_Named):
+class ClientEvent(_Named, abstract=True):
     """A client-to-server event, validated before its handler runs.
 
     The ack type is the return annotation of the handler registered with

@@ -216,3 +216,10 @@ def test_keys_with_separators_or_control_characters_are_rejected(prefix: str, ba
 def test_overlong_and_empty_keys_are_rejected(size: int) -> None:
     assert key_problem("x" * size) == f"must be at most 128 characters (got {size})"
     assert key_problem("") == "must not be empty"
+
+
+def test_base_classes_take_no_wire_name() -> None:
+    from events import client_events
+
+    assert server_events.get("event") is None
+    assert client_events.get("client") is None
