@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest install node redis-server bench bench-quick
+.PHONY: demo test lint typecheck pytest install node redis-server chromium web web-types bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +23,26 @@ node: tests/js/node_modules/.installed
 redis-server:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
-demo: install
+# The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The demo page: TypeScript on the generated events.ts, bundled by esbuild into examples/chat/web/dist/.
+WEB := examples/chat/web
+DEMO_CODEGEN := examples.chat.events --out $(WEB)/src/generated --target ts,schema,asyncapi
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-types: install
+	$(PY) -m codegen $(DEMO_CODEGEN)
+
+web: $(WEB)/node_modules/.installed
+	cd $(WEB) && npm run --silent build
+
+# Regenerates the types first (the tests instead check that the committed ones are current).
+demo: install web-types web
 	$(PY) -m examples.chat
 
 lint: install
@@ -33,7 +52,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install node redis-server
+pytest: install node redis-server chromium web
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
