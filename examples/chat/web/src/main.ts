@@ -57,7 +57,7 @@ function connect(user: string): ChatSocket {
       api.login(user).then(
         (session) => {
           state.logins += 1;
-          byId("logins").textContent = state.logins > 1 ? `token renewed ${state.logins - 1}×` : "";
+          byId("logins").textContent = state.logins > 1 ? `tokens renewed: ${state.logins - 1}` : "";
           cb({ token: session.token });
         },
         () => cb({}), // the server answers "unauthorized" and the connect_error handler retries

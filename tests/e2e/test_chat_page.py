@@ -1,0 +1,106 @@
+"""The demo page in headless Chromium: what people see when typed events flow between browsers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from examples.chat.app import build
+from tests.e2e.browser import WAIT_MS, chromium, open_chat, screenshot, serving_on
+from tests.servers import free_port
+
+pytestmark = pytest.mark.browser
+
+Serve = Callable[[Any], Awaitable[str]]
+
+
+def texts(page: Page) -> Any:
+    return page.locator("#messages .message .text")
+
+
+async def post(url: str, token: str, chat: str, text: str) -> None:
+    async with httpx.AsyncClient(base_url=url) as http:
+        reply = await http.post(
+            f"/api/chats/{chat}/messages", json={"text": text}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert reply.status_code == 202, reply.text
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_two_people_chat_live(serve: Serve, transport: str) -> None:
+    demo = build(secret="browser-test-secret-0123456789abcdef")
+    url = await serve(demo.app)
+    async with chromium() as browser:
+        alice = await open_chat(browser, url, "alice", "design", transport)
+        bob = await open_chat(browser, url, "bob", "design", transport)
+        for page in (alice, bob):  # the page really uses the transport asked for (polling never upgrades)
+            await expect(page.locator("#transport")).to_have_text(transport)
+
+        await alice.fill("#text", "Hello Bob!")
+        await alice.press("#text", "Enter")
+        await expect(texts(bob)).to_have_text(["Hello Bob!"])
+        await expect(texts(alice)).to_have_text(["Hello Bob!"])
+        await expect(bob.locator(".message").first).to_have_attribute("data-author", "alice")
+
+        await bob.locator("#text").press_sequentially("Hi Al", delay=20)
+        await expect(alice.locator("#typing")).to_have_text("Bob is typing…")
+        # Anything sent to bob before alice's HTTP post reaches him before it: then his indicator is known to be empty.
+        await post(url, demo.auth.issue("alice"), "design", "Posted over HTTP")
+        for page in (alice, bob):
+            await expect(texts(page)).to_have_text(["Hello Bob!", "Posted over HTTP"])
+            await expect(page.locator(".message .via")).to_have_text(["via HTTP"])
+        await expect(bob.locator("#typing")).to_have_text("")
+        await expect(alice.locator("#typing")).to_have_text("Bob is typing…")
+
+        carol = await open_chat(browser, url, "carol", "design", transport, joined=False)
+        notice = carol.locator("#notice")
+        await expect(notice).to_have_text(
+            "You are not a member of “Design review”: the server refused to let you join chat:design."
+        )
+        await expect(carol.locator("#text")).to_be_disabled()
+        await expect(carol.locator(".message")).to_have_count(0)
+
+        await screenshot(alice, f"chat-{transport}-alice")
+        await screenshot(bob, f"chat-{transport}-bob")
+        await screenshot(carol, f"chat-{transport}-carol-refused")
+
+
+async def test_page_renews_its_token_when_the_session_expires(serve: Serve) -> None:
+    demo = build(secret="browser-test-secret-0123456789abcdef", token_ttl=3)
+    url = await serve(demo.app)
+    async with chromium() as browser:
+        alice = await open_chat(browser, url, "alice", "general")
+        # session_expired, then the server's disconnect: the page logs in again and rejoins its chat.
+        await expect(alice.locator("#logins")).to_have_text("tokens renewed: 1", timeout=WAIT_MS)
+        await expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
+        await expect(alice.locator("#text")).to_be_enabled()
+        await post(url, demo.auth.issue("bob"), "general", "still here?")
+        await expect(texts(alice)).to_have_text(["still here?"], timeout=2_000)
+
+
+async def test_page_reconnects_after_a_server_restart_with_a_fresh_token() -> None:
+    port = free_port()
+    async with chromium() as browser, contextlib.AsyncExitStack() as stack:
+        first = build(secret="first-process-secret-0123456789abcdef")
+        url = await stack.enter_async_context(serving_on(first.app, port))
+        alice = await open_chat(browser, url, "alice", "general")
+        bob = await open_chat(browser, url, "bob", "general")
+        await stack.aclose()  # the server goes away
+
+        await expect(alice.locator("#status")).not_to_have_attribute("data-state", "connected")
+        # A new process with a new secret: the tokens the pages had are worthless; their auth callback logs in anew.
+        second = build(secret="second-process-secret-0123456789abcdef")
+        async with serving_on(second.app, port):
+            for page in (alice, bob):
+                await expect(page.locator("#status")).to_have_attribute("data-state", "connected", timeout=15_000)
+                await expect(page.locator("#text")).to_be_enabled()
+                await expect(page.locator("#logins")).to_have_text("tokens renewed: 1")
+            await alice.fill("#text", "back after the restart")
+            await alice.press("#text", "Enter")
+            await expect(texts(bob)).to_have_text(["back after the restart"])
+            await screenshot(bob, "chat-after-restart-bob")
