@@ -33,6 +33,7 @@ def main() -> None:
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=2,
+        access_log=False,  # long-polling would print a line per poll
     )
 
 
