@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pathlib
-import socket
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from examples.chat import app as chat_app
+from tests.demo_server import BUNDLE
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,8 +34,8 @@ async def chromium() -> AsyncIterator[Browser]:
         pytest.fail(
             f"{CHROMIUM} not found: install Debian's chromium package (make test does: apt-get install chromium)"
         )
-    if not chat_app.BUNDLE.exists():
-        pytest.fail(f"{chat_app.BUNDLE} is not built: run make test, or npm ci && npm run build in examples/chat/web")
+    if not BUNDLE.exists():
+        pytest.fail(f"{BUNDLE} is not built: run make test, or npm ci && npm run build in examples/chat/web")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         try:
@@ -69,26 +65,3 @@ async def screenshot(page: Page, name: str) -> pathlib.Path:
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
-
-
-@contextlib.asynccontextmanager
-async def serving_on(app: Any, port: int) -> AsyncIterator[str]:
-    """uvicorn on a chosen 127.0.0.1 port (``eventbus.testing.serve`` picks a free one), so a restart keeps the URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(
-        app, log_level="warning", ws="websockets-sansio", ws_per_message_deflate=False, timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
-        sock.close()

@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
 
-from examples.chat.app import build
-from tests.e2e.browser import WAIT_MS, chromium, open_chat, screenshot, serving_on
-from tests.servers import free_port
+from tests.demo_server import DemoServer
+from tests.e2e.browser import WAIT_MS, chromium, open_chat, screenshot
 
-pytestmark = pytest.mark.browser
+# One Chromium for the module (launching it is most of a test's time), so one event loop for the module too.
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-Serve = Callable[[Any], Awaitable[str]]
+OpenChat = Callable[..., Awaitable[Page]]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def person(browser: Browser) -> AsyncIterator[OpenChat]:
+    """``page = await person(url, "alice", "general")``: each person in a browser context of their own."""
+    pages: list[Page] = []
+
+    async def open_as(url: str, user: str, chat: str, transport: str | None = None, *, joined: bool = True) -> Page:
+        pages.append(await open_chat(browser, url, user, chat, transport, joined=joined))
+        return pages[-1]
+
+    yield open_as
+    for page in pages:
+        await page.context.close()
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoServer]:
+    with DemoServer() as server:
+        yield server
 
 
 def texts(page: Page) -> Any:
@@ -32,75 +58,67 @@ async def post(url: str, token: str, chat: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
-async def test_two_people_chat_live(serve: Serve, transport: str) -> None:
-    demo = build(secret="browser-test-secret-0123456789abcdef")
-    url = await serve(demo.app)
-    async with chromium() as browser:
-        alice = await open_chat(browser, url, "alice", "design", transport)
-        bob = await open_chat(browser, url, "bob", "design", transport)
-        for page in (alice, bob):  # the page really uses the transport asked for (polling never upgrades)
-            await expect(page.locator("#transport")).to_have_text(transport)
+async def test_two_people_chat_live(demo: DemoServer, person: OpenChat, transport: str) -> None:
+    url = demo.url
+    alice = await person(url, "alice", "design", transport)
+    bob = await person(url, "bob", "design", transport)
+    for page in (alice, bob):  # the page really uses the transport asked for (polling never upgrades)
+        await expect(page.locator("#transport")).to_have_text(transport)
 
-        await alice.fill("#text", "Hello Bob!")
-        await alice.press("#text", "Enter")
-        await expect(texts(bob)).to_have_text(["Hello Bob!"])
-        await expect(texts(alice)).to_have_text(["Hello Bob!"])
-        await expect(bob.locator(".message").first).to_have_attribute("data-author", "alice")
+    await alice.fill("#text", "Hello Bob!")
+    await alice.press("#text", "Enter")
+    await expect(texts(bob)).to_have_text(["Hello Bob!"])
+    await expect(texts(alice)).to_have_text(["Hello Bob!"])
+    await expect(bob.locator(".message").first).to_have_attribute("data-author", "alice")
 
-        await bob.locator("#text").press_sequentially("Hi Al", delay=20)
-        await expect(alice.locator("#typing")).to_have_text("Bob is typing…")
-        # Anything sent to bob before alice's HTTP post reaches him before it: then his indicator is known to be empty.
-        await post(url, demo.auth.issue("alice"), "design", "Posted over HTTP")
-        for page in (alice, bob):
-            await expect(texts(page)).to_have_text(["Hello Bob!", "Posted over HTTP"])
-            await expect(page.locator(".message .via")).to_have_text(["via HTTP"])
-        await expect(bob.locator("#typing")).to_have_text("")
-        await expect(alice.locator("#typing")).to_have_text("Bob is typing…")
+    await bob.locator("#text").press_sequentially("Hi Al", delay=20)
+    await expect(alice.locator("#typing")).to_have_text("Bob is typing…")
+    # Anything sent to bob before alice's HTTP post reaches him before it: then his indicator is known to be empty.
+    await post(url, demo.token("alice"), "design", "Posted over HTTP")
+    for page in (alice, bob):
+        await expect(texts(page)).to_have_text(["Hello Bob!", "Posted over HTTP"])
+        await expect(page.locator(".message .via")).to_have_text(["via HTTP"])
+    await expect(bob.locator("#typing")).to_have_text("")
+    await expect(alice.locator("#typing")).to_have_text("Bob is typing…")
 
-        carol = await open_chat(browser, url, "carol", "design", transport, joined=False)
-        notice = carol.locator("#notice")
-        await expect(notice).to_have_text(
-            "You are not a member of “Design review”: the server refused to let you join chat:design."
-        )
-        await expect(carol.locator("#text")).to_be_disabled()
-        await expect(carol.locator(".message")).to_have_count(0)
+    carol = await person(url, "carol", "design", transport, joined=False)
+    notice = carol.locator("#notice")
+    await expect(notice).to_have_text(
+        "You are not a member of “Design review”: the server refused to let you join chat:design."
+    )
+    await expect(carol.locator("#text")).to_be_disabled()
+    await expect(carol.locator(".message")).to_have_count(0)
 
-        await screenshot(alice, f"chat-{transport}-alice")
-        await screenshot(bob, f"chat-{transport}-bob")
-        await screenshot(carol, f"chat-{transport}-carol-refused")
+    await screenshot(alice, f"chat-{transport}-alice")
+    await screenshot(bob, f"chat-{transport}-bob")
+    await screenshot(carol, f"chat-{transport}-carol-refused")
 
 
-async def test_page_renews_its_token_when_the_session_expires(serve: Serve) -> None:
-    demo = build(secret="browser-test-secret-0123456789abcdef", token_ttl=3)
-    url = await serve(demo.app)
-    async with chromium() as browser:
-        alice = await open_chat(browser, url, "alice", "general")
+async def test_page_renews_its_token_when_the_session_expires(person: OpenChat) -> None:
+    with DemoServer(token_ttl=3) as demo:
+        alice = await person(demo.url, "alice", "general")
         # session_expired, then the server's disconnect: the page logs in again and rejoins its chat.
         await expect(alice.locator("#logins")).to_have_text("tokens renewed: 1", timeout=WAIT_MS)
         await expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
         await expect(alice.locator("#text")).to_be_enabled()
-        await post(url, demo.auth.issue("bob"), "general", "still here?")
+        await post(demo.url, demo.token("bob"), "general", "still here?")
         await expect(texts(alice)).to_have_text(["still here?"], timeout=2_000)
 
 
-async def test_page_reconnects_after_a_server_restart_with_a_fresh_token() -> None:
-    port = free_port()
-    async with chromium() as browser, contextlib.AsyncExitStack() as stack:
-        first = build(secret="first-process-secret-0123456789abcdef")
-        url = await stack.enter_async_context(serving_on(first.app, port))
-        alice = await open_chat(browser, url, "alice", "general")
-        bob = await open_chat(browser, url, "bob", "general")
-        await stack.aclose()  # the server goes away
+async def test_page_reconnects_after_a_server_restart_with_a_fresh_token(person: OpenChat) -> None:
+    with DemoServer(secret="first-process-secret-0123456789abcdef") as demo:
+        alice = await person(demo.url, "alice", "general")
+        bob = await person(demo.url, "bob", "general")
 
+        demo.stop()
         await expect(alice.locator("#status")).not_to_have_attribute("data-state", "connected")
-        # A new process with a new secret: the tokens the pages had are worthless; their auth callback logs in anew.
-        second = build(secret="second-process-secret-0123456789abcdef")
-        async with serving_on(second.app, port):
-            for page in (alice, bob):
-                await expect(page.locator("#status")).to_have_attribute("data-state", "connected", timeout=15_000)
-                await expect(page.locator("#text")).to_be_enabled()
-                await expect(page.locator("#logins")).to_have_text("tokens renewed: 1")
-            await alice.fill("#text", "back after the restart")
-            await alice.press("#text", "Enter")
-            await expect(texts(bob)).to_have_text(["back after the restart"])
-            await screenshot(bob, "chat-after-restart-bob")
+        # A new process with a new secret: the pages' tokens are worthless; their auth callback logs in anew.
+        demo.restart(secret="second-process-secret-0123456789abcdef")
+        for page in (alice, bob):
+            await expect(page.locator("#status")).to_have_attribute("data-state", "connected", timeout=15_000)
+            await expect(page.locator("#text")).to_be_enabled()
+            await expect(page.locator("#logins")).to_have_text("tokens renewed: 1")
+        await alice.fill("#text", "back after the restart")
+        await alice.press("#text", "Enter")
+        await expect(texts(bob)).to_have_text(["back after the restart"])
+        await screenshot(bob, "chat-after-restart-bob")

@@ -64,7 +64,7 @@ function connect(user: string): ChatSocket {
       );
     },
     reconnectionDelay: 500,
-    reconnectionDelayMax: 3000,
+    reconnectionDelayMax: 2000,
   });
 
   socket.on("connect", () => {
