@@ -95,7 +95,7 @@ async def test_two_people_chat_live(demo: DemoServer, person: OpenChat, transpor
 
 
 async def test_page_renews_its_token_when_the_session_expires(person: OpenChat) -> None:
-    with DemoServer(token_ttl=3) as demo:
+    with DemoServer(token_ttl=4) as demo:
         alice = await person(demo.url, "alice", "general")
         # session_expired, then the server's disconnect: the page logs in again and rejoins its chat.
         await expect(alice.locator("#logins")).to_have_text("tokens renewed: 1", timeout=WAIT_MS)
