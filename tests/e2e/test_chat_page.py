@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.demo_server import DemoServer
 from tests.e2e.browser import WAIT_MS, chromium, open_chat, screenshot
@@ -45,7 +44,7 @@ def demo() -> Iterator[DemoServer]:
         yield server
 
 
-def texts(page: Page) -> Any:
+def texts(page: Page) -> Locator:
     return page.locator("#messages .message .text")
 
 
