@@ -3,12 +3,15 @@
 from eventbus.auth import Authenticator, JWTAuth, bearer_token
 from eventbus.bus import ConnectGuard, EventBus
 from eventbus.default import broadcast, get_default, set_default
+from eventbus.emitter import Emitter, SyncEmitter
 from eventbus.exceptions import (
     AuthenticationError,
     ConfigurationError,
     EventBusError,
     EventError,
     NoDefaultBusError,
+    PublishError,
+    RedisUnavailableError,
 )
 from eventbus.handlers import Context
 from eventbus.sending import Sender, Sent
@@ -23,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectGuard",
     "Context",
+    "Emitter",
     "ErrorCode",
     "Event",
     "EventBus",
@@ -31,11 +35,14 @@ __all__ = [
     "EventError",
     "JWTAuth",
     "NoDefaultBusError",
+    "PublishError",
+    "RedisUnavailableError",
     "Room",
     "RoomKey",
     "Sender",
     "Sent",
     "SessionExpiredEvent",
+    "SyncEmitter",
     "Target",
     "User",
     "UserRoom",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 import socketio
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
 
 
 def with_cors(app: Any, origins: str | list[str]) -> Any:
@@ -29,3 +35,58 @@ def combined_app(
     if other_asgi_app is not None and origins:
         other_asgi_app = with_cors(other_asgi_app, origins)
     return socketio.ASGIApp(sio, other_asgi_app=other_asgi_app, socketio_path=socketio_path)
+
+
+class Lifespan:
+    """Run ``startup`` before ``app`` sees ASGI ``lifespan.startup``, and ``shutdown`` once it has shut down.
+
+    A failing ``startup`` answers ``lifespan.startup.failed`` with the error, so
+    the server (uvicorn, hypercorn) prints it and exits instead of serving
+    without Redis. The wrapped app keeps its own lifespan (FastAPI, Starlette);
+    one that does not speak the lifespan protocol is answered for.
+    """
+
+    def __init__(
+        self, app: Any, startup: Callable[[], Awaitable[None]], shutdown: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.app = app
+        self.startup = startup
+        self.shutdown = shutdown
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        first = await receive()
+        try:
+            await self.startup()
+        except Exception as exc:
+            logger.error("startup failed: %s", exc)
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        pending, answered = [first], False
+
+        async def replay() -> Any:
+            return pending.pop() if pending else await receive()
+
+        async def forward(message: Any) -> None:
+            nonlocal answered
+            answered = True
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed", "lifespan.startup.failed"):
+                await self.shutdown()
+            await send(message)
+
+        try:
+            await self.app(scope, replay, forward)
+        except Exception:
+            if answered:
+                raise
+            logger.debug("%r does not handle lifespan; answering for it", self.app)
+            await self._answer_alone(receive, send)
+
+    async def _answer_alone(self, receive: Any, send: Any) -> None:
+        await send({"type": "lifespan.startup.complete"})
+        while (await receive())["type"] != "lifespan.shutdown":
+            pass
+        await self.shutdown()
+        await send({"type": "lifespan.shutdown.complete"})

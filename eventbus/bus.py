@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import socketio
 
-from eventbus.asgi import combined_app
+from eventbus.asgi import Lifespan, combined_app
 from eventbus.auth import Authenticator, JWTAuth
 from eventbus.default import offer_default
 from eventbus.discovery import import_package, rooms_defined_in
@@ -19,7 +19,7 @@ from eventbus.exceptions import AuthenticationError, ConfigurationError
 from eventbus.handlers import ClientEventHandler, E, Handler
 from eventbus.joins import RoomHandlers
 from eventbus.limits import TokenBucket
-from eventbus.managers import client_manager
+from eventbus.managers import client_manager, disconnect_room, start_manager, stop_manager
 from eventbus.sending import Sender
 from eventbus.settings import EventBusSettings
 from events import ClientEvent, Event, Room, SessionExpiredEvent, Target, User, UserRoom, room_name
@@ -27,7 +27,7 @@ from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from types import ModuleType
+    from types import ModuleType, TracebackType
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,10 @@ class EventBus(Sender):
     """Authenticated connections, typed rooms and typed broadcasts on one Socket.IO server.
 
     With no ``redis_url`` the bus is in memory (one process); with one, every
-    process sharing that Redis delivers to its own sockets. Options not given
+    process sharing that Redis (and ``redis_channel``) delivers to its own
+    sockets, and ``redis_signing_key`` makes them sign and check every Redis
+    message. Use ``asgi_app()`` (or ``async with bus``) so Redis is checked at
+    startup and the listener stopped at shutdown. Options not given
     here come from ``EVENTBUS_*`` environment variables. Extra keyword arguments
     go to ``socketio.AsyncServer``; ``bus.sio`` is that server.
 
@@ -73,6 +76,8 @@ class EventBus(Sender):
         rooms: Iterable[type[Room]] = (),
         authorize: ConnectGuard | None = None,
         redis_url: str | None = None,
+        redis_channel: str | None = None,
+        redis_signing_key: str | None = None,
         allow_anonymous: bool | None = None,
         cors_allowed_origins: str | list[str] | None = None,
         settings: EventBusSettings | None = None,
@@ -89,14 +94,19 @@ class EventBus(Sender):
         self.cors_allowed_origins = (
             cors_allowed_origins if cors_allowed_origins is not None else self.settings.cors_origins
         )
-        secret_url = self.settings.redis_url
+        secret_url, secret_key = self.settings.redis_url, self.settings.redis_signing_key
         self.redis_url = redis_url or (secret_url.get_secret_value() if secret_url else None)
         self.authorize = authorize
         self.max_rooms = self.settings.max_rooms
         socketio_options.setdefault("max_http_buffer_size", self.settings.max_payload_bytes)
+        manager = client_manager(
+            self.redis_url,
+            channel=redis_channel or self.settings.redis_channel,
+            signing_key=redis_signing_key or (secret_key.get_secret_value() if secret_key else None),
+        )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            client_manager=client_manager(self.redis_url, channel=self.settings.redis_channel),
+            client_manager=manager,
             cors_allowed_origins=self.cors_allowed_origins,
             **socketio_options,
         )
@@ -181,7 +191,29 @@ class EventBus(Sender):
         Example:
             >>> app = bus.asgi_app(other_asgi_app=FastAPI())  # doctest: +SKIP
         """
-        return combined_app(self.sio, other_asgi_app, origins=self.cors_allowed_origins, socketio_path=socketio_path)
+        app = combined_app(self.sio, other_asgi_app, origins=self.cors_allowed_origins, socketio_path=socketio_path)
+        return Lifespan(app, self.start, self.stop)
+
+    async def start(self) -> None:
+        """Connect to Redis and listen now; ``asgi_app()`` calls it at startup, so a bad URL stops the server.
+
+        Raises `RedisUnavailableError` naming the URL (password hidden). Without
+        Redis there is nothing to connect to.
+        """
+        await start_manager(self.sio)
+
+    async def stop(self) -> None:
+        """Stop listening to Redis and close its connections; ``asgi_app()`` calls it at shutdown."""
+        await stop_manager(self.sio)
+
+    async def __aenter__(self) -> EventBus:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
 
     async def get_user(self, sid: str) -> User | None:
         """The user a connection authenticated as, ``None`` when anonymous or unknown."""
@@ -218,6 +250,14 @@ class EventBus(Sender):
     async def leave_room(self, sid: str, room: Target) -> None:
         """Take a connection out of a room."""
         await self.sio.leave_room(sid, room_name(room), namespace=self.namespace)
+
+    async def disconnect(self, sid: str) -> None:
+        """Disconnect a connection, on this process or, through Redis, on the one that holds it."""
+        await self.sio.disconnect(sid, namespace=self.namespace)
+
+    async def disconnect_user(self, user_id: str | int) -> None:
+        """Disconnect every connection of a user, on every process (log out everywhere)."""
+        await disconnect_room(self.sio, UserRoom(user_id=str(user_id)).name, self.namespace)
 
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         await self.sio.emit(name, data, to=rooms, skip_sid=skip_sid, namespace=self.namespace)

@@ -30,3 +30,15 @@ class EventError(EventBusError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class RedisUnavailableError(EventBusError, ConnectionError):
+    """Redis could not be reached when the bus or emitter started; the message names the URL, password hidden."""
+
+
+class PublishError(EventBusError, ConnectionError):
+    """A message could not be published to Redis: nobody received it, so the caller may retry or report it."""
+
+
+class SignatureError(EventBusError, ValueError):
+    """A message read from the Redis channel is unsigned, forged, stale or replayed (it is dropped, not acted on)."""

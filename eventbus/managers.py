@@ -2,11 +2,72 @@
 
 from __future__ import annotations
 
-import socketio
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from eventbus.exceptions import RedisUnavailableError
+from eventbus.redis_manager import RedisManager
+
+if TYPE_CHECKING:
+    import socketio
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIBE_TIMEOUT = 10.0
 
 
-def client_manager(redis_url: str | None, *, channel: str) -> socketio.AsyncManager | None:
-    """The manager for ``redis_url`` (``None``: python-socketio's default in-memory manager)."""
+def client_manager(
+    redis_url: str | None, *, channel: str, signing_key: str | None = None
+) -> socketio.AsyncManager | None:
+    """The manager for ``redis_url`` (``None``: python-socketio's default in-memory manager).
+
+    Example:
+        >>> client_manager(None, channel="eventbus") is None
+        True
+    """
     if not redis_url:
         return None
-    return socketio.AsyncRedisManager(redis_url, channel=channel)
+    return RedisManager(redis_url, channel=channel, signing_key=signing_key)
+
+
+async def start_manager(sio: socketio.AsyncServer) -> None:
+    """Check Redis and start listening now, instead of python-socketio's default: at the first connection."""
+    manager = sio.manager
+    if isinstance(manager, RedisManager):
+        await manager.check()
+        logger.info(
+            "using Redis at %s channel %r (messages %s)",
+            manager.safe_url,
+            manager.channel,
+            "signed" if manager.signer else "NOT signed: set EVENTBUS_REDIS_SIGNING_KEY",
+        )
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        manager.initialize()
+    if isinstance(manager, RedisManager):
+        # The ping answered, so subscribing is quick; waiting means the server is ready to receive when started.
+        try:
+            await asyncio.wait_for(manager.subscribed.wait(), SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            await manager.close()
+            raise RedisUnavailableError(
+                f"Redis at {manager.safe_url} answers but channel {manager.channel!r} could not be subscribed to "
+                f"within {SUBSCRIBE_TIMEOUT:g}s; see the log above (does the ACL user allow SUBSCRIBE on it?)"
+            ) from None
+
+
+async def stop_manager(sio: socketio.AsyncServer) -> None:
+    """Stop the Redis listener and close its connections (nothing to do in memory)."""
+    if isinstance(sio.manager, RedisManager):
+        await sio.manager.close()
+
+
+async def disconnect_room(sio: socketio.AsyncServer, room: str, namespace: str) -> None:
+    """Disconnect every socket in ``room``: on every process with Redis, on this one in memory."""
+    manager = sio.manager
+    if isinstance(manager, RedisManager):
+        await manager.disconnect_room(room, namespace)
+        return
+    for sid, _ in list(manager.get_participants(namespace, room)):
+        await sio.disconnect(sid, namespace=namespace)

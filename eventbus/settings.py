@@ -30,6 +30,9 @@ class EventBusSettings(BaseSettings):
 
     redis_url: SecretStr | None = Field(default=None, description="Redis URL; unset means one process, in memory.")
     redis_channel: str = Field(default="eventbus", description="Redis pub/sub channel shared by the processes.")
+    redis_signing_key: SecretStr | None = Field(
+        default=None, description="Shared key: every Redis message is signed (HMAC-SHA256), unsigned ones are dropped."
+    )
     jwt_secret: SecretStr | None = Field(default=None, description="Secret for HS256/384/512 tokens.")
     jwt_public_key: str | None = Field(default=None, description="PEM public key for RS*/PS*/ES*/EdDSA tokens.")
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default=["HS256"], description="Accepted algorithms.")

@@ -1,0 +1,48 @@
+"""Redis URLs as users write them, and as they may appear in errors and logs (password hidden)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from eventbus.exceptions import ConfigurationError
+
+# valkey:// URLs are left out on purpose: Valkey speaks the Redis protocol, so redis:// reaches it with redis-py.
+SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+_SECRET_QUERY_KEYS = frozenset({"password", "ssl_password"})
+# The netloc of a sentinel URL holds several hosts, which urlsplit cannot parse: match the userinfo by hand.
+_USERINFO = re.compile(r"^(?P<user>[^:@]*)(?::[^@]*)?@")
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (userinfo or ``?password=``) replaced by ``***``; safe for logs and errors.
+
+    Example:
+        >>> redact("rediss://events:s3cret@redis.example.com:6380/0")
+        'rediss://events:***@redis.example.com:6380/0'
+        >>> redact("unix:///run/redis.sock?db=1&password=s3cret")
+        'unix:///run/redis.sock?db=1&password=***'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable Redis URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = _USERINFO.sub(lambda m: f"{m['user']}:***@", netloc, count=1)
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="/*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` when its scheme is one python-socketio's Redis managers accept; raise otherwise."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise ConfigurationError(
+            f"Redis URL must start with one of {', '.join(s + '://' for s in SCHEMES)} (got {redact(url)!r}); "
+            "e.g. redis://localhost:6379/0 or rediss://user:password@host:6380/0 for TLS"
+        )
+    return url

@@ -1,0 +1,218 @@
+"""Write-only emitters: send typed events to connected clients from processes that hold no sockets.
+
+A Celery task, a cron script or another service publishes on the Redis
+channel the servers listen to; each server delivers to its own sockets.
+`Emitter` is the async one (the same `Sender` API as `EventBus`, usable as
+the default behind module-level ``broadcast()``); `SyncEmitter` is the
+blocking one for sync code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from eventbus.default import offer_default
+from eventbus.exceptions import ConfigurationError
+from eventbus.redis_manager import RedisManager, SyncRedisManager
+from eventbus.sending import Exclude, Sender, encode, skip_list
+from eventbus.settings import EventBusSettings
+from events import Event, Target, Targets, UserRoom, room_name, room_names
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+
+def redis_config(
+    who: str, redis_url: str | None, channel: str | None, signing_key: str | None, settings: EventBusSettings | None
+) -> tuple[str, str, str | None]:
+    """URL, channel and signing key from the arguments, else from ``EVENTBUS_*`` settings."""
+    settings = settings or EventBusSettings()
+    url = redis_url or (settings.redis_url.get_secret_value() if settings.redis_url else None)
+    if not url:
+        raise ConfigurationError(
+            f"{who} needs a Redis URL: {who}('redis://host:6379/0') or EVENTBUS_REDIS_URL "
+            "(the same Redis and channel as the servers)"
+        )
+    key = signing_key or (settings.redis_signing_key.get_secret_value() if settings.redis_signing_key else None)
+    return url, channel or settings.redis_channel, key
+
+
+class Emitter(Sender):
+    """Async, write-only: publishes typed events to the servers sharing its Redis channel.
+
+    Options not given come from ``EVENTBUS_REDIS_URL``, ``EVENTBUS_REDIS_CHANNEL``
+    and ``EVENTBUS_REDIS_SIGNING_KEY``, which must match the servers'. The first
+    `EventBus` or `Emitter` created becomes the default of ``broadcast()``. A
+    failed publish raises `PublishError`: nobody received the message.
+
+    Example:
+        >>> async with Emitter("redis://localhost:6379/0") as emitter:  # doctest: +SKIP
+        ...     await emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))
+        ...     await emitter.emit_to_user("alice", NoticeEvent(text="done"))
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        channel: str | None = None,
+        signing_key: str | None = None,
+        settings: EventBusSettings | None = None,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        url, channel, key = redis_config("Emitter", redis_url, channel, signing_key, settings)
+        self.manager = RedisManager(url, channel=channel, signing_key=key, write_only=True, redis_options=redis_options)
+        offer_default(self)
+
+    def __repr__(self) -> str:
+        return f"Emitter({self.manager.safe_url!r}, channel={self.manager.channel!r})"
+
+    async def __aenter__(self) -> Emitter:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Check Redis answers now (`RedisUnavailableError` naming the URL) rather than at the first send."""
+        await self.manager.check()
+
+    async def close(self) -> None:
+        """Close the connection to Redis."""
+        await self.manager.close()
+
+    async def join_room(self, sid: str, room: Target) -> None:
+        """Put the connection ``sid``, on whichever server holds it, in a room (``can_join`` is not asked)."""
+        await self.manager.enter_room(sid, self.namespace, room_name(room))
+
+    async def leave_room(self, sid: str, room: Target) -> None:
+        """Take the connection ``sid`` out of a room, on whichever server holds it."""
+        await self.manager.leave_room(sid, self.namespace, room_name(room))
+
+    async def disconnect(self, sid: str) -> None:
+        """Disconnect the connection ``sid``, on whichever server holds it."""
+        await self.manager.can_disconnect(sid, self.namespace)  # not local, so it is published
+
+    async def disconnect_user(self, user_id: str | int) -> None:
+        """Disconnect every connection of a user, on every server."""
+        await self.manager.disconnect_room(UserRoom(user_id=str(user_id)).name, self.namespace)
+
+    async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        await self.manager.emit(name, data, namespace=self.namespace, room=rooms, skip_sid=skip_sid)
+
+
+class SyncEmitter:
+    """Blocking, write-only: the `Emitter` API for sync code (Celery tasks, Django views, cron scripts).
+
+    Thread-safe; create one per process and reuse it. An event whose
+    ``broadcast_to`` is ``async`` is resolved with ``asyncio.run`` (so not from
+    inside a running event loop: use `Emitter` there).
+
+    Example:
+        >>> emitter = SyncEmitter("redis://localhost:6379/0")  # doctest: +SKIP
+        >>> emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))  # doctest: +SKIP
+    """
+
+    namespace: str = "/"
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        channel: str | None = None,
+        signing_key: str | None = None,
+        settings: EventBusSettings | None = None,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        url, channel, key = redis_config("SyncEmitter", redis_url, channel, signing_key, settings)
+        self.manager = SyncRedisManager(url, channel=channel, signing_key=key, redis_options=redis_options)
+
+    def __repr__(self) -> str:
+        return f"SyncEmitter({self.manager.safe_url!r}, channel={self.manager.channel!r})"
+
+    def __enter__(self) -> SyncEmitter:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Check Redis answers now (`RedisUnavailableError` naming the URL) rather than at the first send."""
+        self.manager.check()
+
+    def close(self) -> None:
+        """Close the connections to Redis."""
+        self.manager.close()
+
+    def broadcast(self, event: Event, *, exclude: Exclude = None) -> None:
+        """Send ``event`` once to every connection in the rooms its ``broadcast_to()`` names."""
+        rooms = room_names(_targets_of(event))
+        if rooms:
+            self._emit(*encode(event), rooms, skip_list(exclude))
+
+    def emit_to_room(self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
+        """Send to one room (a `Room` or a name), or to several given as an iterable."""
+        rooms = room_names(room)
+        if rooms:
+            self._emit(*encode(event, data), rooms, skip_list(exclude))
+
+    def emit_to_user(
+        self, user_id: str | int, event: Event | str, data: Any = None, *, exclude: Exclude = None
+    ) -> None:
+        """Send to every connection of one user; silent when they have none."""
+        self._emit(*encode(event, data), [UserRoom(user_id=str(user_id)).name], skip_list(exclude))
+
+    def emit_to_all(self, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
+        """Send to every connection of the namespace."""
+        self._emit(*encode(event, data), None, skip_list(exclude))
+
+    def join_room(self, sid: str, room: Target) -> None:
+        """Put the connection ``sid``, on whichever server holds it, in a room (``can_join`` is not asked)."""
+        self.manager.enter_room(sid, self.namespace, room_name(room))
+
+    def leave_room(self, sid: str, room: Target) -> None:
+        """Take the connection ``sid`` out of a room, on whichever server holds it."""
+        self.manager.leave_room(sid, self.namespace, room_name(room))
+
+    def disconnect(self, sid: str) -> None:
+        """Disconnect the connection ``sid``, on whichever server holds it."""
+        self.manager.can_disconnect(sid, self.namespace)
+
+    def disconnect_user(self, user_id: str | int) -> None:
+        """Disconnect every connection of a user, on every server."""
+        self.manager.disconnect_room(UserRoom(user_id=str(user_id)).name, self.namespace)
+
+    def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        self.manager.emit(name, data, namespace=self.namespace, room=rooms, skip_sid=skip_sid)
+
+
+def _targets_of(event: Event) -> Targets:
+    targets = event.broadcast_to()
+    if not inspect.isawaitable(targets):
+        return targets
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_awaited(targets))
+    if inspect.iscoroutine(targets):
+        targets.close()
+    raise TypeError(
+        f"{type(event).__name__}.broadcast_to is async and an event loop is running: "
+        "use the async Emitter (await emitter.broadcast(event)) from async code"
+    )
+
+
+async def _awaited(targets: Any) -> Targets:
+    result: Targets = await targets
+    return result
