@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -14,6 +15,7 @@ from hypothesis import Phase, settings
 import eventbus
 from eventbus import JWTAuth
 from tests.clients import JSClient, PyClient
+from tests.redis_server import RedisServer
 from tests.servers import serving
 
 # In CI a failing property reports its first example with a reproduction blob instead of shrinking: each example
@@ -88,3 +90,28 @@ def js_client(stack: AsyncExitStack) -> Callable[..., Awaitable[JSClient]]:
         return client
 
     return start
+
+
+@pytest.fixture
+def start_redis(tmp_path: pathlib.Path) -> Iterator[Callable[..., RedisServer]]:
+    """``server = start_redis(*redis_server_args)``: a real ``redis-server`` on a free port, stopped after the test."""
+    servers: list[RedisServer] = []
+
+    def start(*extra_args: str) -> RedisServer:
+        try:
+            server = RedisServer(tmp_path / f"redis-{len(servers)}", *extra_args)
+        except FileNotFoundError as exc:
+            pytest.fail(str(exc))
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(start_redis: Callable[..., RedisServer]) -> RedisServer:
+    """A real ``redis-server`` for this test (``stop()``/``start()`` it to simulate an outage)."""
+    return start_redis()
