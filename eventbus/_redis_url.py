@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from eventbus.exceptions import ConfigurationError
 
@@ -23,6 +23,8 @@ def redact(url: str) -> str:
         >>> redact("unix:///run/redis.sock?db=1&password=s3cret")
         'unix:///run/redis.sock?db=1&password=***'
     """
+    if "://" not in url:  # not a URL at all: hide whatever could be userinfo
+        return f"***@{url.rpartition('@')[2]}" if "@" in url else url
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -34,7 +36,12 @@ def redact(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="/*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # Assembled by hand: urlunsplit drops the empty authority of unix:///path.
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 def check_url(url: str) -> str:

@@ -83,14 +83,14 @@ class _Channel:
         method = message.get("method")
         logger.error("could not publish %r to Redis at %s channel %r: %s", method, self.safe_url, self.channel, exc)
         return PublishError(
-            f"could not publish {method!r} to Redis at {self.safe_url} (channel {self.channel!r}): {exc}; "
-            "nothing was delivered, so the call can be retried once Redis is reachable"
+            f"could not publish {method!r} to Redis at {self.safe_url} (channel {self.channel!r}): {exc} "
+            "(nothing was delivered: the call may be retried)"
         )
 
     def _unavailable(self, exc: Exception) -> RedisUnavailableError:
         return RedisUnavailableError(
-            f"cannot reach Redis at {self.safe_url}: {exc}. Is redis-server running and reachable from here, "
-            "and are EVENTBUS_REDIS_URL (host, port, password, rediss:// for TLS) and its ACL user right?"
+            f"cannot reach Redis at {self.safe_url} ({exc}); check that redis-server is running and reachable "
+            "from here, and EVENTBUS_REDIS_URL: host, port, user, password, rediss:// for TLS"
         )
 
     def _new_client(self, module: Any, retry: Any) -> Any:

@@ -94,12 +94,12 @@ def js_client(stack: AsyncExitStack) -> Callable[..., Awaitable[JSClient]]:
 
 @pytest.fixture
 def start_redis(tmp_path: pathlib.Path) -> Iterator[Callable[..., RedisServer]]:
-    """``server = start_redis(*redis_server_args)``: a real ``redis-server`` on a free port, stopped after the test."""
+    """``start_redis(*args, tls=False)``: a real ``redis-server`` on a free port, stopped after the test."""
     servers: list[RedisServer] = []
 
-    def start(*extra_args: str) -> RedisServer:
+    def start(*extra_args: str, tls: bool = False) -> RedisServer:
         try:
-            server = RedisServer(tmp_path / f"redis-{len(servers)}", *extra_args)
+            server = RedisServer(tmp_path / f"redis-{len(servers)}", *extra_args, tls=tls)
         except FileNotFoundError as exc:
             pytest.fail(str(exc))
         servers.append(server)

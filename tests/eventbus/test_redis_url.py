@@ -1,0 +1,38 @@
+"""Redis URLs: the schemes accepted, and the password never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventbus._redis_url import check_url, redact
+from eventbus.exceptions import ConfigurationError
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("redis://:hunter2@localhost:6379/0", "redis://:***@localhost:6379/0"),
+        ("rediss://events:hunter2@redis.example.com:6380/0", "rediss://events:***@redis.example.com:6380/0"),
+        ("redis://events@localhost/0", "redis://events:***@localhost/0"),
+        ("redis://events:p%40ss:w@localhost/0", "redis://events:***@localhost/0"),
+        ("unix:///run/redis.sock?db=1&password=hunter2", "unix:///run/redis.sock?db=1&password=***"),
+        ("redis+sentinel://u:hunter2@h1:26379,h2:26379/0/main", "redis+sentinel://u:***@h1:26379,h2:26379/0/main"),
+        (
+            "rediss://h:6380/0?ssl_ca_certs=/etc/ca.pem&ssl_password=hunter2",
+            "rediss://h:6380/0?ssl_ca_certs=/etc/ca.pem&ssl_password=***",
+        ),
+    ],
+)
+def test_redact_hides_passwords(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    assert check_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://:hunter2@localhost:6379", ":hunter2@localhost:6379", "localhost:6379", "valkey://localhost"]
+)
+def test_other_schemes_are_refused_without_showing_the_password(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="must start with one of redis://") as caught:
+        check_url(url)
+    assert "hunter2" not in str(caught.value)
