@@ -1,0 +1,101 @@
+"""What the processes sharing a Redis channel have in common: the URL, the wire encoding, the client settings.
+
+`Channel` is mixed into both python-socketio managers of `eventbus.redis_manager`
+(async for servers and `Emitter`, sync for `SyncEmitter`), so both sign,
+refuse and report the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from socketio.redis_manager import parse_redis_sentinel_url
+
+from eventbus._redis_url import redact
+from eventbus.exceptions import PublishError, RedisUnavailableError, SignatureError
+from eventbus.signing import Signer, looks_signed
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a TCP/TLS connection to Redis before failing (a blackholed host must not hang a request)."""
+
+
+class Channel:
+    """What the async and sync managers share: URL, channel, wire encoding and client construction."""
+
+    redis_url: str
+    channel: str
+    redis_options: dict[str, Any]
+    json: Any
+    signer: Signer | None
+
+    def _setup_signing(self, signing_key: str | None) -> None:
+        self.signer = Signer(signing_key, channel=self.channel) if signing_key else None
+
+    @property
+    def safe_url(self) -> str:
+        """The Redis URL with its password hidden, for messages and logs."""
+        return redact(self.redis_url)
+
+    def _encode(self, message: dict[str, Any]) -> str:
+        if self.signer is not None:
+            return self.signer.sign(message)
+        encoded: str = self.json.dumps(message)
+        return encoded
+
+    def _publish_failed(self, message: dict[str, Any], exc: Exception) -> PublishError:
+        method = message.get("method")
+        logger.error("could not publish %r to Redis at %s channel %r: %s", method, self.safe_url, self.channel, exc)
+        return PublishError(
+            f"could not publish {method!r} to Redis at {self.safe_url} (channel {self.channel!r}): {exc} "
+            "(nothing was delivered: the call may be retried)"
+        )
+
+    def _unavailable(self, exc: Exception) -> RedisUnavailableError:
+        return RedisUnavailableError(
+            f"cannot reach Redis at {self.safe_url} ({exc}); check that redis-server is running and reachable "
+            "from here, and EVENTBUS_REDIS_URL: host, port, user, password, rediss:// for TLS"
+        )
+
+    def _new_client(self, module: Any, retry: Any) -> Any:
+        options = {"socket_connect_timeout": CONNECT_TIMEOUT, "retry": retry, **self.redis_options}
+        if urlsplit(self.redis_url).scheme == "redis+sentinel":
+            sentinels, service, credentials = parse_redis_sentinel_url(self.redis_url)
+            sentinel = module.sentinel.Sentinel(sentinels, **{**options, **credentials})
+            return sentinel.master_for(service or self.channel)
+        return module.Redis.from_url(self.redis_url, **options)
+
+    def _decode(self, raw: bytes | str) -> dict[str, Any] | None:
+        """The message to act on, or ``None`` (logged) when it must be dropped."""
+        if self.signer is not None:
+            try:
+                return self.signer.verify(raw)
+            except SignatureError as exc:
+                logger.warning("dropped %s message from Redis channel %r: %s", _method_of(raw), self.channel, exc)
+                return None
+        if looks_signed(raw):
+            logger.warning(
+                "dropped a signed message from Redis channel %r: this process has no signing key "
+                "(set EVENTBUS_REDIS_SIGNING_KEY to the same value everywhere)",
+                self.channel,
+            )
+            return None
+        try:
+            message = self.json.loads(raw)
+        except ValueError:
+            logger.warning("dropped a message from Redis channel %r that is not JSON", self.channel)
+            return None
+        return message if isinstance(message, dict) else None
+
+
+def _method_of(raw: bytes | str) -> str:
+    # Best effort, for the log line only: a forged message is still plain python-socketio JSON.
+    try:
+        method = json.loads(raw).get("method")
+    except (ValueError, AttributeError):
+        return "a"
+    return f"an unsigned {method!r}" if isinstance(method, str) else "an unsigned"
