@@ -204,7 +204,8 @@ class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
     ) -> None:
         super().__init__(check_url(url), channel=channel, write_only=True, redis_options=redis_options)
         self._setup_signing(signing_key)
-        self._publisher: Any = None
+        # Created now (redis-py connects lazily), so threads sharing the emitter never race to create it.
+        self._publisher: Any = self._new_client(redis, Retry(NoBackoff(), 1))
 
     def __repr__(self) -> str:
         return f"SyncRedisManager({self.safe_url!r}, channel={self.channel!r}, signed={self.signer is not None})"

@@ -264,6 +264,7 @@ async def test_membership_changes_reach_the_process_holding_the_socket(
     a, b = nodes.servers
     walker = await py_client(b.url, token=token("walker"))
     tabs = [await py_client(server.url, token=token("multi")) for server in (a, b)]
+    others = [await py_client(server.url, token=token("multi2")) for server in (a, b)]
     bystander = await py_client(a.url, token=token("bystander"))
     sid = walker.sio.get_sid()
     vault = {"op": "emit_to_room", "room": "vault:9"}
@@ -284,6 +285,9 @@ async def test_membership_changes_reach_the_process_holding_the_socket(
     await wait_until(lambda: not walker.sio.connected, "walker to be disconnected from B by A")
     assert await sync.run([{"op": "disconnect_user", "user": "multi"}]) == [{"ok": True}]
     await wait_until(lambda: not any(tab.sio.connected for tab in tabs), "both of multi's tabs to be disconnected")
+    assert all(other.sio.connected for other in others)
+    assert await b.run([{"op": "disconnect_user", "user": "multi2"}]) == [{"ok": True}]
+    await wait_until(lambda: not any(o.sio.connected for o in others), "multi2's tabs on A and B to be disconnected")
     assert bystander.sio.connected
 
 
