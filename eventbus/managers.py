@@ -61,6 +61,7 @@ async def stop_manager(sio: socketio.AsyncServer) -> None:
     """Stop the Redis listener and close its connections (nothing to do in memory)."""
     if isinstance(sio.manager, RedisManager):
         await sio.manager.close()
+        sio.manager_initialized = False  # so a later start() listens again
 
 
 async def disconnect_room(sio: socketio.AsyncServer, room: str, namespace: str) -> None:

@@ -93,6 +93,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             self.thread = None
+        self.subscribed.clear()
         if self._publisher is not None:
             await self._publisher.aclose()
             self._publisher = None
@@ -127,7 +128,10 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
     async def _handle_disconnect_room(self, message: dict[str, Any]) -> None:
         namespace = message.get("namespace") or "/"
         for sid, _ in list(self.get_participants(namespace, message.get("room"))):
-            await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+            try:
+                await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+            except Exception:  # one socket failing to close must not keep the others open
+                logger.exception("could not disconnect sid=%s", sid)
 
     def _client(self) -> Any:
         # A client's connections belong to the loop that opened them: code that calls asyncio.run() per task
@@ -158,28 +162,34 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 continue
             yield decoded
 
+    def _log_subscribed(self, lost_at: float | None) -> None:
+        if lost_at is None:
+            logger.info("listening on Redis at %s channel %r", self.safe_url, self.channel)
+            return
+        logger.warning(
+            "resubscribed to Redis at %s channel %r after %.1fs: delivery resumed "
+            "(messages published meanwhile did not reach this process's clients)",
+            self.safe_url,
+            self.channel,
+            time.monotonic() - lost_at,
+        )
+
     async def _subscription(self) -> AsyncIterator[dict[str, Any]]:
         delay, lost_at = LISTEN_RETRY_MIN, None
         while True:
             # No retries inside redis-py: a lost connection surfaces here, where it is logged and retried.
             client = self._new_client(redis.asyncio, AsyncRetry(NoBackoff(), 0))
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                self.subscribed.set()
-                if lost_at is None:
-                    logger.info("listening on Redis at %s channel %r", self.safe_url, self.channel)
-                else:
-                    logger.warning(
-                        "resubscribed to Redis at %s channel %r after %.1fs: delivery resumed "
-                        "(messages published meanwhile did not reach this process's clients)",
-                        self.safe_url,
-                        self.channel,
-                        time.monotonic() - lost_at,
-                    )
-                delay, lost_at = LISTEN_RETRY_MIN, None
                 async for message in pubsub.listen():
-                    yield message
+                    if message.get("type") != "subscribe":
+                        yield message
+                        continue
+                    # Confirmed by Redis: only from here on does this process receive what is published.
+                    self.subscribed.set()
+                    self._log_subscribed(lost_at)
+                    delay, lost_at = LISTEN_RETRY_MIN, None
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
                 if lost_at is None:

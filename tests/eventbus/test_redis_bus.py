@@ -262,3 +262,20 @@ async def test_disconnect_user_in_memory(jwt_auth: JWTAuth, serve: Serve, py_cli
 
     await wait_until(lambda: not any(tab.sio.connected for tab in tabs), "dana's tabs to be disconnected")
     assert other.sio.connected
+
+
+async def test_bus_as_async_context_manager_listens_and_stops(redis_server: RedisServer) -> None:
+    bus = EventBus(allow_anonymous=True, redis_url=redis_server.url, redis_channel="ctx")
+    manager = bus.sio.manager
+    assert isinstance(manager, RedisManager)
+    for _ in range(2):  # stop, then start again
+        async with bus:
+            assert manager.subscribed.is_set()
+            assert await redis_server_subscribers(redis_server, "ctx") == 1
+        assert manager.thread is None
+        assert await redis_server_subscribers(redis_server, "ctx") == 0
+
+
+async def redis_server_subscribers(server: RedisServer, channel: str) -> int:
+    [(_, count)] = await asyncio.to_thread(server.client().pubsub_numsub, channel)
+    return int(count)
