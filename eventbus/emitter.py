@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from eventbus.default import offer_default
 from eventbus.exceptions import ConfigurationError
 from eventbus.redis_manager import RedisManager, SyncRedisManager
-from eventbus.sending import Exclude, Sender, encode, skip_list
+from eventbus.sending import Exclude, Sender, Sent, capture, encode, skip_list
 from eventbus.settings import EventBusSettings
 from events import Event, Target, Targets, UserRoom, room_name, room_names
 
@@ -159,23 +159,23 @@ class SyncEmitter:
         """Send ``event`` once to every connection in the rooms its ``broadcast_to()`` names."""
         rooms = room_names(_targets_of(event))
         if rooms:
-            self._emit(*encode(event), rooms, skip_list(exclude))
+            self._send(event, None, rooms, exclude)
 
     def emit_to_room(self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
         """Send to one room (a `Room` or a name), or to several given as an iterable."""
         rooms = room_names(room)
         if rooms:
-            self._emit(*encode(event, data), rooms, skip_list(exclude))
+            self._send(event, data, rooms, exclude)
 
     def emit_to_user(
         self, user_id: str | int, event: Event | str, data: Any = None, *, exclude: Exclude = None
     ) -> None:
         """Send to every connection of one user; silent when they have none."""
-        self._emit(*encode(event, data), [UserRoom(user_id=str(user_id)).name], skip_list(exclude))
+        self._send(event, data, [UserRoom(user_id=str(user_id)).name], exclude)
 
     def emit_to_all(self, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
         """Send to every connection of the namespace."""
-        self._emit(*encode(event, data), None, skip_list(exclude))
+        self._send(event, data, None, exclude)
 
     def join_room(self, sid: str, room: Target) -> None:
         """Put the connection ``sid``, on whichever server holds it, in a room (``can_join`` is not asked)."""
@@ -193,8 +193,16 @@ class SyncEmitter:
         """Disconnect every connection of a user, on every server."""
         self.manager.disconnect_room(UserRoom(user_id=str(user_id)).name, self.namespace)
 
-    def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
-        self.manager.emit(name, data, namespace=self.namespace, room=rooms, skip_sid=skip_sid)
+    def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
+        # As Sender._send, blocking: eventbus.testing.capture_broadcasts() records what sync code sends too.
+        name, payload = encode(event, data)
+        skip = skip_list(exclude)
+        capturing = capture.get()
+        if capturing is not None:
+            capturing.sent.append(Sent(name, payload, rooms, skip, event if isinstance(event, Event) else None))
+            if not capturing.deliver:
+                return
+        self.manager.emit(name, payload, namespace=self.namespace, room=rooms, skip_sid=skip)
 
 
 def _targets_of(event: Event) -> Targets:

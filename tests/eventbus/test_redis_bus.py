@@ -22,6 +22,7 @@ from eventbus import (
     get_default,
 )
 from eventbus.redis_manager import RedisManager
+from eventbus.testing import capture_broadcasts
 from tests.clients import PyClient
 from tests.redis_server import RedisServer
 from tests.sample import AnnouncementEvent, ChatRoom, LobbyRoom, MessageEvent, NoticeEvent
@@ -279,3 +280,14 @@ async def test_bus_as_async_context_manager_listens_and_stops(redis_server: Redi
 async def redis_server_subscribers(server: RedisServer, channel: str) -> int:
     [(_, count)] = await asyncio.to_thread(server.client().pubsub_numsub, channel)
     return int(count)
+
+
+async def test_capture_broadcasts_records_both_emitters_without_redis() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: a real send would raise PublishError
+    with capture_broadcasts() as sent:
+        await Emitter(url).emit_to_user("alice", NoticeEvent(text="async"))
+        SyncEmitter(url).broadcast(MessageEvent(chat_id="42", text="sync"))
+    assert [(s.name, s.rooms, s.data) for s in sent] == [
+        ("notice", ["user:alice"], {"text": "async"}),
+        ("message", ["chat:42", "business_monitoring:1"], {"chat_id": "42", "text": "sync"}),
+    ]
