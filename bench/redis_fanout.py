@@ -112,7 +112,9 @@ def cpu_seconds(server: ServerProcess) -> float:
 
 
 async def measure(mode: str, args: argparse.Namespace, redis: RedisServer, tmp: Path) -> list[tuple[float, float]]:
-    env = environment(jwt_secret=SECRET, redis_url=None if mode == "memory" else redis.url, redis_channel=mode)
+    redis_url = None if mode == "memory" else redis.url
+    key = "bench-signing-key-0123456789abcdef" if args.signed else None
+    env = environment(jwt_secret=SECRET, redis_url=redis_url, redis_channel=mode, redis_signing_key=key)
     server = await ServerProcess(mode, env, tmp / f"{mode}.log").start()
     emitter = (
         await EmitterProcess("emitter", env, tmp / "emitter.log", "async").start() if mode == "redis-emitter" else None
@@ -152,6 +154,7 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             redis.stop()
     print(f"{args.clients} clients x {args.messages} messages, {args.rounds * args.repeat} rounds per mode, "
+          f"{'signed' if args.signed else 'unsigned'} Redis messages, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     medians = {}
     for index, unit in enumerate(["deliveries/s (wall clock)", "deliveries per server CPU-second"]):
@@ -172,6 +175,7 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--signed", action="store_true", help="sign Redis messages (EVENTBUS_REDIS_SIGNING_KEY)")
     parser.add_argument("--client", nargs=2, metavar=("URL", "COUNT"), help=argparse.SUPPRESS)
     cli = parser.parse_args()
     if cli.client:
