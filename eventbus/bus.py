@@ -19,15 +19,29 @@ from eventbus.exceptions import AuthenticationError, ConfigurationError
 from eventbus.handlers import ClientEventHandler, E, Handler
 from eventbus.joins import RoomHandlers
 from eventbus.limits import TokenBucket
-from eventbus.managers import client_manager, disconnect_room, start_manager, stop_manager
+from eventbus.managers import client_manager, disconnect_room, presence_store_for, start_manager, stop_manager
+from eventbus.presence import Presence, query_presence
 from eventbus.sending import Sender
 from eventbus.settings import EventBusSettings
-from events import ClientEvent, Event, Room, SessionExpiredEvent, Target, User, UserRoom, room_name
+from events import (
+    ClientEvent,
+    Event,
+    PresenceMember,
+    PresenceQuery,
+    Room,
+    SessionExpiredEvent,
+    Target,
+    User,
+    UserRoom,
+    room_name,
+)
 from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from types import ModuleType, TracebackType
+
+    from eventbus.presence_store import PresenceStore
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +95,7 @@ class EventBus(Sender):
         allow_anonymous: bool | None = None,
         cors_allowed_origins: str | list[str] | None = None,
         settings: EventBusSettings | None = None,
+        presence_store: PresenceStore | None = None,
         **socketio_options: Any,
     ) -> None:
         self.settings = settings or EventBusSettings()
@@ -117,6 +132,8 @@ class EventBus(Sender):
         self._handlers: dict[str, ClientEventHandler[Any]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._expiries: dict[str, asyncio.Task[None]] = {}
+        self._presence = Presence(self, presence_store or presence_store_for(manager, self.settings))
+        self.on(PresenceQuery)(query_presence)
         for room in rooms:
             self.add_room(room)
         offer_default(self)
@@ -201,9 +218,11 @@ class EventBus(Sender):
         Redis there is nothing to connect to.
         """
         await start_manager(self.sio)
+        await self._presence.start()
 
     async def stop(self) -> None:
         """Stop listening to Redis and close its connections; ``asgi_app()`` calls it at shutdown."""
+        await self._presence.stop()
         await stop_manager(self.sio)
 
     async def __aenter__(self) -> EventBus:
@@ -244,12 +263,23 @@ class EventBus(Sender):
         await self._send(event, data, [sid], None)
 
     async def join_room(self, sid: str, room: Target) -> None:
-        """Put a connection in a room, without asking ``can_join`` (the server decides)."""
+        """Put a connection in a room, without asking ``can_join`` (the server decides); records presence."""
         await self.sio.enter_room(sid, room_name(room), namespace=self.namespace)
+        await self._presence.joined(sid, room)
 
     async def leave_room(self, sid: str, room: Target) -> None:
         """Take a connection out of a room."""
         await self.sio.leave_room(sid, room_name(room), namespace=self.namespace)
+        await self._presence.left(sid, room)
+
+    async def presence(self, room: Target) -> list[PresenceMember]:
+        """Who is in a ``presence=True`` room, once per user, sorted by user id (all processes with Redis).
+
+        Example:
+            >>> [m.user_id for m in await bus.presence(ChatRoom(chat_id="42"))]  # doctest: +SKIP
+            ['alice', 'bob']
+        """
+        return await self._presence.members(room)
 
     async def disconnect(self, sid: str) -> None:
         """Disconnect a connection, on this process or, through Redis, on the one that holds it."""
@@ -271,6 +301,7 @@ class EventBus(Sender):
         logger.debug("connected sid=%s user=%s", sid, user and user.id)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        await self._presence.disconnected(sid)
         self._buckets.pop(sid, None)
         expiry = self._expiries.pop(sid, None)
         if expiry is not None and expiry is not asyncio.current_task():

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from events.acks import ErrorCode, JoinOk, error_ack, field_errors
+from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
     from eventbus.bus import EventBus
@@ -96,7 +97,11 @@ class RoomHandlers:
         if isinstance(room, dict):
             return room
         refusal = await admit(self.bus, sid, await self.bus.get_user(sid), room)
-        return refusal or JoinOk(room=room.name).model_dump()
+        if refusal is not None:
+            return refusal
+        if self.room.presence:
+            return PresenceJoinOk(room=room.name, members=await self.bus.presence(room)).model_dump()
+        return JoinOk(room=room.name).model_dump()
 
     async def leave(self, sid: str, *args: Any) -> dict[str, object]:
         """Leave the room; leaving a room the socket is not in is not an error."""

@@ -7,10 +7,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from eventbus.exceptions import RedisUnavailableError
+from eventbus.presence_store import MemoryPresenceStore, PresenceStore
 from eventbus.redis_manager import RedisManager
+from eventbus.redis_presence import RedisPresenceStore
 
 if TYPE_CHECKING:
     import socketio
+
+    from eventbus.settings import EventBusSettings
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,19 @@ def client_manager(
     if not redis_url:
         return None
     return RedisManager(redis_url, channel=channel, signing_key=signing_key)
+
+
+def presence_store_for(manager: socketio.AsyncManager | None, settings: EventBusSettings) -> PresenceStore:
+    """Presence in memory for one process; in the manager's Redis, under its channel, for several."""
+    if not isinstance(manager, RedisManager):
+        return MemoryPresenceStore()
+    return RedisPresenceStore(
+        manager.new_client,
+        prefix=manager.channel,
+        node_id=manager.host_id,
+        ttl=settings.presence_ttl,
+        interval=settings.presence_interval,
+    )
 
 
 async def start_manager(sio: socketio.AsyncServer) -> None:

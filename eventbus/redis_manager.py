@@ -133,6 +133,10 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             except Exception:  # one socket failing to close must not keep the others open
                 logger.exception("could not disconnect sid=%s", sid)
 
+    def new_client(self) -> Any:
+        """A fresh ``redis.asyncio.Redis`` on this manager's URL and options (TLS, sentinel), for other Redis work."""
+        return self._new_client(redis.asyncio, AsyncRetry(NoBackoff(), 1))
+
     def _client(self) -> Any:
         # A client's connections belong to the loop that opened them: code that calls asyncio.run() per task
         # (a Celery worker using the async Emitter) gets a fresh client per loop instead of a dead one.

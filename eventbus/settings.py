@@ -55,4 +55,11 @@ class EventBusSettings(BaseSettings):
     rate_burst: int = Field(default=200, gt=0, description="Burst allowed above the rate limit.")
     max_rooms: int = Field(default=1000, gt=0, description="Rooms a connection may join (its own rooms aside).")
 
+    presence_ttl: float = Field(
+        default=10, gt=0, description="Seconds without a heartbeat after which a process's presence members are reaped."
+    )
+    presence_interval: float = Field(
+        default=3, gt=0, description="Seconds between presence heartbeats and reaper passes (below the ttl)."
+    )
+
     _split = field_validator("jwt_algorithms", "cors_origins", mode="before")(_split_commas)

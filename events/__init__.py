@@ -9,6 +9,14 @@ from events.exceptions import (
     MissingTargetsError,
     NameConflictError,
 )
+from events.presence import (
+    PresenceJoinEvent,
+    PresenceJoinOk,
+    PresenceLeaveEvent,
+    PresenceList,
+    PresenceMember,
+    PresenceQuery,
+)
 from events.registry import Registry, client_events, rooms, server_events
 from events.rooms import Room, RoomKey, UserRoom, room_from_name
 from events.targets import resolve_rooms, room_name, room_names
@@ -22,6 +30,12 @@ __all__ = [
     "InvalidTargetError",
     "MissingTargetsError",
     "NameConflictError",
+    "PresenceJoinEvent",
+    "PresenceJoinOk",
+    "PresenceLeaveEvent",
+    "PresenceList",
+    "PresenceMember",
+    "PresenceQuery",
     "Registry",
     "Room",
     "RoomKey",

@@ -14,7 +14,7 @@ from events._naming import derive_name
 from events.exceptions import InvalidNameError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Mapping
 
     from events.users import User
 
@@ -152,6 +152,22 @@ class Room(BaseModel):
         which admits any authenticated user.
         """
         return type(self).public and user is not None
+
+    def presence_info(self, user: User) -> BaseModel | Mapping[str, Any] | Awaitable[BaseModel | Mapping[str, Any]]:
+        """The public profile shown for ``user`` in a ``presence=True`` room (default ``{}``); may be ``async def``.
+
+        Everyone in the room sees it in ``members`` and in ``presence_join`` /
+        ``presence_leave``, so return only what they may know. It is taken
+        from the user's first connection in the room.
+
+        Example:
+            >>> class DocRoom(Room, prefix="doc", presence=True):
+            ...     doc_id: str
+            ...
+            ...     def presence_info(self, user: User) -> dict[str, str]:
+            ...         return {"name": str(user.claims.get("name", user.id))}
+        """
+        return {}
 
 
 class UserRoom(Room, prefix="user"):

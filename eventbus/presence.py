@@ -1,0 +1,138 @@
+"""Presence rooms at run time: record members as connections join, leave and drop, and announce the changes.
+
+The bus calls `Presence` from ``join_room``, ``leave_room`` and the disconnect
+handler; the `PresenceStore` decides who arrived first and who left last, so
+``presence_join`` and ``presence_leave`` go out once per user, not per tab.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from eventbus.exceptions import EventError
+from eventbus.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
+from events import InvalidNameError, Room, Target, room_from_name, room_name
+from events.acks import ErrorCode
+from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceList, PresenceMember, PresenceQuery
+
+if TYPE_CHECKING:
+    from eventbus.bus import EventBus
+    from eventbus.presence_store import PresenceStore
+    from events import User
+
+logger = logging.getLogger(__name__)
+
+
+def presence_room(room: Target) -> Room | None:
+    """The room object of ``room`` when it is a presence room, else ``None``.
+
+    Example:
+        >>> presence_room("user:7") is None
+        True
+    """
+    if isinstance(room, str):
+        try:
+            room = room_from_name(room)
+        except (InvalidNameError, ValueError):
+            return None
+    return room if type(room).presence else None
+
+
+async def member_of(room: Room, user: User) -> PresenceMember:
+    """The `PresenceMember` for ``user`` in ``room``, from the room's ``presence_info`` hook."""
+    info: Any = room.presence_info(user)
+    if inspect.isawaitable(info):
+        info = await info
+    if isinstance(info, BaseModel):
+        info = info.model_dump(mode="json", by_alias=True)
+    return PresenceMember(user_id=user.id, info=dict(info))
+
+
+class Presence:
+    """Tracks this process's connections in presence rooms and announces first arrivals and last departures."""
+
+    def __init__(self, bus: EventBus, store: PresenceStore) -> None:
+        self.bus = bus
+        self.store = store
+        self._joined: dict[str, dict[str, str]] = {}  # sid -> {room name: user id}
+        self._started = False
+
+    async def start(self) -> None:
+        """Start the store (heartbeat and reaper with Redis); called by ``bus.start()`` or at the first join."""
+        if not self._started:
+            self._started = True
+            await self.store.start(self._announce_leave)
+
+    async def stop(self) -> None:
+        """Stop the store's background work."""
+        if self._started:
+            self._started = False
+            await self.store.stop()
+
+    async def members(self, room: Target) -> list[PresenceMember]:
+        """The members of ``room`` (every process with Redis), sorted by user id."""
+        return await self.store.members(room_name(room))
+
+    async def joined(self, sid: str, room: Target) -> None:
+        """Record ``sid`` (already in the room) and announce its user if this is their first connection there."""
+        typed = presence_room(room)
+        if typed is None:
+            return
+        user = await self.bus.get_user(sid)
+        if user is None:
+            return  # anonymous (or not on this process): not a member
+        rooms = self._joined.setdefault(sid, {})
+        if typed.name in rooms:
+            return  # a second join of the same room changes nothing
+        rooms[typed.name] = user.id
+        await self.start()
+        member = await member_of(typed, user)
+        first = await self.store.add(typed.name, member, sid)
+        if typed.name not in self._joined.get(sid, {}):
+            # It disconnected or left while the store was adding: that removal ran before the add, so undo it.
+            await self._remove(sid, typed.name, user.id)
+            return
+        if first:
+            await self.bus.emit_to_room(typed.name, PresenceJoinEvent(room=typed.name, member=member), exclude=sid)
+
+    async def left(self, sid: str, room: Target) -> None:
+        """Forget ``sid`` in ``room``; announce its user's departure if it was their last connection there."""
+        name = room_name(room)
+        user_id = self._joined.get(sid, {}).pop(name, None)
+        if user_id is not None:
+            await self._remove(sid, name, user_id)
+
+    async def disconnected(self, sid: str) -> None:
+        """Forget every presence room of ``sid``, announcing each user whose last connection this was."""
+        for name, user_id in self._joined.pop(sid, {}).items():
+            await self._remove(sid, name, user_id)
+
+    async def _remove(self, sid: str, name: str, user_id: str) -> None:
+        try:
+            member = await self.store.remove(name, user_id, sid)
+        except Exception:
+            logger.exception("presence: could not remove sid=%s user=%s from %s", sid, user_id, name)
+            return
+        if member is not None:
+            await self.bus.emit_to_room(name, PresenceLeaveEvent(room=name, member=member), exclude=sid)
+
+    async def _announce_leave(self, room: str, member: PresenceMember) -> None:
+        await self.bus.emit_to_room(room, PresenceLeaveEvent(room=room, member=member))
+
+
+async def query_presence(ctx: Context, request: PresenceQuery) -> PresenceList:
+    """The ``presence`` client event: the members of a presence room the connection is in or may join."""
+    room = presence_room(request.room)
+    if room is None:
+        raise EventError(ErrorCode.INVALID_PAYLOAD, f"{request.room} is not a presence room")
+    if room.name not in ctx.bus.joined_rooms(ctx.sid):
+        allowed: Any = room.can_join(ctx.user)
+        if inspect.isawaitable(allowed):
+            allowed = await allowed
+        if not allowed:
+            raise EventError(ErrorCode.FORBIDDEN, f"you may not see who is in {room.name}")
+    return PresenceList(room=room.name, members=await ctx.bus.presence(room))

@@ -1,0 +1,202 @@
+"""Presence shared by every process on one Redis, surviving the crash of any of them.
+
+Keys, under ``{channel}:presence:`` so applications sharing a Redis stay apart
+(a room name never contains a space, so ``room user`` is unambiguous):
+
+- ``conns:{room} {user}``: set of the user's connection ids in the room (``node:sid``);
+- ``members:{room}``: hash user id -> info JSON (one entry per present user);
+- ``node:{node}``: set of ``[room, user, conn]`` entries this process recorded;
+- ``alive:{node}``: heartbeat, refreshed every ``interval`` seconds, expiring after ``ttl``;
+- ``nodes``: every node that ever recorded an entry and has not been reaped.
+
+Adding and removing are Lua scripts, so "first connection" and "last connection"
+are decided atomically however many processes race. Every process runs a
+reaper: a node whose heartbeat expired has its entries SPOPped one at a time
+(each goes to exactly one reaper) and removed like a normal leave, so
+``presence_leave`` goes out exactly once per member, at most ``ttl + interval``
+seconds after the process died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from eventbus.presence_store import PresenceStore, Reaped
+from events.presence import PresenceMember
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+# KEYS: conns, members, node index. ARGV: conn, user id, info JSON, entry.
+_ADD = """
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[4])
+if added == 1 and redis.call('SCARD', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+# KEYS: conns, members, node index. ARGV: conn, user id, entry. Returns the info JSON when it was the last.
+_REMOVE = """
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[3])
+if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+  local info = redis.call('HGET', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  return info or '{}'
+end
+return false
+"""
+
+
+class RedisPresenceStore(PresenceStore):
+    """Presence across processes: the union of every process's members, with dead processes reaped.
+
+    ``client_factory`` returns a ``redis.asyncio.Redis``; ``node_id`` names this
+    process (the Redis manager's ``host_id``). A crashed process's members are
+    gone, with ``on_reaped`` called for each, within ``ttl + interval`` seconds.
+
+    Example:
+        >>> store = RedisPresenceStore(lambda: redis.asyncio.Redis(), prefix="eventbus", node_id="n1")  # doctest: +SKIP
+        >>> async with store:  # doctest: +SKIP
+        ...     await store.add("chat:42", PresenceMember(user_id="alice"), "sid1")
+        True
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        *,
+        prefix: str,
+        node_id: str,
+        ttl: float = 10.0,
+        interval: float = 3.0,
+    ) -> None:
+        if not 0 < interval < ttl:
+            raise ValueError(f"presence heartbeat interval must be above 0 and below the ttl {ttl} (got {interval})")
+        self._client_factory = client_factory
+        self._client: Any = None
+        self.prefix = f"{prefix}:presence:"
+        self.node_id = node_id
+        self.ttl = ttl
+        self.interval = interval
+        self._tasks: list[asyncio.Task[None]] = []
+        self._on_reaped: Reaped | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisPresenceStore(prefix={self.prefix!r}, node_id={self.node_id!r}, ttl={self.ttl})"
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _conns(self, room: str, user_id: str) -> str:
+        return self._key("conns", f"{room} {user_id}")
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    async def start(self, on_reaped: Reaped | None = None) -> None:
+        if self._tasks:
+            return
+        self._on_reaped = on_reaped
+        # Alive before the first entry is recorded, so no other process can reap a member that was just added.
+        await self._beat()
+        self._tasks = [
+            asyncio.create_task(self._every(self._beat), name=f"eventbus-presence-heartbeat-{self.node_id}"),
+            asyncio.create_task(self._every(self.reap), name=f"eventbus-presence-reaper-{self.node_id}"),
+        ]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            # Entries left now belong to nobody: dropping the heartbeat lets the others reap them at once.
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.delete(self._key("alive", self.node_id))
+            await self._client.aclose()
+            self._client = None
+
+    async def add(self, room: str, member: PresenceMember, sid: str) -> bool:
+        conn = f"{self.node_id}:{sid}"
+        entry = json.dumps([room, member.user_id, conn])
+        keys = [self._conns(room, member.user_id), self._key("members", room), self._key("node", self.node_id)]
+        first = await self._redis().eval(_ADD, 3, *keys, conn, member.user_id, json.dumps(member.info), entry)
+        return bool(first)
+
+    async def remove(self, room: str, user_id: str, sid: str) -> PresenceMember | None:
+        return await self._remove(room, user_id, f"{self.node_id}:{sid}", self.node_id)
+
+    async def _remove(self, room: str, user_id: str, conn: str, node: str) -> PresenceMember | None:
+        entry = json.dumps([room, user_id, conn])
+        keys = [self._conns(room, user_id), self._key("members", room), self._key("node", node)]
+        info = await self._redis().eval(_REMOVE, 3, *keys, conn, user_id, entry)
+        if info is None:
+            return None
+        return PresenceMember(user_id=user_id, info=json.loads(info))
+
+    async def members(self, room: str) -> list[PresenceMember]:
+        found: dict[bytes, bytes] = await self._redis().hgetall(self._key("members", room))
+        members = [PresenceMember(user_id=user.decode(), info=json.loads(info)) for user, info in found.items()]
+        return sorted(members, key=lambda member: member.user_id)
+
+    async def _beat(self) -> None:
+        client = self._redis()
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.set(self._key("alive", self.node_id), "1", px=int(self.ttl * 1000))
+            pipe.sadd(self._key("nodes"), self.node_id)
+            await pipe.execute()
+
+    async def reap(self) -> int:
+        """Remove the entries of every node whose heartbeat expired; returns how many members left."""
+        client = self._redis()
+        left = 0
+        for raw in await client.smembers(self._key("nodes")):
+            node = raw.decode()
+            if node == self.node_id or await client.exists(self._key("alive", node)):
+                continue
+            left += await self._reap_node(node)
+        return left
+
+    async def _reap_node(self, node: str) -> int:
+        client = self._redis()
+        left = 0
+        # SPOP hands each entry to exactly one reaper, however many processes reap the same dead node.
+        while (raw := await client.spop(self._key("node", node))) is not None:
+            room, user_id, conn = json.loads(raw)
+            member = await self._remove(room, user_id, conn, node)
+            if member is None:
+                continue
+            left += 1
+            logger.info("presence: %s left %s with dead process %s", user_id, room, node)
+            if self._on_reaped is not None:
+                try:
+                    await self._on_reaped(room, member)
+                except Exception:  # one failed notification must not leave the rest of the dead node behind
+                    logger.exception("presence: could not announce that %s left %s", user_id, room)
+        await client.srem(self._key("nodes"), node)
+        return left
+
+    async def _every(self, work: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await work()
+            except (RedisError, OSError) as exc:
+                # Redis down: keep trying; if the heartbeat lapses meanwhile, the others reap this node's members.
+                logger.warning("presence: %s failed (%s); retrying in %.1fs", work.__name__, exc, self.interval)
