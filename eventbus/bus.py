@@ -218,7 +218,9 @@ class EventBus(Sender):
         Redis there is nothing to connect to.
         """
         await start_manager(self.sio)
-        await self._presence.start()
+        if any(room.presence for room in self.rooms):
+            # Only then: a bus without presence rooms needs no Redis keys (its ACL user may have none).
+            await self._presence.start()
 
     async def stop(self) -> None:
         """Stop listening to Redis and close its connections; ``asgi_app()`` calls it at shutdown."""
