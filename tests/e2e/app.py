@@ -16,13 +16,13 @@ from starlette.routing import Route
 
 from eventbus import EventBus
 from tests.e2e import ops
-from tests.e2e.model import TeamRoom, VaultRoom
+from tests.e2e.model import DocRoom, TeamRoom, VaultRoom
 
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
 for noisy in ("socketio", "engineio", "uvicorn.access"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 
-bus = EventBus(rooms=[TeamRoom, VaultRoom])
+bus = EventBus(rooms=[DocRoom, TeamRoom, VaultRoom])
 
 
 async def run_ops(request: Request) -> JSONResponse:

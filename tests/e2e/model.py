@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from events import Event, Room, Target
+from events import Event, Room, Target, User
 
 
 class TeamRoom(Room, prefix="team", public=True):
@@ -15,6 +15,24 @@ class VaultRoom(Room, prefix="vault"):
     """Nobody may join (deny by default): only the server, or a forged Redis message, could put a socket in."""
 
     vault_id: str
+
+
+class DocMember(BaseModel):
+    """What the others see of a user editing a document."""
+
+    name: str
+
+
+class DocRoom(Room, prefix="doc", presence=True):
+    """A presence room: everyone may join except ``mallory``, who may not even ask who is in it."""
+
+    doc_id: str
+
+    def can_join(self, user: User | None) -> bool:
+        return user is not None and user.id != "mallory"
+
+    def presence_info(self, user: User) -> DocMember:
+        return DocMember(name=user.id.title())
 
 
 class TickEvent(Event):

@@ -1,0 +1,120 @@
+"""Presence rooms on one process, over the wire: members once per user, join/leave events once per transition."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from eventbus import EventBus, JWTAuth
+from tests.clients import PyClient
+from tests.e2e.model import DocRoom, TeamRoom
+from tests.presence_scenario import PAYLOAD, ROOM, Scenario, Tab, run_steps
+
+Serve = Callable[[Any], Awaitable[str]]
+Connect = Callable[..., Awaitable[PyClient]]
+Token = Callable[..., str]
+
+TABS = {"alice": "alice", "bob1": "bob", "bob2": "bob", "carol": "carol", "alice2": "alice"}
+
+
+async def served(jwt_auth: JWTAuth, serve: Serve) -> tuple[EventBus, str]:
+    bus = EventBus(auth=jwt_auth, rooms=[DocRoom, TeamRoom])
+    return bus, await serve(bus.asgi_app())
+
+
+async def test_every_view_matches_the_truth_and_events_go_once_per_user(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus, url = await served(jwt_auth, serve)
+
+    async def fence(tabs: list[Tab]) -> None:
+        for tab in tabs:
+            await tab.client.fence(bus)
+
+    async def members() -> set[str]:
+        return {member.user_id for member in await bus.presence(ROOM)}
+
+    scenario = Scenario(fence)
+    for name, user in TABS.items():
+        scenario.add(Tab(name, user, await py_client(url, token=token(user))))
+
+    await run_steps(scenario, members)
+
+    assert await bus.presence(DocRoom(doc_id="d1")) == []
+
+
+async def test_join_ack_and_events_carry_the_typed_info(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus, url = await served(jwt_auth, serve)
+    alice = await py_client(url, token=token("alice"))
+    bob = await py_client(url, token=token("bob"))
+
+    assert await alice.call("join_doc", PAYLOAD) == {
+        "ok": True,
+        "room": ROOM,
+        "members": [{"user_id": "alice", "info": {"name": "Alice"}}],
+    }
+    ack = await bob.call("join_doc", PAYLOAD)
+    assert ack["members"] == [
+        {"user_id": "alice", "info": {"name": "Alice"}},
+        {"user_id": "bob", "info": {"name": "Bob"}},
+    ]
+    assert await alice.inbox.wait_for("presence_join") == [
+        {"room": ROOM, "member": {"user_id": "bob", "info": {"name": "Bob"}}}
+    ]
+    await bob.close()
+    assert await alice.inbox.wait_for("presence_leave") == [
+        {"room": ROOM, "member": {"user_id": "bob", "info": {"name": "Bob"}}}
+    ]
+    await alice.fence(bus)
+    assert alice.received("presence_join") == [{"room": ROOM, "member": {"user_id": "bob", "info": {"name": "Bob"}}}]
+
+
+async def test_non_presence_rooms_keep_the_plain_join_ack(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus, url = await served(jwt_auth, serve)
+    alice = await py_client(url, token=token("alice"))
+    assert await alice.call("join_team", {"team_id": "t1"}) == {"ok": True, "room": "team:t1"}
+    await alice.fence(bus)
+    assert alice.received("presence_join") == []
+
+
+async def test_server_side_joins_and_leaves_record_presence(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus, url = await served(jwt_auth, serve)
+    alice = await py_client(url, token=token("alice"))
+    bob = await py_client(url, token=token("bob"))
+    await alice.call("join_doc", PAYLOAD)
+
+    await bus.join_room(bob.sid, DocRoom(doc_id="d1"))
+    assert [m.user_id for m in await bus.presence(ROOM)] == ["alice", "bob"]
+    await bus.join_room(bob.sid, ROOM)  # again, by name: nothing changes
+    await bus.leave_room(bob.sid, ROOM)
+
+    assert [m.user_id for m in await bus.presence(ROOM)] == ["alice"]
+    await alice.fence(bus)
+    assert [e["member"]["user_id"] for e in alice.received("presence_join")] == ["bob"]
+    assert [e["member"]["user_id"] for e in alice.received("presence_leave")] == ["bob"]
+
+
+async def test_presence_query_for_members_and_joinable_connections_only(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    _, url = await served(jwt_auth, serve)
+    alice = await py_client(url, token=token("alice"))
+    carol = await py_client(url, token=token("carol"))
+    mallory = await py_client(url, token=token("mallory"))
+    await alice.call("join_doc", PAYLOAD)
+    expected = {"ok": True, "data": {"room": ROOM, "members": [{"user_id": "alice", "info": {"name": "Alice"}}]}}
+
+    assert await alice.call("presence", {"room": ROOM}) == expected
+    assert await carol.call("presence", {"room": ROOM}) == expected  # not in it, but may join
+    refused = await mallory.call("presence", {"room": ROOM})
+    assert refused["error"]["code"] == "forbidden"
+    assert (await alice.call("presence", {"room": "team:t1"}))["error"]["code"] == "invalid_payload"
+    assert (await alice.call("presence", {"room": "nope:1"}))["error"]["code"] == "invalid_payload"
+    assert (await alice.call("presence", {"room": "doc:a b"}))["error"]["code"] == "invalid_payload"
+    assert (await alice.call("presence", "doc:d1"))["error"]["code"] == "invalid_payload"
