@@ -16,6 +16,7 @@ import yaml
 
 from codegen.jsonschema import REF_PREFIX, json_schema, ref_name
 from codegen.typescript import room_pattern
+from events.presence import PresenceJoinEvent, PresenceLeaveEvent
 
 if TYPE_CHECKING:
     from codegen.spec import RoomSpec, Spec
@@ -133,8 +134,11 @@ class _Document:
 
     def build(self) -> dict[str, Any]:
         event_refs = self.server_events()
+        presence_only = {PresenceJoinEvent.__name__, PresenceLeaveEvent.__name__}
         for room in self.spec.rooms:
-            self.room_channel(room, event_refs)
+            # Only presence rooms get presence_join / presence_leave.
+            refs = {key: ref for key, ref in event_refs.items() if room.presence or key not in presence_only}
+            self.room_channel(room, refs)
         connection: dict[str, Any] = {}
         for room in self.spec.joinable_rooms:
             self.request(room.join_event, f"Join a `{room_pattern(room)}` room if `can_join` allows.", connection)

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
 from events.acks import AckError, ErrorAck, JoinOk
+from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
     from pydantic_core import core_schema
@@ -73,6 +74,8 @@ def json_schema(spec: Spec) -> dict[str, Any]:
         (("lib", "ErrorAck"), "serialization", TypeAdapter(ErrorAck)),
         (("lib", "JoinOk"), "serialization", TypeAdapter(JoinOk)),
     ]
+    if spec.has_presence:
+        inputs.append((("lib", "PresenceJoinOk"), "serialization", TypeAdapter(PresenceJoinOk)))
     inputs += [(("server", e.name), "serialization", TypeAdapter(e.model)) for e in spec.server_events]
     inputs += [(("client", e.name), "validation", TypeAdapter(e.model)) for e in spec.client_events]
     inputs += [(("ack", e.name), "serialization", TypeAdapter(e.ack)) for e in spec.client_events if e.ack is not None]
@@ -85,12 +88,15 @@ def json_schema(spec: Spec) -> dict[str, Any]:
     _omit_absent_error_details(defs)
 
     join_ack = {"anyOf": [ref("JoinOk"), ref("ErrorAck")]}
+    presence_join_ack = {"anyOf": [ref("PresenceJoinOk"), ref("ErrorAck")]}
     client_to_server: dict[str, Any] = {}
     acks: dict[str, Any] = {}
     for room in spec.joinable_rooms:
         for name in (room.join_event, room.leave_event):
             client_to_server[name] = keys[("room", room.prefix)]
             acks[name] = join_ack
+        if room.presence:
+            acks[room.join_event] = presence_join_ack
     for event in spec.client_events:
         client_to_server[event.name] = keys[("client", event.name)]
         data = keys[("ack", event.name)] if event.ack is not None else None

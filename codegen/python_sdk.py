@@ -256,8 +256,13 @@ class _ClientWriter:
         pattern = room_pattern(room)
         for verb, event in (("Join", room.join_event), ("Leave", room.leave_event)):
             doc = f"{verb} the room ``{pattern}``; raises `RequestRefused` when the server says no."
-            body = [*build, f"        return await self._join({json.dumps(event)}, payload)"]
-            self.add_method(event, event, [*_method(event, params, "models.JoinOk"), *_docstring(doc), *body])
+            returns, call = "models.JoinOk", f"await self._join({json.dumps(event)}, payload)"
+            if room.presence and verb == "Join":
+                doc += "\n\nThe ack's ``members`` are everyone in the room now, the caller included."
+                returns = "models.PresenceJoinOk"
+                call = f"models.PresenceJoinOk.model_validate(await self._request({json.dumps(event)}, payload))"
+            body = [*build, f"        return {call}"]
+            self.add_method(event, event, [*_method(event, params, returns), *_docstring(doc), *body])
 
     def event_method(self, event: ClientEventSpec) -> None:
         target, schema = _definition(self.bundle, self.bundle["client_to_server"][event.name])

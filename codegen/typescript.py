@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from codegen.spec import RoomSpec, Spec
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_HELPER_TYPES = ("ClientToServerEvents", "EmptyAck", "EventAck", "JoinAck", "ServerToClientEvents")
+_HELPER_TYPES = ("ClientToServerEvents", "EmptyAck", "EventAck", "JoinAck", "PresenceJoinAck", "ServerToClientEvents")
 # Globals the generated code itself uses, and words a type may not be named.
 _RESERVED = frozenset(
     {*_HELPER_TYPES, "Record", "String", "any", "boolean", "never", "null", "number", "object", "string", "symbol"}
@@ -212,6 +212,8 @@ def _ack_type(writer: TypeWriter, ack: dict[str, Any]) -> str:
     success = ack["anyOf"][0]
     if ref_name(success) == "JoinOk":
         return "JoinAck"
+    if ref_name(success) == "PresenceJoinOk":
+        return "PresenceJoinAck"
     data = success.get("properties", {}).get("data")
     return "EmptyAck" if data is None else f"EventAck<{writer.type_of(data)}>"
 
@@ -271,6 +273,9 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
 
     out += jsdoc(["The ack of a join or leave: `{ ok: true, room }`, or why it was refused."])
     out += ["export type JoinAck = JoinOk | ErrorAck;", ""]
+    if spec.has_presence:
+        out += jsdoc(["The ack of a join to a presence room: `{ ok: true, room, members }`, or why it was refused."])
+        out += ["export type PresenceJoinAck = PresenceJoinOk | ErrorAck;", ""]
     out += jsdoc(["The ack of a client event: `{ ok: true, data }`, or why it was refused."])
     out += ["export type EventAck<T> = { ok: true; data: T } | ErrorAck;", ""]
     out += jsdoc(["The ack of a client event whose success carries no data."])

@@ -5,7 +5,12 @@ user however many connections (tabs) they have there. The server sends
 `PresenceJoinEvent` when a user's first connection enters the room and
 `PresenceLeaveEvent` when their last one leaves or drops; the join ack is a
 `PresenceJoinOk` with the current members, and the ``presence`` client event
-(`PresenceQuery`) asks for them at any time.
+(`PresenceQuery`) asks for them at any time. The docstrings of these models
+end up in the generated TypeScript, so they describe the wire, not Python.
+
+Example:
+    >>> PresenceJoinEvent(room="chat:42", member=PresenceMember(user_id="alice", info={"name": "Alice"})).model_dump()
+    {'room': 'chat:42', 'member': {'user_id': 'alice', 'info': {'name': 'Alice'}}}
 """
 
 from __future__ import annotations
@@ -24,10 +29,6 @@ class PresenceMember(BaseModel):
 
     ``info`` is what the room's ``presence_info(user)`` returned (a small public
     profile; never put secrets in it: every member of the room sees it).
-
-    Example:
-        >>> PresenceMember(user_id="alice", info={"name": "Alice"}).model_dump()
-        {'user_id': 'alice', 'info': {'name': 'Alice'}}
     """
 
     user_id: str
@@ -35,12 +36,7 @@ class PresenceMember(BaseModel):
 
 
 class PresenceJoinEvent(Event):
-    """A user's first connection entered a presence room (sent to the others in it, once per user).
-
-    Example:
-        >>> PresenceJoinEvent(room="chat:42", member=PresenceMember(user_id="alice")).event_name
-        'presence_join'
-    """
+    """A user's first connection entered a presence room (sent to the others in it, once per user)."""
 
     room: str
     member: PresenceMember
@@ -50,12 +46,7 @@ class PresenceJoinEvent(Event):
 
 
 class PresenceLeaveEvent(Event):
-    """A user's last connection left a presence room, disconnected, or its server process died.
-
-    Example:
-        >>> PresenceLeaveEvent(room="chat:42", member=PresenceMember(user_id="alice")).event_name
-        'presence_leave'
-    """
+    """A user's last connection left a presence room, disconnected, or its server process died."""
 
     room: str
     member: PresenceMember

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, computed_field
 from events import ClientEvent, Event, Room
 
 
-class ProjectRoom(Room, prefix="project"):
+class ProjectRoom(Room, prefix="project", presence=True):
     """Everyone working on one project."""
 
     project_id: str = Field(description="The project's id.")

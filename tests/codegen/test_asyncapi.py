@@ -55,6 +55,14 @@ def test_channels_operations_messages_and_security(generated: pathlib.Path) -> N
     assert channels["sprint_board"]["address"] == "sprint_board:{org}:{number}"
     assert list(channels["sprint_board"]["parameters"]) == ["org", "number"]
     assert sorted(channels["project"]["messages"]) == [
+        "PresenceJoinEvent",  # project is a presence room
+        "PresenceLeaveEvent",
+        "ProjectRenamed",
+        "SessionExpiredEvent",
+        "StatusEvent",
+        "TaskUpdatedEvent",
+    ]
+    assert sorted(channels["sprint_board"]["messages"]) == [
         "ProjectRenamed",
         "SessionExpiredEvent",
         "StatusEvent",

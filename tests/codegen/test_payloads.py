@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from events import Room
 from events.acks import error_ack
+from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceMember, PresenceQuery
 from tests.codegen import sample_app
 from tests.codegen.conftest import tsc
 
@@ -130,7 +131,9 @@ def _cases(bundle: dict[str, Any]) -> list[Case]:
     make = Strategies()
     server = {cls.event_name: cls for cls in (sample_app.TaskUpdatedEvent, sample_app.ProjectRenamed)}
     server[sample_app.StatusEvent.event_name] = sample_app.StatusEvent
+    server |= {cls.event_name: cls for cls in (PresenceJoinEvent, PresenceLeaveEvent)}
     client = {cls.event_name: cls for cls in (sample_app.UpdateTask, sample_app.CountTasks, sample_app.Heartbeat)}
+    client[PresenceQuery.event_name] = PresenceQuery
     rooms = {f"join_{cls.prefix}": cls for cls in (sample_app.ProjectRoom, sample_app.SprintBoardRoom)}
     rooms["join_status"] = sample_app.StatusRoom
     errors = st.builds(error_ack, st.sampled_from(["forbidden", "invalid_payload"]), st.text(max_size=10))
@@ -146,6 +149,9 @@ def _cases(bundle: dict[str, Any]) -> list[Case]:
         )
         if name in rooms:
             success = make.model(sample_app.ProjectRoom).map(lambda room: {"ok": True, "room": str(room)})
+            if rooms[name].presence:
+                members = st.lists(make.model(PresenceMember).map(_sent), max_size=3)
+                success = st.builds(lambda ack, found: {**ack, "members": found}, success, members)
         else:
             ack = cls.ack_type  # type: ignore[attr-defined]
             data = make.of(ack).map(lambda value, ack=ack: _ack_data(ack, value)) if ack else st.none()

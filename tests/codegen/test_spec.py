@@ -69,7 +69,10 @@ def test_maps_reference_definitions_by_class_name(sample_spec: Spec) -> None:
     assert bundle["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert bundle["server_to_client"]["project.renamed"] == {"$ref": "#/$defs/ProjectRenamed"}
     assert bundle["client_to_server"]["join_sprint_board"] == {"$ref": "#/$defs/SprintBoardRoom"}
-    assert bundle["acks"]["join_project"] == {"anyOf": [{"$ref": "#/$defs/JoinOk"}, {"$ref": "#/$defs/ErrorAck"}]}
+    assert bundle["acks"]["join_project"] == {
+        "anyOf": [{"$ref": "#/$defs/PresenceJoinOk"}, {"$ref": "#/$defs/ErrorAck"}]
+    }
+    assert bundle["acks"]["leave_project"] == {"anyOf": [{"$ref": "#/$defs/JoinOk"}, {"$ref": "#/$defs/ErrorAck"}]}
     count_ok = bundle["acks"]["count_tasks"]["anyOf"][0]
     assert count_ok["properties"]["data"] == {"type": "integer"}
     assert bundle["acks"]["heartbeat"]["anyOf"][0]["required"] == ["ok"]

@@ -59,6 +59,57 @@ export interface LabelOutput {
   color: Color;
 }
 
+/**
+ * A user's first connection entered a presence room (sent to the others in it, once per user).
+ *
+ */
+export interface PresenceJoinEvent {
+  room: string;
+  member: PresenceMember;
+}
+
+/**
+ * The ack of a join to a presence room: ``{"ok": true, "room": "chat:42", "members": [...]}``.
+ *
+ * ``members`` includes the joiner, sorted by user id.
+ */
+export interface PresenceJoinOk {
+  ok: true;
+  room: string;
+  members: PresenceMember[];
+}
+
+/**
+ * A user's last connection left a presence room, disconnected, or its server process died.
+ *
+ */
+export interface PresenceLeaveEvent {
+  room: string;
+  member: PresenceMember;
+}
+
+/** The members of a presence room, sorted by user id: the data of the ``presence`` ack. */
+export interface PresenceList {
+  room: string;
+  members: PresenceMember[];
+}
+
+/**
+ * One user present in a room, whatever their number of connections there.
+ *
+ * ``info`` is what the room's ``presence_info(user)`` returned (a small public
+ * profile; never put secrets in it: every member of the room sees it).
+ */
+export interface PresenceMember {
+  user_id: string;
+  info: { [key: string]: unknown };
+}
+
+/** Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits. */
+export interface PresenceQuery {
+  room: string;
+}
+
 export type Priority = 1 | 2;
 
 export interface ProjectRenamed {
@@ -164,6 +215,9 @@ export interface UserRoom {
 /** The ack of a join or leave: `{ ok: true, room }`, or why it was refused. */
 export type JoinAck = JoinOk | ErrorAck;
 
+/** The ack of a join to a presence room: `{ ok: true, room, members }`, or why it was refused. */
+export type PresenceJoinAck = PresenceJoinOk | ErrorAck;
+
 /** The ack of a client event: `{ ok: true, data }`, or why it was refused. */
 export type EventAck<T> = { ok: true; data: T } | ErrorAck;
 
@@ -172,6 +226,16 @@ export type EmptyAck = { ok: true } | ErrorAck;
 
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
+  /**
+   * A user's first connection entered a presence room (sent to the others in it, once per user).
+   *
+   */
+  presence_join: (payload: PresenceJoinEvent) => void;
+  /**
+   * A user's last connection left a presence room, disconnected, or its server process died.
+   *
+   */
+  presence_leave: (payload: PresenceLeaveEvent) => void;
   "project.renamed": (payload: ProjectRenamed) => void;
   /**
    * Sent just before the server disconnects a connection whose token expired or was revoked.
@@ -190,7 +254,7 @@ export interface ClientToServerEvents {
   /** Tells the server the client is alive; the ack carries no data. */
   heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;
   /** Join the room `project:{project_id}`. */
-  join_project: (payload: ProjectRoom, callback: (ack: JoinAck) => void) => void;
+  join_project: (payload: ProjectRoom, callback: (ack: PresenceJoinAck) => void) => void;
   /** Join the room `sprint_board:{org}:{number}`. */
   join_sprint_board: (payload: SprintBoardRoom, callback: (ack: JoinAck) => void) => void;
   /** Join the room `status`. */
@@ -201,6 +265,8 @@ export interface ClientToServerEvents {
   leave_sprint_board: (payload: SprintBoardRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `status`. */
   leave_status: (payload: StatusRoom, callback: (ack: JoinAck) => void) => void;
+  /** Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits. */
+  presence: (payload: PresenceQuery, callback: (ack: EventAck<PresenceList>) => void) => void;
   /** Change a task's title or state; acked with its new version. */
   update_task: (payload: UpdateTask, callback: (ack: EventAck<TaskAck>) => void) => void;
 }

@@ -12,8 +12,11 @@ from client import UNSET, Client, RequestRefused, models, project_room, sprint_b
 
 
 async def right(events: Client) -> None:
-    joined: models.JoinOk = await events.join_project(project_id="42")
-    await events.leave_project(project_id="42")
+    joined: models.PresenceJoinOk = await events.join_project(project_id="42")
+    present: list[str] = [member.user_id for member in joined.members]
+    left: models.JoinOk = await events.leave_project(project_id="42")
+    plain: models.JoinOk = await events.join_sprint_board(org="acme", number=3)
+    who: models.PresenceList = await events.presence(room=project_room(project_id="42"))
     await events.join_sprint_board(org="acme", number=3)
     await events.join_status()
     task: models.TaskAck = await events.update_task(task_id=uuid.uuid4(), title=None, state="closed")
@@ -31,7 +34,7 @@ async def right(events: Client) -> None:
         await events.join_project(project_id="secret")
     except RequestRefused as refused:
         print(refused.code, refused.error.message)
-    print(joined.room, task.version, count, names, updated)
+    print(joined.room, present, left, plain, who.members, task.version, count, names, updated)
 
 
 async def wrong(events: Client) -> None:
@@ -45,4 +48,6 @@ async def wrong(events: Client) -> None:
     events.on(models.StatusEvent, lambda status: status.nope)  # type: ignore[attr-defined]
     room: int = project_room(project_id="42")  # type: ignore[assignment]
     project_room(project="42")  # type: ignore[call-arg]
+    plain = await events.join_sprint_board(org="acme", number=3)
+    print(plain.members)  # type: ignore[attr-defined]
     print(joined, count, room)

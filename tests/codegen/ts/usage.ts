@@ -4,6 +4,7 @@ import {
   type ClientToServerEvents,
   type ErrorAck,
   type JoinAck,
+  type PresenceJoinAck,
   type ServerToClientEvents,
   type TaskUpdatedEvent,
   projectRoom,
@@ -47,6 +48,18 @@ function joined(ack: JoinAck): string {
 socket.emit("join_project", { project_id: "42" }, (ack) => console.log(joined(ack)));
 socket.emit("leave_project", { project_id: "42" }, (ack) => console.log(joined(ack)));
 socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
+
+// project is a presence room: its join ack lists the members, and presence_join / presence_leave arrive.
+const members = new Map<string, Record<string, unknown>>();
+function present(ack: PresenceJoinAck): void {
+  if (ack.ok) ack.members.forEach((member) => members.set(member.user_id, member.info));
+}
+socket.emit("join_project", { project_id: "42" }, present);
+socket.on("presence_join", (event) => members.set(event.member.user_id, event.member.info));
+socket.on("presence_leave", (event) => members.delete(event.member.user_id) && console.log(event.room));
+socket.emit("presence", { room: projectRoom({ project_id: "42" }) }, (ack) => {
+  console.log(ack.ok ? ack.data.members.map((member) => member.user_id) : ack.error.code);
+});
 socket.emit("leave_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
 socket.emit("join_status", {}, (ack) => console.log(joined(ack)));
 socket.emit("leave_status", {}, (ack) => console.log(joined(ack)));

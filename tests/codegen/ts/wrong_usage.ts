@@ -67,3 +67,7 @@ socket.emit("count_tasks", { project_id: "1" }, (ack) => {
     console.log(code);
   }
 });
+// @ts-expect-error a room without presence has no members in its join ack
+socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(ack.ok && ack.members));
+// @ts-expect-error presence events carry a member, not a user id
+socket.on("presence_join", (event: { room: string; member: string }) => console.log(event));

@@ -181,6 +181,8 @@ from uuid import UUID
 
 
 SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {
+    models.PresenceJoinEvent: "presence_join",
+    models.PresenceLeaveEvent: "presence_leave",
     models.ProjectRenamed: "project.renamed",
     models.SessionExpiredEvent: "session_expired",
     models.StatusEvent: "status",
@@ -194,11 +196,14 @@ _COUNT_TASKS_ACK: TypeAdapter[int] = TypeAdapter(int)
 class Client(BaseClient):
     """The typed client: ``on(Model)`` for server events, one coroutine per join, leave and client event."""
 
-    async def join_project(self, *, project_id: str) -> models.JoinOk:
-        """Join the room ``project:{project_id}``; raises `RequestRefused` when the server says no."""
+    async def join_project(self, *, project_id: str) -> models.PresenceJoinOk:
+        """Join the room ``project:{project_id}``; raises `RequestRefused` when the server says no.
+
+        The ack's ``members`` are everyone in the room now, the caller included.
+        """
         fields: dict[str, Any] = {"project_id": project_id}
         payload = models.ProjectRoom.model_validate(_given(fields))
-        return await self._join("join_project", payload)
+        return models.PresenceJoinOk.model_validate(await self._request("join_project", payload))
 
     async def leave_project(self, *, project_id: str) -> models.JoinOk:
         """Leave the room ``project:{project_id}``; raises `RequestRefused` when the server says no."""
@@ -248,6 +253,16 @@ class Client(BaseClient):
         fields: dict[str, Any] = {}
         payload = models.Heartbeat.model_validate(_given(fields))
         await self._request("heartbeat", payload)
+
+    async def presence(self, *, room: str) -> models.PresenceList:
+        """Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits.
+
+        Raises `RequestRefused` when the server acks with an error.
+        """
+        fields: dict[str, Any] = {"room": room}
+        payload = models.PresenceQuery.model_validate(_given(fields))
+        reply = await self._request("presence", payload)
+        return models.PresenceList.model_validate(reply.get("data"))
 
     async def update_task(
         self,

@@ -102,6 +102,34 @@ class LabelOutput(BaseModel):
     color: Color
 
 
+class PresenceMember(BaseModel):
+    """
+    One user present in a room, whatever their number of connections there.
+
+    ``info`` is what the room's ``presence_info(user)`` returned (a small public
+    profile; never put secrets in it: every member of the room sees it).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    user_id: str
+    info: dict[str, Any]
+
+
+class PresenceQuery(BaseModel):
+    """
+    Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    room: str
+
+
 Priority = TypeAliasType("Priority", Annotated[Literal[1, 2], Field(title="Priority")])
 
 
@@ -284,6 +312,63 @@ class ErrorAck(BaseModel):
     )
     ok: Literal[False]
     error: AckError
+
+
+class PresenceJoinEvent(BaseModel):
+    """
+    A user's first connection entered a presence room (sent to the others in it, once per user).
+
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    room: str
+    member: PresenceMember
+
+
+class PresenceJoinOk(BaseModel):
+    """
+    The ack of a join to a presence room: ``{"ok": true, "room": "chat:42", "members": [...]}``.
+
+    ``members`` includes the joiner, sorted by user id.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    ok: Literal[True]
+    room: str
+    members: list[PresenceMember]
+
+
+class PresenceLeaveEvent(BaseModel):
+    """
+    A user's last connection left a presence room, disconnected, or its server process died.
+
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    room: str
+    member: PresenceMember
+
+
+class PresenceList(BaseModel):
+    """
+    The members of a presence room, sorted by user id: the data of the ``presence`` ack.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    room: str
+    members: list[PresenceMember]
 
 
 Comment.model_rebuild()
