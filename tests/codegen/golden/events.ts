@@ -59,10 +59,7 @@ export interface LabelOutput {
   color: Color;
 }
 
-/**
- * A user's first connection entered a presence room (sent to the others in it, once per user).
- *
- */
+/** A user's first connection entered a presence room (sent to the others in it, once per user). */
 export interface PresenceJoinEvent {
   room: string;
   member: PresenceMember;
@@ -79,10 +76,7 @@ export interface PresenceJoinOk {
   members: PresenceMember[];
 }
 
-/**
- * A user's last connection left a presence room, disconnected, or its server process died.
- *
- */
+/** A user's last connection left a presence room, disconnected, or its server process died. */
 export interface PresenceLeaveEvent {
   room: string;
   member: PresenceMember;
@@ -226,15 +220,9 @@ export type EmptyAck = { ok: true } | ErrorAck;
 
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
-  /**
-   * A user's first connection entered a presence room (sent to the others in it, once per user).
-   *
-   */
+  /** A user's first connection entered a presence room (sent to the others in it, once per user). */
   presence_join: (payload: PresenceJoinEvent) => void;
-  /**
-   * A user's last connection left a presence room, disconnected, or its server process died.
-   *
-   */
+  /** A user's last connection left a presence room, disconnected, or its server process died. */
   presence_leave: (payload: PresenceLeaveEvent) => void;
   "project.renamed": (payload: ProjectRenamed) => void;
   /**

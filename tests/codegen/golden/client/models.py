@@ -317,7 +317,6 @@ class ErrorAck(BaseModel):
 class PresenceJoinEvent(BaseModel):
     """
     A user's first connection entered a presence room (sent to the others in it, once per user).
-
     """
 
     model_config = ConfigDict(
@@ -347,7 +346,6 @@ class PresenceJoinOk(BaseModel):
 class PresenceLeaveEvent(BaseModel):
     """
     A user's last connection left a presence room, disconnected, or its server process died.
-
     """
 
     model_config = ConfigDict(
