@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
 
 from eventbus import EventBus, JWTAuth
 from tests.clients import PyClient
 from tests.e2e.model import DocRoom, TeamRoom
 from tests.presence_scenario import PAYLOAD, ROOM, Scenario, Tab, run_steps
+from tests.redis_server import RedisServer
 
 Serve = Callable[[Any], Awaitable[str]]
 Connect = Callable[..., Awaitable[PyClient]]
@@ -118,3 +122,24 @@ async def test_presence_query_for_members_and_joinable_connections_only(
     assert (await alice.call("presence", {"room": "nope:1"}))["error"]["code"] == "invalid_payload"
     assert (await alice.call("presence", {"room": "doc:a b"}))["error"]["code"] == "invalid_payload"
     assert (await alice.call("presence", "doc:d1"))["error"]["code"] == "invalid_payload"
+
+
+@pytest.mark.redis
+async def test_on_redis_with_the_acl_the_readme_gives(
+    redis_server: RedisServer, jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+    [rule] = [line for line in readme.splitlines() if line.startswith("ACL SETUSER") and "presence" in line]
+    redis_server.client().execute_command(*rule.split())
+    url = f"redis://eventbus:s3cret-pass@127.0.0.1:{redis_server.port}/0"
+    bus = EventBus(auth=jwt_auth, rooms=[DocRoom], redis_url=url, redis_channel="app-events")
+    served = await serve(bus.asgi_app())
+    alice = await py_client(served, token=token("alice"))
+    bob = await py_client(served, token=token("bob"))
+
+    await alice.call("join_doc", PAYLOAD)
+    assert [m["user_id"] for m in (await bob.call("join_doc", PAYLOAD))["members"]] == ["alice", "bob"]
+    await bob.close()
+
+    assert [e["member"]["user_id"] for e in await alice.inbox.wait_for("presence_leave")] == ["bob"]
+    assert [m.user_id for m in await bus.presence(ROOM)] == ["alice"]
