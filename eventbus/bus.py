@@ -21,6 +21,7 @@ from eventbus.joins import RoomHandlers
 from eventbus.limits import TokenBucket
 from eventbus.managers import client_manager, disconnect_room, presence_store_for, start_manager, stop_manager
 from eventbus.presence import Presence, query_presence
+from eventbus.redis_manager import RedisManager
 from eventbus.sending import Sender
 from eventbus.settings import EventBusSettings
 from events import (
@@ -133,6 +134,8 @@ class EventBus(Sender):
         self._buckets: dict[str, TokenBucket] = {}
         self._expiries: dict[str, asyncio.Task[None]] = {}
         self._presence = Presence(self, presence_store or presence_store_for(manager, self.settings))
+        if isinstance(manager, RedisManager):
+            manager.room_listener = self._presence.moved
         self.on(PresenceQuery)(query_presence)
         for room in rooms:
             self.add_room(room)

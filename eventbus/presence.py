@@ -106,6 +106,10 @@ class Presence:
         if user_id is not None:
             await self._remove(sid, name, user_id)
 
+    async def moved(self, sid: str, room: str, entered: bool) -> None:
+        """Another process put ``sid`` (held here) in ``room`` or took it out, through Redis."""
+        await (self.joined(sid, room) if entered else self.left(sid, room))
+
     async def disconnected(self, sid: str) -> None:
         """Forget every presence room of ``sid``, announcing each user whose last connection this was."""
         for name, user_id in self._joined.pop(sid, {}).items():

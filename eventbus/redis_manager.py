@@ -38,7 +38,10 @@ from eventbus._channel import Channel
 from eventbus._redis_url import check_url
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    RoomListener = Callable[[str, str, bool], Awaitable[None]]
+    """``(sid, room, entered)``: a socket of this process was put in or taken out of a room by another process."""
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         super().__init__(check_url(url), channel=channel, write_only=write_only, redis_options=redis_options)
         self._setup_signing(signing_key)
         self.subscribed = asyncio.Event()
+        self.room_listener: RoomListener | None = None
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
 
@@ -132,6 +136,26 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
             except Exception:  # one socket failing to close must not keep the others open
                 logger.exception("could not disconnect sid=%s", sid)
+
+    async def _handle_enter_room(self, message: dict[str, Any]) -> None:
+        await super()._handle_enter_room(message)
+        await self._tell_room_listener(message, entered=True)
+
+    async def _handle_leave_room(self, message: dict[str, Any]) -> None:
+        await super()._handle_leave_room(message)
+        await self._tell_room_listener(message, entered=False)
+
+    async def _tell_room_listener(self, message: dict[str, Any], *, entered: bool) -> None:
+        # Another process moved one of our sockets: only this one knows its user, so presence is recorded here.
+        sid, room, namespace = message.get("sid"), message.get("room"), message.get("namespace") or "/"
+        if self.room_listener is None or not isinstance(sid, str) or not isinstance(room, str):
+            return
+        if not self.is_connected(sid, namespace):
+            return
+        try:
+            await self.room_listener(sid, room, entered)
+        except Exception:
+            logger.exception("room listener failed for sid=%s room=%s", sid, room)
 
     def new_client(self) -> Any:
         """A fresh ``redis.asyncio.Redis`` on this manager's URL and options (TLS, sentinel), for other Redis work."""

@@ -116,3 +116,23 @@ async def test_killed_process_members_leave_within_the_bound(
         {"user_id": "bob", "info": {"name": "Bob"}},
         {"user_id": "carol", "info": {"name": "Carol"}},
     ]
+
+
+async def test_server_side_join_of_a_socket_on_the_other_process(
+    cluster: StartCluster, py_client: Connect, token: Token
+) -> None:
+    nodes = await cluster()
+    a, b = nodes.servers
+    alice = await py_client(a.url, token=token("alice"))
+    bob = await py_client(b.url, token=token("bob"))
+    await alice.call("join_doc", PAYLOAD)
+
+    assert await a.run([{"op": "join", "sid": bob.sid, "room": ROOM}]) == [{"ok": True}]
+    joined = await alice.inbox.wait_for("presence_join", timeout=10)
+    assert joined == [{"room": ROOM, "member": {"user_id": "bob", "info": {"name": "Bob"}}}]
+    answer = await alice.call("presence", {"room": ROOM})
+    assert [m["user_id"] for m in answer["data"]["members"]] == ["alice", "bob"]
+
+    assert await a.run([{"op": "leave", "sid": bob.sid, "room": ROOM}]) == [{"ok": True}]
+    left = await alice.inbox.wait_for("presence_leave", timeout=10)
+    assert left == [{"room": ROOM, "member": {"user_id": "bob", "info": {"name": "Bob"}}}]
