@@ -24,11 +24,16 @@ Reaped: TypeAlias = Callable[[str, "PresenceMember"], Awaitable[None]]
 class PresenceStore(ABC):
     """Connections of users in presence rooms; decides atomically who arrived first and who left last.
 
+    A store is shared by every process of an application (Redis) or private to
+    one (memory); ``sid`` is a Socket.IO id of this process, which the store
+    qualifies with its node id where several processes share it.
+
     Example:
-        >>> store = MemoryPresenceStore()
-        >>> import asyncio
-        >>> asyncio.run(store.add("chat:42", PresenceMember(user_id="alice"), "sid1"))  # doctest: +SKIP
+        >>> async with MemoryPresenceStore() as store:  # doctest: +SKIP
+        ...     await store.add("chat:42", PresenceMember(user_id="alice"), "sid1")
+        ...     await store.add("chat:42", PresenceMember(user_id="alice"), "sid2")
         True
+        False
     """
 
     async def start(self, on_reaped: Reaped | None = None) -> None:  # noqa: B027 - optional, not abstract
@@ -63,9 +68,7 @@ class MemoryPresenceStore(PresenceStore):
     """One process, in memory: no awaits inside an operation, so each is atomic on the event loop.
 
     Example:
-        >>> store = MemoryPresenceStore()
-        >>> asyncio.run(store.members("chat:42"))  # doctest: +SKIP
-        []
+        >>> bus = EventBus(auth=auth, rooms=[DocRoom], presence_store=MemoryPresenceStore())  # doctest: +SKIP
     """
 
     def __init__(self) -> None:
