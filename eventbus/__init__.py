@@ -14,9 +14,25 @@ from eventbus.exceptions import (
     RedisUnavailableError,
 )
 from eventbus.handlers import Context
+from eventbus.presence_store import MemoryPresenceStore, PresenceStore
 from eventbus.sending import Sender, Sent
 from eventbus.settings import EventBusSettings
-from events import ClientEvent, Event, Room, RoomKey, SessionExpiredEvent, Target, User, UserRoom
+from events import (
+    ClientEvent,
+    Event,
+    PresenceJoinEvent,
+    PresenceJoinOk,
+    PresenceLeaveEvent,
+    PresenceList,
+    PresenceMember,
+    PresenceQuery,
+    Room,
+    RoomKey,
+    SessionExpiredEvent,
+    Target,
+    User,
+    UserRoom,
+)
 from events.acks import ErrorCode
 
 __all__ = [
@@ -34,7 +50,15 @@ __all__ = [
     "EventBusSettings",
     "EventError",
     "JWTAuth",
+    "MemoryPresenceStore",
     "NoDefaultBusError",
+    "PresenceJoinEvent",
+    "PresenceJoinOk",
+    "PresenceLeaveEvent",
+    "PresenceList",
+    "PresenceMember",
+    "PresenceQuery",
+    "PresenceStore",
     "PublishError",
     "RedisUnavailableError",
     "Room",

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from eventbus import EventBus, JWTAuth
+from eventbus.presence import member_of, presence_room
+from events import PresenceMember, Room, User
 from tests.clients import PyClient
 from tests.e2e.model import DocRoom, TeamRoom
 from tests.presence_scenario import PAYLOAD, ROOM, Scenario, Tab, run_steps
@@ -143,3 +145,24 @@ async def test_on_redis_with_the_acl_the_readme_gives(
 
     assert [e["member"]["user_id"] for e in await alice.inbox.wait_for("presence_leave")] == ["bob"]
     assert [m.user_id for m in await bus.presence(ROOM)] == ["alice"]
+
+
+class AsyncInfoRoom(Room, prefix="async_info", presence=True):
+    room_id: str
+
+    async def presence_info(self, user: User) -> dict[str, Any]:
+        return {"role": user.claims.get("role", "guest")}
+
+
+class PlainRoom(Room, prefix="plain_presence", presence=True):
+    room_id: str
+
+
+async def test_presence_info_may_be_async_a_dict_or_the_default() -> None:
+    user = User(id="alice", claims={"role": "admin"})
+    assert await member_of(AsyncInfoRoom(room_id="1"), user) == PresenceMember(user_id="alice", info={"role": "admin"})
+    assert await member_of(PlainRoom(room_id="1"), user) == PresenceMember(user_id="alice", info={})
+    assert await member_of(DocRoom(doc_id="1"), user) == PresenceMember(user_id="alice", info={"name": "Alice"})
+    assert presence_room("plain_presence:1") == PlainRoom(room_id="1")
+    assert presence_room("team:1") is None
+    assert presence_room("unknown:1") is None
