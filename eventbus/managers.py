@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from eventbus.exceptions import RedisUnavailableError
+from eventbus.fastpath import FastEmitManager, FastRedisManager
 from eventbus.presence_store import MemoryPresenceStore, PresenceStore
 from eventbus.redis_manager import RedisManager
 from eventbus.redis_presence import RedisPresenceStore
@@ -22,17 +23,24 @@ SUBSCRIBE_TIMEOUT = 10.0
 
 
 def client_manager(
-    redis_url: str | None, *, channel: str, signing_key: str | None = None
+    redis_url: str | None, *, channel: str, signing_key: str | None = None, fast_emit: bool = True
 ) -> socketio.AsyncManager | None:
-    """The manager for ``redis_url`` (``None``: python-socketio's default in-memory manager).
+    """The manager for ``redis_url`` (``None``: in memory).
+
+    With ``fast_emit`` (the default) broadcasts go through `FastEmitManager`, which
+    queues one packet per recipient without python-socketio's task per recipient;
+    ``fast_emit=False`` gives python-socketio's in-memory manager and `RedisManager` as they are.
 
     Example:
-        >>> client_manager(None, channel="eventbus") is None
+        >>> type(client_manager(None, channel="eventbus")).__name__
+        'FastEmitManager'
+        >>> client_manager(None, channel="eventbus", fast_emit=False) is None
         True
     """
     if not redis_url:
-        return None
-    return RedisManager(redis_url, channel=channel, signing_key=signing_key)
+        return FastEmitManager() if fast_emit else None
+    manager_class = FastRedisManager if fast_emit else RedisManager
+    return manager_class(redis_url, channel=channel, signing_key=signing_key)
 
 
 def presence_store_for(manager: socketio.AsyncManager | None, settings: EventBusSettings) -> PresenceStore:

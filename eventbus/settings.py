@@ -42,6 +42,9 @@ class EventBusSettings(BaseSettings):
     jwt_user_id_claim: str = Field(default="sub", description="Claim holding the user id.")
     jwt_cookie: str | None = Field(default=None, description="Cookie read for the token when no other is given.")
     allow_anonymous: bool = Field(default=False, description="Accept connections that present no credential.")
+    fast_emit: bool = Field(
+        default=True, description="Queue broadcast packets without a task per recipient (see eventbus.fastpath)."
+    )
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(
         default=None, description="Allowed browser origins ('*' for any); unset means same origin only."
     )

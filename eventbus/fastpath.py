@@ -1,0 +1,104 @@
+"""A client manager whose ``emit`` hands one pre-encoded packet to each recipient's queue, with no task per recipient.
+
+python-socketio's ``AsyncManager.emit`` encodes a broadcast once, then creates one
+``asyncio`` task per recipient (``server._send_eio_packet``) and waits for all of
+them with ``asyncio.wait``. Each task only does ``await socket.queue.put(pkt)``
+on an unbounded queue, which never suspends, so at 1,000 recipients the cost of
+a broadcast is mostly creating, scheduling and collecting 1,000 tasks (the
+profile in ``bench/README.md`` shows it). `FastEmitManager` does the same puts
+synchronously with ``put_nowait``: the bytes on the wire, the recipients
+(python-socketio's own ``get_participants``: several rooms, each socket once)
+and ``skip_sid`` are unchanged.
+
+Everything that is not a plain broadcast to healthy sockets takes python-socketio's
+own code, so its behavior is kept rather than re-implemented:
+
+* an emit with a ``callback`` (each recipient needs its own ack id);
+* a recipient whose engine.io socket is gone, closed, or overdue on its ping
+  (``AsyncSocket.send`` closes such a socket; python-socketio logs the rest);
+* an engine.io logger at INFO, which logs every packet sent.
+
+Works for both receive paths: in memory, and ``AsyncPubSubManager._handle_emit``
+(Redis, `RedisManager`), whose ``super().emit`` reaches this class when it comes
+after the pub/sub manager in the method resolution order, as in `FastRedisManager`.
+
+Written against python-socketio 5.16-5.18 and python-engineio 4.x (``socket.queue``,
+``socket.last_ping``, ``server.eio.sockets``); ``pyproject.toml`` pins that range
+and ``tests/eventbus/test_fastpath.py`` compares the bytes on the wire with the
+normal path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from eventbus.redis_manager import RedisManager
+
+__all__ = ["FastEmitManager", "FastRedisManager"]
+
+
+class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-socketio ships no type hints
+    """python-socketio's in-memory manager, with a broadcast that queues packets without a task per recipient."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Send ``event`` once to every socket in ``room`` (a name, a list of names, or ``None`` for all)."""
+        room = to or room
+        if callback is not None or namespace not in self.rooms or self.server.eio.logger.isEnabledFor(logging.INFO):
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+            return
+        packets = self._encode(event, data, namespace)
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        eio = self.server.eio
+        sockets = eio.sockets
+        overdue = time.time() - eio.ping_timeout
+        slow: list[str] = []
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed or (socket.last_ping and socket.last_ping < overdue):
+                slow.append(eio_sid)
+                continue
+            # engine.io's queues are unbounded (``create_queue()`` passes no maxsize): put_nowait never raises.
+            for pkt in packets:
+                socket.queue.put_nowait(pkt)
+        for eio_sid in slow:
+            for pkt in packets:
+                await self.server._send_eio_packet(eio_sid, pkt)
+        # The normal path suspends while its tasks run; yielding once keeps a loop of broadcasts from starving
+        # the socket writers (and every other connection) until the loop ends.
+        await asyncio.sleep(0)
+
+    def _encode(self, event: str, data: Any, namespace: str) -> list[Any]:
+        # As AsyncManager.emit: a tuple is several arguments, None is none; binary data gives several packets.
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        parts = encoded if isinstance(encoded, list) else [encoded]
+        return [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+
+
+class FastRedisManager(RedisManager, FastEmitManager):
+    """`RedisManager` whose local delivery (of its own broadcasts and of other processes') is `FastEmitManager`'s.
+
+    The order of the bases matters: `RedisManager.emit` publishes, then
+    ``AsyncPubSubManager._handle_emit`` calls ``super().emit``, which must land
+    on `FastEmitManager.emit` (after the pub/sub manager in the MRO), not the
+    other way round.
+    """

@@ -1,0 +1,241 @@
+"""The fast broadcast path puts the same bytes on the wire as python-socketio's own, for every kind of recipient.
+
+Each scenario runs twice, once on python-socketio's ``AsyncManager`` and once on
+`FastEmitManager`, with raw Engine.IO clients (websocket frames, long-polling
+bodies) recording every packet they receive after connecting; the two recordings
+must be equal, and right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from eventbus import EventBus, EventBusSettings
+from eventbus.fastpath import FastEmitManager
+from tests.sample import MessageEvent, NoticeEvent
+from tests.servers import serving
+
+FENCE = '42["fence"]'
+Frame = str | bytes
+
+
+class WsClient:
+    """An Engine.IO 4 websocket client that keeps every frame after the Socket.IO connect."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.sid = ""
+        self.frames: list[Frame] = []
+
+    @classmethod
+    async def connect(cls, url: str) -> WsClient:
+        ws = await connect(url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket", compression=None)
+        client = cls(ws)
+        assert str(await ws.recv()).startswith("0{")
+        await ws.send("40")
+        connected = str(await ws.recv())
+        client.sid = json.loads(connected[2:])["sid"]
+        return client
+
+    async def until_fence(self) -> list[Frame]:
+        while FENCE not in self.frames:
+            frame = await asyncio.wait_for(self.ws.recv(), 5)
+            if frame == "2":
+                await self.ws.send("3")
+            else:
+                self.frames.append(frame)
+        return self.frames
+
+    async def send(self, text: str) -> None:
+        await self.ws.send(text)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class PollingClient:
+    """An Engine.IO 4 long-polling client; packets of a response body are split on the record separator."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self.http = http
+        self.url = url
+        self.sid = ""
+        self.frames: list[Frame] = []
+
+    @classmethod
+    async def connect(cls, url: str) -> PollingClient:
+        http = httpx.AsyncClient(timeout=10)
+        opened = (await http.get(f"{url}/socket.io/?EIO=4&transport=polling")).text
+        eio_sid = json.loads(opened[1:])["sid"]
+        client = cls(http, f"{url}/socket.io/?EIO=4&transport=polling&sid={eio_sid}")
+        await client.send("40")
+        (connected,) = await client._poll()
+        client.sid = json.loads(str(connected)[2:])["sid"]
+        return client
+
+    async def _poll(self) -> list[str]:
+        return (await self.http.get(self.url)).text.split("\x1e")
+
+    async def until_fence(self) -> list[Frame]:
+        while FENCE not in self.frames:
+            for frame in await self._poll():
+                if frame == "2":
+                    await self.send("3")
+                elif frame != "6":
+                    self.frames.append(frame)
+        return self.frames
+
+    async def send(self, text: str) -> None:
+        (await self.http.post(self.url, content=text)).raise_for_status()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+Client = WsClient | PollingClient
+Scenario = Callable[[EventBus, dict[str, Client]], Awaitable[None]]
+
+
+@pytest.fixture(params=[False, True], ids=["normal", "fast"])
+def fast_emit(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+async def run_scenario(scenario: Scenario, layout: dict[str, tuple[str, list[str]]], *, fast: bool) -> dict[str, Any]:
+    """Serve a bus, connect one raw client per ``layout`` entry (transport, rooms), run ``scenario``, fence, record."""
+    bus = EventBus(allow_anonymous=True, settings=EventBusSettings(fast_emit=fast))
+    assert isinstance(bus.sio.manager, FastEmitManager) is fast
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(serving(bus.asgi_app()))
+        clients: dict[str, Client] = {}
+        for name, (transport, rooms) in layout.items():
+            client: Client = await (WsClient if transport == "websocket" else PollingClient).connect(url)
+            stack.push_async_callback(client.close)
+            clients[name] = client
+            for room in rooms:
+                await bus.join_room(client.sid, room)
+        await scenario(bus, clients)
+        await bus.emit_to_all("fence")
+        return {name: await client.until_fence() for name, client in clients.items()}
+
+
+async def compare(scenario: Scenario, layout: dict[str, tuple[str, list[str]]]) -> dict[str, Any]:
+    """Frames received on the normal path, after asserting the fast path received exactly the same."""
+    normal = await run_scenario(scenario, layout, fast=False)
+    fast = await run_scenario(scenario, layout, fast=True)
+    assert fast == normal
+    return normal
+
+
+TRANSPORTS = ["websocket", "polling"]
+NOTICE = '42["notice",{"text":"hi"}]'
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_one_room(transport: str) -> None:
+    async def scenario(bus: EventBus, clients: dict[str, Client]) -> None:
+        await bus.emit_to_room("r1", NoticeEvent(text="hi"))
+
+    frames = await compare(scenario, {"in": (transport, ["r1"]), "out": (transport, ["r2"])})
+
+    assert frames == {"in": [NOTICE, FENCE], "out": [FENCE]}
+
+
+async def test_overlapping_rooms_deliver_once_on_both_transports() -> None:
+    async def scenario(bus: EventBus, clients: dict[str, Client]) -> None:
+        await bus.emit_to_room(["r1", "r2", "r3"], NoticeEvent(text="hi"))
+        await bus.broadcast(MessageEvent(chat_id="42", text="typed"))
+
+    layout = {
+        "ws12": ("websocket", ["r1", "r2"]),
+        "ws23": ("websocket", ["r2", "r3", "chat:42", "business_monitoring:1"]),
+        "poll13": ("polling", ["r1", "r3", "business_monitoring:1"]),
+        "ws_other": ("websocket", ["r4"]),
+    }
+    frames = await compare(scenario, layout)
+
+    message = '42["message",{"chat_id":"42","text":"typed"}]'
+    assert frames == {
+        "ws12": [NOTICE, FENCE],
+        "ws23": [NOTICE, message, FENCE],
+        "poll13": [NOTICE, message, FENCE],
+        "ws_other": [FENCE],
+    }
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_skip_sid(transport: str) -> None:
+    async def scenario(bus: EventBus, clients: dict[str, Client]) -> None:
+        await bus.emit_to_room(["r1", "r2"], NoticeEvent(text="hi"), exclude=clients["sender"].sid)
+        await bus.emit_to_all("all", exclude=[clients["sender"].sid, clients["other"].sid])
+
+    frames = await compare(scenario, {"sender": (transport, ["r1"]), "other": (transport, ["r1", "r2"])})
+
+    assert frames == {"sender": [FENCE], "other": [NOTICE, FENCE]}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_binary_payload(transport: str) -> None:
+    async def scenario(bus: EventBus, clients: dict[str, Client]) -> None:
+        await bus.emit_to_room("r1", "blob", {"name": "b", "data": b"\x00\x01\xff"})
+
+    frames = await compare(scenario, {"a": (transport, ["r1"]), "b": (transport, ["r1"])})
+
+    header = '451-["blob",{"name":"b","data":{"_placeholder":true,"num":0}}]'
+    attachment: Frame = b"\x00\x01\xff" if transport == "websocket" else "bAAH/"
+    assert frames == {"a": [header, attachment, FENCE], "b": [header, attachment, FENCE]}
+
+
+async def test_callback_takes_the_normal_path_and_gets_its_ack(fast_emit: bool) -> None:
+    acks: list[Any] = []
+    acked = asyncio.Event()
+
+    def on_ack(*args: Any) -> None:
+        acks.append(args)
+        acked.set()
+
+    async def scenario(bus: EventBus, clients: dict[str, Client]) -> None:
+        client = clients["a"]
+        assert isinstance(client, WsClient)
+        await bus.sio.emit("ask", {"q": 1}, to=client.sid, callback=on_ack)
+        question = await asyncio.wait_for(client.ws.recv(), 5)
+        assert question == '421["ask",{"q":1}]'
+        await client.send('431["yes"]')
+        await asyncio.wait_for(acked.wait(), 5)
+
+    frames = await run_scenario(scenario, {"a": ("websocket", [])}, fast=fast_emit)
+
+    assert acks == [("yes",)]
+    assert frames == {"a": [FENCE]}
+
+
+@pytest.fixture
+async def fast_bus() -> AsyncIterator[tuple[EventBus, str]]:
+    bus = EventBus(allow_anonymous=True)
+    async with serving(bus.asgi_app()) as url:
+        yield bus, url
+
+
+async def test_disconnected_recipient_is_skipped_and_others_still_receive(fast_bus: tuple[EventBus, str]) -> None:
+    bus, url = fast_bus
+    gone, stays = await WsClient.connect(url), await WsClient.connect(url)
+    for client in (gone, stays):
+        await bus.join_room(client.sid, "r1")
+    eio_sid = bus.sio.manager.eio_sid_from_sid(gone.sid, "/")
+    bus.sio.eio.sockets[eio_sid].closed = True  # closed in engine.io, still listed in the room: a disconnect race
+
+    await bus.emit_to_room("r1", NoticeEvent(text="hi"))
+    await bus.emit_to_all("fence")
+
+    assert await stays.until_fence() == [NOTICE, FENCE]
+    assert eio_sid not in bus.sio.eio.sockets  # engine.io's own send path dropped it, as it does without the fast path
+    await gone.close()
+    await stays.close()
