@@ -1,10 +1,10 @@
-# The two commands of the README: `make demo` and `make test`. Each installs what it needs.
+# The commands of the README: `make demo`, `make test`, `make bench`, `make bench-quick`. Each installs what it needs.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest install node redis-server chromium web web-types bench bench-quick
+.PHONY: demo test lint typecheck pytest install node redis-server chromium web web-types bench bench-quick bench-deps
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,6 +19,24 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	touch $@
 
 node: tests/js/node_modules/.installed
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench-deps: $(VENV)/.bench-installed bench/node_modules/.installed redis-server
+
+# Every system under the same load, one run; results in bench/results/latest.{json,md,png}. A few minutes.
+bench: bench-deps
+	$(PY) -m bench
+
+# Fan-out only, under a minute; its last line is the typed/raw ratio at 1,000 clients.
+bench-quick: bench-deps
+	$(PY) -m bench --quick
 
 redis-server:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }

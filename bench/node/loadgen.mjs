@@ -1,0 +1,223 @@
+// The benchmark's load generator: many cheap Socket.IO clients in one Node process.
+//
+// Each client is a bare `ws` socket speaking Engine.IO 4 / Socket.IO 5 by hand
+// (handshake "0{...}", connect "40", ping "2" -> pong "3", events "42[...]",
+// acks "42<id>[...]" -> "43<id>[...]"), so a delivery costs the client one
+// JSON.parse and a counter: far less than the server spends, which the CPU
+// figures this process reports are there to prove.
+//
+// Driven by bench/run.py over stdin/stdout, one JSON object per line each way.
+// Every command answers exactly once, and every wait is bounded.
+
+import { performance } from "node:perf_hooks";
+import readline from "node:readline";
+import WebSocket from "ws";
+
+const now = () => performance.timeOrigin + performance.now();
+const out = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+
+let clients = [];
+let counts = new Int32Array(0);
+let latencies = [];
+let received = 0;
+let firstSent = Infinity;
+let lastReceived = 0;
+let cpuMark = process.cpuUsage();
+let onDelivery = null;
+
+function onEvent(client, text) {
+  const [, payload] = JSON.parse(text.slice(2));
+  const at = now();
+  counts[client.index] += 1;
+  received += 1;
+  latencies.push(at - payload.t);
+  if (payload.t < firstSent) firstSent = payload.t;
+  lastReceived = at;
+  if (onDelivery !== null) onDelivery();
+}
+
+function onAck(client, text) {
+  const open = text.indexOf("[");
+  const id = Number(text.slice(2, open));
+  const resolve = client.pending.get(id);
+  client.pending.delete(id);
+  if (resolve) resolve(JSON.parse(text.slice(open))[0]);
+}
+
+function onMessage(client, data) {
+  const text = data.toString();
+  switch (text.slice(0, 2)) {
+    case "2":
+      client.ws.send("3");
+      return;
+    case "42":
+      onEvent(client, text);
+      return;
+    case "43":
+      onAck(client, text);
+      return;
+    case "40":
+      client.ready();
+      return;
+    case "44":
+    case "41":
+      client.fail(new Error(`socket.io refused: ${text}`));
+      return;
+    default:
+      if (text[0] === "0") client.ws.send(client.auth ? `40${JSON.stringify(client.auth)}` : "40");
+  }
+}
+
+function emitWithAck(client, event, payload) {
+  const id = client.nextId++;
+  return new Promise((resolve) => {
+    client.pending.set(id, resolve);
+    client.ws.send(`42${id}${JSON.stringify([event, payload])}`);
+  });
+}
+
+function open(url, index, rooms, joinEvent, auth) {
+  return new Promise((resolve, reject) => {
+    // Like a browser, offer permessage-deflate; the server decides whether to use it.
+    const ws = new WebSocket(`${url}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: true });
+    const client = { ws, index, auth, nextId: 0, pending: new Map(), fail: reject };
+    client.ready = async () => {
+      for (const key of rooms) {
+        const ack = await emitWithAck(client, joinEvent, { key });
+        if (!ack.ok) return reject(new Error(`join ${key} refused: ${JSON.stringify(ack)}`));
+      }
+      resolve(client);
+    };
+    ws.on("message", (data) => onMessage(client, data));
+    ws.on("error", reject);
+  });
+}
+
+async function connect({ urls, clients: total, rooms, join_event: joinEvent, auth = null, concurrency = 50 }) {
+  const started = now();
+  const opened = new Array(total);
+  let next = 0;
+  let failed = 0;
+  let error = null;
+  const worker = async () => {
+    while (next < total) {
+      const index = next++;
+      try {
+        opened[index] = await open(urls[index % urls.length], index, rooms[index % rooms.length], joinEvent, auth);
+      } catch (exc) {
+        failed += 1;
+        error = String(exc);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  clients = opened.filter(Boolean);
+  counts = new Int32Array(total);
+  return { connected: clients.length, failed, last_error: error, ms: now() - started };
+}
+
+function reset() {
+  counts.fill(0);
+  latencies = [];
+  received = 0;
+  firstSent = Infinity;
+  lastReceived = 0;
+  cpuMark = process.cpuUsage();
+  return { ok: true };
+}
+
+function percentile(sorted, q) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function stats(expectEach) {
+  const cpu = process.cpuUsage(cpuMark);
+  const sorted = Float64Array.from(latencies).sort();
+  let min = Infinity;
+  let max = 0;
+  let missing = 0;
+  let duplicated = 0;
+  for (let i = 0; i < clients.length; i++) {
+    const count = counts[clients[i].index];
+    min = Math.min(min, count);
+    max = Math.max(max, count);
+    if (count < expectEach) missing += 1;
+    if (count > expectEach) duplicated += 1;
+  }
+  const spanMs = lastReceived - firstSent;
+  return {
+    received,
+    expected: expectEach * clients.length,
+    per_client_min: min,
+    per_client_max: max,
+    clients_missing: missing,
+    clients_duplicated: duplicated,
+    span_ms: spanMs,
+    deliveries_per_s: spanMs > 0 ? received / (spanMs / 1000) : null,
+    p50_ms: percentile(sorted, 0.5),
+    p99_ms: percentile(sorted, 0.99),
+    max_ms: percentile(sorted, 1),
+    client_cpu_ms: (cpu.user + cpu.system) / 1000,
+  };
+}
+
+async function wait({ expect_each: expectEach, timeout_ms: timeoutMs = 30000, settle_ms: settleMs = 200 }) {
+  const total = expectEach * clients.length;
+  if (received < total) {
+    await new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        onDelivery = null;
+        resolve();
+      }
+      onDelivery = () => received >= total && done();
+    });
+  }
+  // Late extras are duplicates: give them a moment to show up before counting.
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  return stats(expectEach);
+}
+
+async function acks({ seconds, event, key }) {
+  const cpu = process.cpuUsage();
+  const rtts = [];
+  const deadline = now() + seconds * 1000;
+  const loop = async (client) => {
+    while (now() < deadline) {
+      const sent = now();
+      const ack = await emitWithAck(client, event, { key });
+      if (!ack.ok) throw new Error(`ack refused: ${JSON.stringify(ack)}`);
+      rtts.push(now() - sent);
+    }
+  };
+  const started = now();
+  await Promise.all(clients.map(loop));
+  const elapsed = (now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const sorted = Float64Array.from(rtts).sort();
+  return {
+    round_trips: rtts.length,
+    round_trips_per_s: rtts.length / elapsed,
+    p50_ms: percentile(sorted, 0.5),
+    p99_ms: percentile(sorted, 0.99),
+    client_cpu_ms: (used.user + used.system) / 1000,
+    seconds: elapsed,
+  };
+}
+
+const commands = { connect, reset, wait, acks };
+
+const lines = readline.createInterface({ input: process.stdin });
+for await (const line of lines) {
+  const { cmd, ...args } = JSON.parse(line);
+  if (cmd === "close") break;
+  try {
+    out(await commands[cmd](args));
+  } catch (exc) {
+    out({ error: String(exc) });
+  }
+}
+for (const client of clients) client.ws.terminate();
+process.exit(0);

@@ -1,0 +1,200 @@
+"""Results of a run: ratios against the baseline, a markdown table, JSON and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pathlib
+
+SYSTEMS = ["raw", "typed", "typed-nofast", "node"]
+LABELS = {
+    "raw": "raw python-socketio",
+    "typed": "typed broadcast",
+    "typed-nofast": "typed, no fast path",
+    "node": "Node socket.io 4.8",
+}
+
+
+def one_line(record: dict[str, Any]) -> str:
+    """A progress line for one scenario run."""
+    if record["scenario"] == "acks":
+        return f"{record['round_trips_per_s']:>9,.0f} round trips/s  p99 {record['p99_ms']:.1f} ms"
+    line = f"{record['deliveries_per_s']:>9,.0f} deliveries/s  p99 {record['p99_ms']:.0f} ms"
+    if "paced_p99_ms" in record:
+        line += f"  paced p99 {record['paced_p99_ms']:.1f} ms"
+    return line + ("" if record["exactly_once"] else "  NOT EXACTLY ONCE")
+
+
+def _find(
+    combined: list[dict[str, Any]], scenario: str, system: str, clients: int | None = None, variant: str = ""
+) -> dict[str, Any] | None:
+    for record in combined:
+        if (
+            record["scenario"] == scenario
+            and record["system"] == system
+            and (clients is None or record["clients"] == clients)
+            and record.get("variant", "") == variant
+        ):
+            return record
+    return None
+
+
+def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None, key: str) -> float | None:
+    if a is None or b is None or not b.get(key):
+        return None
+    return float(a[key]) / float(b[key])
+
+
+def summary(combined: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ratios the targets are about, each measured within this run."""
+    raw = {n: _find(combined, "fanout", "raw", n) for n in (100, 1000)}
+    typed = {n: _find(combined, "fanout", "typed", n) for n in (100, 1000)}
+    result: dict[str, Any] = {
+        "typed_over_raw_100": _ratio(typed[100], raw[100], "deliveries_per_s"),
+        "typed_over_raw_1000": _ratio(typed[1000], raw[1000], "deliveries_per_s"),
+        "typed_over_nofast_1000": _ratio(
+            typed[1000], _find(combined, "fanout", "typed-nofast", 1000), "deliveries_per_s"
+        ),
+        "typed_over_node_1000": _ratio(typed[1000], _find(combined, "fanout", "node", 1000), "deliveries_per_s"),
+        "paced_p99_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "paced_p99_ms"),
+        "rss_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "rss_per_idle_connection_bytes"),
+        "cpu_per_delivery_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "server_cpu_us_per_delivery"),
+        "multiroom_typed_over_raw": _ratio(
+            _find(combined, "multiroom", "typed"), _find(combined, "multiroom", "raw"), "deliveries_per_s"
+        ),
+        "acks_typed_over_raw": _ratio(
+            _find(combined, "acks", "typed"), _find(combined, "acks", "raw"), "round_trips_per_s"
+        ),
+        "redis_typed_over_in_memory": _ratio(_find(combined, "redis", "typed"), typed[1000], "deliveries_per_s"),
+        "redis_raw_over_in_memory": _ratio(_find(combined, "redis", "raw"), raw[1000], "deliveries_per_s"),
+        "uvloop_over_asyncio_typed": _ratio(
+            typed[1000], _find(combined, "fanout", "typed", 1000, "asyncio"), "deliveries_per_s"
+        ),
+        "no_deflate_over_deflate_typed": _ratio(
+            typed[1000], _find(combined, "fanout", "typed", 1000, "deflate"), "deliveries_per_s"
+        ),
+        "rss_deflate_over_no_deflate_typed": _ratio(
+            _find(combined, "fanout", "typed", 1000, "deflate"), typed[1000], "rss_per_idle_connection_bytes"
+        ),
+        "exactly_once_everywhere": all(r.get("exactly_once", True) for r in combined),
+        "max_loadgen_cpu_share": max(r.get("loadgen_cpu_share", 0) for r in combined),
+    }
+    return result
+
+
+def _cell(record: dict[str, Any] | None, key: str, fmt: str) -> str:
+    if record is None or record.get(key) is None:
+        return "-"
+    return format(record[key], fmt)
+
+
+def _ratio_cell(value: float | None) -> str:
+    return "-" if value is None else f"**{value:.2f}x**"
+
+
+ROWS: list[tuple[str, str, int | None, str, str, str]] = [
+    # label, scenario, clients, key, format, unit
+    ("fan-out, 100 clients", "fanout", 100, "deliveries_per_s", ",.0f", "deliveries/s"),
+    ("fan-out, 1,000 clients", "fanout", 1000, "deliveries_per_s", ",.0f", "deliveries/s"),
+    ("burst p50, 1,000 clients", "fanout", 1000, "p50_ms", ".0f", "ms"),
+    ("burst p99, 1,000 clients", "fanout", 1000, "p99_ms", ".0f", "ms"),
+    ("paced p50 (4k deliveries/s), 1,000 clients", "fanout", 1000, "paced_p50_ms", ".1f", "ms"),
+    ("paced p99 (4k deliveries/s), 1,000 clients", "fanout", 1000, "paced_p99_ms", ".1f", "ms"),
+    ("server CPU per delivery, 1,000 clients", "fanout", 1000, "server_cpu_us_per_delivery", ".1f", "µs"),
+    ("RSS per idle connection", "fanout", 1000, "rss_per_idle_connection_bytes", ",.0f", "bytes"),
+    ("3 target rooms, each client in 2 (exactly once)", "multiroom", None, "deliveries_per_s", ",.0f", "deliveries/s"),
+    ("client events with acks, 100 clients", "acks", None, "round_trips_per_s", ",.0f", "round trips/s"),
+    ("acks p99, 100 clients", "acks", None, "p99_ms", ".1f", "ms"),
+    ("Redis, 2 server processes, 1,000 clients", "redis", 1000, "deliveries_per_s", ",.0f", "deliveries/s"),
+]
+
+LOWER_IS_BETTER = ("_ms", "cpu", "rss")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results table (ratios: typed over raw, so higher is better for rates and lower for costs)."""
+    combined = results["combined"]
+    present = [s for s in SYSTEMS if any(r["system"] == s for r in combined)]
+    head = "| measure | " + " | ".join(LABELS[s] for s in present) + " | typed / raw |"
+    lines = [head, "|" + "---|" * (len(present) + 2)]
+    for label, scenario, clients, key, fmt, unit in ROWS:
+        cells = [_find(combined, scenario, s, clients) for s in present]
+        if all(c is None for c in cells):
+            continue
+        ratio = _ratio(_find(combined, scenario, "typed", clients), _find(combined, scenario, "raw", clients), key)
+        row = " | ".join(_cell(c, key, fmt) for c in cells)
+        lines.append(f"| {label} ({unit}) | {row} | {_ratio_cell(ratio)} |")
+    env = results["environment"]
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items())
+    s = results["summary"]
+    notes = [
+        "",
+        f"Medians of {results['rounds']} round(s); {env['date']}; Python {env['python']}, {env['machine']}; "
+        f"{packages}.",
+        f"Every client got every message exactly once: {'yes' if s['exactly_once_everywhere'] else 'NO'}. "
+        f"Load generator CPU at most {s['max_loadgen_cpu_share']:.0%} of one core "
+        "(it is not the bottleneck below 100%).",
+    ]
+    extra = [
+        ("fast path alone (typed over typed without it), 1,000 clients", s.get("typed_over_nofast_1000")),
+        ("typed over Node socket.io, 1,000 clients", s.get("typed_over_node_1000")),
+        ("Redis (2 processes) over in-memory, typed", s.get("redis_typed_over_in_memory")),
+        ("Redis (2 processes) over in-memory, raw", s.get("redis_raw_over_in_memory")),
+        ("uvloop over asyncio loop, typed, 1,000 clients", s.get("uvloop_over_asyncio_typed")),
+        ("permessage-deflate off over on, typed, 1,000 clients", s.get("no_deflate_over_deflate_typed")),
+        ("memory per connection with deflate on over off, typed", s.get("rss_deflate_over_no_deflate_typed")),
+    ]
+    rows = [f"| {label} | {value:.2f}x |" for label, value in extra if value is not None]
+    if rows:
+        notes += ["", "| ratio, same run | value |", "|---|---|", *rows]
+    return "\n".join(lines + notes) + "\n"
+
+
+def chart(results: dict[str, Any], path: pathlib.Path) -> None:
+    """Deliveries per second by system and audience size, and server CPU per delivery."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    combined = results["combined"]
+    present = [s for s in SYSTEMS if any(r["system"] == s and r["scenario"] == "fanout" for r in combined)]
+    colors = {"raw": "#9e9e9e", "typed": "#1f77b4", "typed-nofast": "#aec7e8", "node": "#2ca02c"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.8 / len(present)
+    for i, system in enumerate(present):
+        values = [(_find(combined, "fanout", system, n) or {}).get("deliveries_per_s", 0) for n in (100, 1000)]
+        bars = left.bar([x + i * width for x in range(2)], values, width, label=LABELS[system], color=colors[system])
+        left.bar_label(bars, labels=[f"{v / 1000:.1f}k" for v in values], fontsize=8)
+        cpu = (_find(combined, "fanout", system, 1000) or {}).get("server_cpu_us_per_delivery", 0)
+        right.bar(i, cpu, color=colors[system])
+        right.text(i, cpu, f"{cpu:.1f}", ha="center", va="bottom", fontsize=8)
+    left.set_xticks([x + width * (len(present) - 1) / 2 for x in range(2)], ["100 clients", "1,000 clients"])
+    left.set_ylabel("deliveries / s (higher is better)")
+    left.set_title("Fan-out to one room, burst")
+    left.legend(fontsize=8)
+    right.set_xticks(range(len(present)), [LABELS[s].replace(" ", "\n", 1) for s in present], fontsize=8)
+    right.set_ylabel("server CPU µs per delivery (lower is better)")
+    right.set_title("Cost per delivery, 1,000 clients")
+    ratio = results["summary"]["typed_over_raw_1000"]
+    fig.suptitle(f"typed/raw deliveries at 1,000 clients: {ratio:.2f}x (same run)" if ratio else "")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], directory: pathlib.Path, name: str) -> list[pathlib.Path]:
+    """``NAME.json``, ``NAME.md`` and, when matplotlib is installed, ``NAME.png`` in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"{name}.json", directory / f"{name}.md"]
+    paths[0].write_text(json.dumps(results, indent=1) + "\n")
+    paths[1].write_text(markdown(results))
+    try:
+        chart(results, directory / f"{name}.png")
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no chart")
+    else:
+        paths.append(directory / f"{name}.png")
+    return paths

@@ -1,0 +1,135 @@
+"""``python -m bench [--quick]``: every system under the same load, in one run, with ratios to the baseline.
+
+Systems: ``raw`` (python-socketio ``sio.emit``, the baseline), ``typed`` (our
+``bus.broadcast``), ``node`` (socket.io 4.8, the reference) and, in the full run,
+``typed-nofast`` (the typed API without the fast path). The full run repeats the
+whole series in alternating order so that slow moments of a shared machine fall
+on every system, and reports medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from importlib import metadata
+from typing import Any
+
+from bench import report, scenarios
+from bench.processes import BENCH_DIR
+
+Job = tuple[str, Callable[[], dict[str, Any]]]
+
+
+def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
+    """The scenario runs of one round, each as (label, thunk)."""
+    fanout_systems = ["raw", "typed", "node"] if quick else ["raw", "typed", "typed-nofast", "node"]
+    planned: list[Job] = []
+    for clients in (100, 1000):
+        for system in fanout_systems if clients == 1000 else ["raw", "typed"] if quick else fanout_systems:
+            planned.append((f"fanout {system} {clients}", partial(scenarios.fanout, system, clients, config)))
+    if quick:
+        return planned
+    for system in ("raw", "typed", "node"):
+        planned.append((f"multiroom {system}", partial(scenarios.multiroom, system, 999, config)))
+        planned.append((f"acks {system}", partial(scenarios.acks, system, 100, config)))
+    for system in ("raw", "typed"):
+        planned.append((f"redis {system}", partial(scenarios.redis, system, 1000, config)))
+    planned.append(
+        (
+            "typed asyncio loop",
+            lambda: {**scenarios.fanout("typed", 1000, config, loop="asyncio"), "variant": "asyncio"},
+        )
+    )
+    planned.append(
+        ("typed deflate", lambda: {**scenarios.fanout("typed", 1000, config, deflate=True), "variant": "deflate"})
+    )
+    return planned
+
+
+def run(*, quick: bool, rounds: int) -> list[dict[str, Any]]:
+    config = scenarios.Config.quick() if quick else scenarios.Config.full()
+    records: list[dict[str, Any]] = []
+    for round_no in range(rounds):
+        planned = jobs(config, quick=quick)
+        if round_no % 2:
+            planned.reverse()
+        for label, job in planned:
+            started = time.monotonic()
+            record = job()
+            record["round"] = round_no
+            records.append(record)
+            print(f"  {label:<28} {report.one_line(record)}  ({time.monotonic() - started:.0f} s)", flush=True)
+    return records
+
+
+def _key(record: dict[str, Any]) -> tuple[str, str, int, str]:
+    return record["scenario"], record["system"], record["clients"], record.get("variant", "")
+
+
+def combine(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (scenario, system, clients, variant): medians of the rounds' numbers."""
+    groups: dict[tuple[str, str, int, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(_key(record), []).append(record)
+    combined = []
+    for group in groups.values():
+        merged: dict[str, Any] = {}
+        for key, value in group[0].items():
+            values = [record[key] for record in group]
+            if isinstance(value, bool):
+                merged[key] = all(values)
+            elif isinstance(value, int | float) and key not in ("clients", "round"):
+                merged[key] = statistics.median(values)
+            elif not isinstance(value, list | dict):
+                merged[key] = value
+        merged["rounds"] = len(group)
+        combined.append(merged)
+    return combined
+
+
+def environment() -> dict[str, Any]:
+    versions = {name: metadata.version(name) for name in ("python-socketio", "python-engineio", "uvicorn", "uvloop")}
+    node = json.loads((BENCH_DIR / "node_modules" / "socket.io" / "package.json").read_text())["version"]
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {_cpus()} cores",
+        "packages": {**versions, "socket.io (node)": node},
+    }
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fan-out only, one round: under a minute")
+    parser.add_argument("--rounds", type=int, help="rounds of the whole series (default: 1 quick, 2 full)")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (1 if args.quick else 2)
+    name = "quick" if args.quick else "latest"
+    print(f"bench: {'quick' if args.quick else 'full'} run, {rounds} round(s), results in bench/results/{name}.*")
+    records = run(quick=args.quick, rounds=rounds)
+    results = {"environment": environment(), "quick": args.quick, "rounds": rounds, "records": records}
+    results["combined"] = combine(records)
+    results["summary"] = report.summary(results["combined"])
+    paths = report.write(results, BENCH_DIR / "results", name)
+    print(report.markdown(results))
+    print("written: " + ", ".join(str(path.relative_to(BENCH_DIR.parent)) for path in paths))
+    ratio = results["summary"]["typed_over_raw_1000"]
+    print(f"typed/raw deliveries ratio at 1000 clients: {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The measured scenarios: each starts its own server(s) and load generator, and returns one flat record."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.processes import LoadGenerator, Redis, Server
+from bench.server import SECRET
+from eventbus import JWTAuth
+
+TEXT = "lorem ipsum dolor sit amet " * 4 + "0123456789abcdef"
+"""Pads a message to about 200 bytes on the wire: ``42["bench",{"seq":..,"t":..,"rooms":[..],"text":".."}]``."""
+
+PACED_DELIVERIES_PER_S = 4000
+"""The paced load, the same for every system: well under what the slowest one (raw python-socketio) sustains."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """How much of each scenario to run: ``--quick`` keeps the whole run under a minute."""
+
+    burst_deliveries: int
+    bursts: int
+    paced_seconds: float
+    settle_s: float
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(burst_deliveries=20_000, bursts=1, paced_seconds=1.5, settle_s=0.5)
+
+    @classmethod
+    def full(cls) -> Config:
+        return cls(burst_deliveries=30_000, bursts=3, paced_seconds=4, settle_s=1.0)
+
+
+def _token() -> str:
+    return JWTAuth(secret=SECRET).issue("bench", ttl=3600)
+
+
+def _connect(loadgen: LoadGenerator, servers: list[Server], clients: int, rooms: list[list[str]]) -> dict[str, Any]:
+    urls = [server.url.replace("http", "ws", 1) for server in servers]
+    reply = loadgen.call(
+        "connect", urls=urls, clients=clients, rooms=rooms, join_event="join_bench", auth={"token": _token()}
+    )
+    if reply["connected"] != clients:
+        raise RuntimeError(f"only {reply['connected']}/{clients} clients connected: {reply['last_error']}")
+    return reply
+
+
+def _burst(
+    loadgen: LoadGenerator, servers: list[Server], emitter: Server, count: int, rooms: list[str], rate: float | None
+) -> dict[str, Any]:
+    """One series of emits; the figures are the load generator's, plus the CPU every process used meanwhile."""
+    loadgen.call("reset")
+    cpu_before = [server.cpu() for server in servers]
+    loadgen_cpu = loadgen.cpu()
+    emitter.emit(count, rooms, TEXT, rate=rate)
+    stats = loadgen.call("wait", expect_each=count, timeout_ms=60_000)
+    server_cpu = sum(server.cpu() - before for server, before in zip(servers, cpu_before, strict=True))
+    stats["server_cpu_us_per_delivery"] = server_cpu / max(stats["received"], 1) * 1e6
+    stats["loadgen_cpu_share"] = (loadgen.cpu() - loadgen_cpu) / max(stats["span_ms"] / 1000, 1e-9)
+    stats["exactly_once"] = stats["clients_missing"] == 0 and stats["clients_duplicated"] == 0
+    return stats
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(run[key] for run in runs))
+
+
+def _summarize(prefix: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("deliveries_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_delivery")
+    record = {f"{prefix}{key}": _median(runs, key) for key in keys}
+    record[f"{prefix}loadgen_cpu_share"] = max(run["loadgen_cpu_share"] for run in runs)
+    record[f"{prefix}exactly_once"] = all(run["exactly_once"] for run in runs)
+    return record
+
+
+def fanout(system: str, clients: int, config: Config, **server_options: Any) -> dict[str, Any]:
+    """Everyone in one room: idle memory per connection, bursts, then a paced series."""
+    with Server(system, **server_options) as server, LoadGenerator() as loadgen:
+        rss_before = server.rss()
+        connected = _connect(loadgen, [server], clients, [["a"]])
+        time.sleep(config.settle_s)
+        rss_idle = (server.rss() - rss_before) / clients
+        count = max(config.burst_deliveries // clients, 1)
+        _burst(loadgen, [server], server, max(count // 4, 1), ["bench:a"], None)  # warm-up
+        bursts = [_burst(loadgen, [server], server, count, ["bench:a"], None) for _ in range(config.bursts)]
+        rate = PACED_DELIVERIES_PER_S / clients
+        paced = _burst(loadgen, [server], server, max(int(rate * config.paced_seconds), 1), ["bench:a"], rate)
+    return {
+        "scenario": "fanout",
+        "system": system,
+        "clients": clients,
+        "connect_ms": connected["ms"],
+        "rss_per_idle_connection_bytes": rss_idle,
+        **_summarize("", bursts),
+        "paced_deliveries_per_s": PACED_DELIVERIES_PER_S,
+        **_summarize("paced_", [paced]),
+        "bursts": bursts,
+        "paced": paced,
+    }
+
+
+def multiroom(system: str, clients: int, config: Config) -> dict[str, Any]:
+    """One event to three rooms, each client in two of them: every client must get every message exactly once."""
+    rooms = ["bench:a", "bench:b", "bench:c"]
+    with Server(system) as server, LoadGenerator() as loadgen:
+        _connect(loadgen, [server], clients, [["a", "b"], ["b", "c"], ["a", "c"]])
+        count = max(config.burst_deliveries // clients, 1)
+        _burst(loadgen, [server], server, max(count // 4, 1), rooms, None)
+        bursts = [_burst(loadgen, [server], server, count, rooms, None) for _ in range(config.bursts)]
+    return {"scenario": "multiroom", "system": system, "clients": clients, **_summarize("", bursts), "bursts": bursts}
+
+
+def acks(system: str, clients: int, config: Config) -> dict[str, Any]:
+    """Client-to-server events with an ack (``join_bench``, validated on the typed server), one in flight per client."""
+    with Server(system) as server, LoadGenerator() as loadgen:
+        _connect(loadgen, [server], clients, [["a"]])
+        loadgen.call("acks", seconds=0.5, event="join_bench", key="a")  # warm-up
+        cpu = server.cpu()
+        result = loadgen.call("acks", seconds=config.paced_seconds, event="join_bench", key="a")
+        result["server_cpu_us_per_round_trip"] = (server.cpu() - cpu) / max(result["round_trips"], 1) * 1e6
+        result["loadgen_cpu_share"] = result["client_cpu_ms"] / 1000 / result["seconds"]
+    return {"scenario": "acks", "system": system, "clients": clients, **result}
+
+
+def redis(system: str, clients: int, config: Config) -> dict[str, Any]:
+    """Two server processes sharing a Redis, clients split between them, every broadcast emitted on the first."""
+    with (
+        Redis() as store,
+        Server(system, redis_url=store.url) as first,
+        Server(system, redis_url=store.url) as second,
+        LoadGenerator() as loadgen,
+    ):
+        servers = [first, second]
+        _connect(loadgen, servers, clients, [["a"]])
+        time.sleep(config.settle_s)
+        count = max(config.burst_deliveries // clients, 1)
+        _burst(loadgen, servers, servers[0], max(count // 4, 1), ["bench:a"], None)
+        bursts = [_burst(loadgen, servers, servers[0], count, ["bench:a"], None) for _ in range(config.bursts)]
+    return {"scenario": "redis", "system": system, "clients": clients, **_summarize("", bursts), "bursts": bursts}

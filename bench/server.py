@@ -1,0 +1,153 @@
+"""One benchmarked Python server process: raw python-socketio or the typed `EventBus`, under uvicorn.
+
+Usage: ``python -m bench.server SYSTEM --port PORT [--redis URL] [--loop asyncio] [--deflate]``
+
+Systems:
+
+* ``raw``: ``socketio.AsyncServer`` and hand-written ``sio.emit(..., to=rooms)``, the baseline;
+* ``typed``: ``EventBus`` and ``bus.broadcast(BenchEvent(...))`` (fast path on, the default);
+* ``typed-nofast``: the same with ``EVENTBUS_FAST_EMIT=false``, to show what the fast path alone is worth.
+
+Both join rooms through a ``join_bench`` event with an ack (the typed one through
+`EventBus`'s validated join handler), and both are served with the same uvicorn
+options, `eventbus.serving.uvicorn_options`. ``POST /bench/emit`` runs a burst or a
+paced series of emits and answers when the last emit returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+import uvicorn
+
+from eventbus import Event, EventBus, EventBusSettings, JWTAuth, Room
+from eventbus.serving import uvicorn_options
+
+SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
+"""Signs the load generator's token: the typed server authenticates every connection, as in production."""
+
+Emit = Callable[[int, float, list[str], str], Awaitable[None]]
+
+
+class BenchRoom(Room, prefix="bench", public=True):
+    """``bench:{key}``: any connection may join."""
+
+    key: str
+
+
+class BenchEvent(Event, name="bench"):
+    """The benchmark message: ``t`` is when the application meant to send it, in epoch milliseconds."""
+
+    seq: int
+    t: float
+    rooms: list[str]
+    text: str
+
+    def broadcast_to(self) -> list[str]:
+        return self.rooms
+
+
+def raw_server(redis_url: str | None) -> tuple[Any, Emit]:
+    """The baseline, written the way python-socketio's documentation shows."""
+    manager = socketio.AsyncRedisManager(redis_url, channel="bench") if redis_url else None
+    sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+
+    @sio.on("join_bench")  # type: ignore[untyped-decorator]
+    async def join(sid: str, payload: dict[str, str]) -> dict[str, Any]:
+        room = f"bench:{payload['key']}"
+        await sio.enter_room(sid, room)
+        return {"ok": True, "room": room}
+
+    async def emit(seq: int, t: float, rooms: list[str], text: str) -> None:
+        payload = {"seq": seq, "t": t, "rooms": rooms, "text": text}
+        await sio.emit("bench", payload, to=rooms[0] if len(rooms) == 1 else rooms)
+
+    return sio, emit
+
+
+def typed_server(redis_url: str | None, *, fast_emit: bool) -> tuple[Any, Emit]:
+    """Our library, written the way the README shows."""
+    settings = EventBusSettings(fast_emit=fast_emit, redis_channel="bench")
+    bus = EventBus(auth=JWTAuth(secret=SECRET), rooms=[BenchRoom], redis_url=redis_url, settings=settings)
+
+    async def emit(seq: int, t: float, rooms: list[str], text: str) -> None:
+        await bus.broadcast(BenchEvent(seq=seq, t=t, rooms=rooms, text=text))
+
+    return bus.sio, emit
+
+
+async def emit_series(emit: Emit, count: int, rooms: list[str], text: str, rate: float | None) -> dict[str, Any]:
+    """``count`` emits back to back, or ``rate`` per second on a fixed schedule.
+
+    Each message carries the time it was meant to leave: the start of a burst, or
+    its slot in the paced schedule. Latency is measured from there, so time spent
+    waiting for an earlier ``emit`` call to return counts (no coordinated omission).
+    """
+    started = time.perf_counter()
+    wall_started = time.time() * 1000
+    for seq in range(count):
+        offset = seq / rate if rate else 0.0
+        if rate:
+            delay = started + offset - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await emit(seq, wall_started + offset * 1000, rooms, text)
+    return {"emitted": count, "seconds": time.perf_counter() - started}
+
+
+def control_app(emit: Emit) -> Any:
+    """A bare ASGI app for ``/bench/*``, so the control path costs the servers nothing they would not pay anyway."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/bench/emit":
+            args = json.loads(body)
+            result = await emit_series(emit, args["count"], args["rooms"], args["text"], args.get("rate"))
+            status, reply = 200, json.dumps(result).encode()
+        elif scope["path"] == "/bench/ping":
+            status, reply = 200, b'{"ok":true}'
+        else:
+            status, reply = 404, b"{}"
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
+        await send({"type": "http.response.body", "body": reply})
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.server")
+    parser.add_argument("system", choices=["raw", "typed", "typed-nofast"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis", help="Redis URL: use the Redis manager")
+    parser.add_argument("--loop", help="override the event loop (default: uvloop when installed)")
+    parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate (off by default)")
+    args = parser.parse_args()
+    if args.system == "raw":
+        sio, emit = raw_server(args.redis)
+    else:
+        sio, emit = typed_server(args.redis, fast_emit=args.system == "typed")
+    app = socketio.ASGIApp(sio, other_asgi_app=control_app(emit))
+    overrides: dict[str, Any] = {"ws_per_message_deflate": args.deflate}
+    if args.loop:
+        overrides["loop"] = args.loop
+    options = uvicorn_options(**overrides)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", **options)
+
+
+if __name__ == "__main__":
+    main()
