@@ -64,7 +64,15 @@ class Process:
 class Server(Process):
     """A Socket.IO server under test, on its own port, with the ``/bench/*`` control endpoint."""
 
-    def __init__(self, system: str, *, redis_url: str | None = None, loop: str | None = None, deflate: bool = False):
+    def __init__(
+        self,
+        system: str,
+        *,
+        redis_url: str | None = None,
+        loop: str | None = None,
+        deflate: bool = False,
+        ws: str | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if system == "node":
@@ -74,6 +82,7 @@ class Server(Process):
             argv += ["--redis", redis_url] if redis_url else []
             argv += ["--loop", loop] if loop else []
             argv += ["--deflate"] if deflate else []
+            argv += ["--ws", ws] if ws else []
         super().__init__(system, argv)
         self._wait_ready()
 

@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--redis", help="Redis URL: use the Redis manager")
     parser.add_argument("--loop", help="override the event loop (default: uvloop when installed)")
     parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate (off by default)")
+    parser.add_argument("--ws", help="override uvicorn's websocket implementation")
     args = parser.parse_args()
     if args.system == "raw":
         sio, emit = raw_server(args.redis)
@@ -145,6 +146,8 @@ def main() -> None:
     overrides: dict[str, Any] = {"ws_per_message_deflate": args.deflate}
     if args.loop:
         overrides["loop"] = args.loop
+    if args.ws:
+        overrides["ws"] = args.ws
     options = uvicorn_options(**overrides)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", **options)
 

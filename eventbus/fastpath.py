@@ -4,11 +4,13 @@ python-socketio's ``AsyncManager.emit`` encodes a broadcast once, then creates o
 ``asyncio`` task per recipient (``server._send_eio_packet``) and waits for all of
 them with ``asyncio.wait``. Each task only does ``await socket.queue.put(pkt)``
 on an unbounded queue, which never suspends, so at 1,000 recipients the cost of
-a broadcast is mostly creating, scheduling and collecting 1,000 tasks (the
-profile in ``bench/README.md`` shows it). `FastEmitManager` does the same puts
+a broadcast is mostly creating, scheduling and collecting 1,000 tasks (see the
+profile in the README, "Performance"). `FastEmitManager` does the same puts
 synchronously with ``put_nowait``: the bytes on the wire, the recipients
 (python-socketio's own ``get_participants``: several rooms, each socket once)
-and ``skip_sid`` are unchanged.
+and ``skip_sid`` are unchanged. A run of broadcasts lets the socket writers run
+once per `FastEmitManager.yield_every` queued packets rather than after every
+call, so each writer wake-up sends several packets.
 
 Everything that is not a plain broadcast to healthy sockets takes python-socketio's
 own code, so its behavior is kept rather than re-implemented:
@@ -44,6 +46,10 @@ from eventbus.redis_manager import RedisManager
 __all__ = ["FastEmitManager", "FastRedisManager"]
 
 
+def _packets(parts: list[str | bytes]) -> list[Any]:
+    return [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+
+
 class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-socketio ships no type hints
     """python-socketio's in-memory manager, with a broadcast that queues packets without a task per recipient."""
 
@@ -75,7 +81,12 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         if callback is not None or namespace not in self.rooms or self.server.eio.logger.isEnabledFor(logging.INFO):
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
             return
-        packets = self._encode(event, data, namespace)
+        parts = self._encode(event, data, namespace)
+        packets = _packets(parts)
+        # An engine.io packet caches its first encoding: raw bytes for a websocket, base64 text for long-polling.
+        # Shared between both, the second one gets the wrong form (python-engineio 4.15 raises TypeError in the
+        # polling payload), so binary packets are made per recipient; text ones are the same on both.
+        binary = any(isinstance(part, bytes) for part in parts)
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         eio = self.server.eio
         sockets = eio.sockets
@@ -90,11 +101,11 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
                 slow.append(eio_sid)
                 continue
             # engine.io's queues are unbounded (``create_queue()`` passes no maxsize): put_nowait never raises.
-            for pkt in packets:
+            for pkt in _packets(parts) if binary else packets:
                 socket.queue.put_nowait(pkt)
             queued += 1
         for eio_sid in slow:
-            for pkt in packets:
+            for pkt in _packets(parts) if binary else packets:
                 await self.server._send_eio_packet(eio_sid, pkt)
         await self._pause_if_busy(len(packets) * queued)
 
@@ -113,12 +124,11 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         self._unflushed = 0
         self._reset_scheduled = False
 
-    def _encode(self, event: str, data: Any, namespace: str) -> list[Any]:
-        # As AsyncManager.emit: a tuple is several arguments, None is none; binary data gives several packets.
+    def _encode(self, event: str, data: Any, namespace: str) -> list[str | bytes]:
+        # As AsyncManager.emit: a tuple is several arguments, None is none; binary data gives several parts.
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        parts = encoded if isinstance(encoded, list) else [encoded]
-        return [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+        return encoded if isinstance(encoded, list) else [encoded]
 
 
 class FastRedisManager(RedisManager, FastEmitManager):
