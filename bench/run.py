@@ -94,6 +94,26 @@ def combine(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return combined
 
 
+def summarize_rounds(records: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
+    """The target ratios of each round, then their medians: systems compared back to back, minutes apart at most.
+
+    On a shared machine the load of other work drifts over a run; a ratio taken
+    within one round compares systems measured under the same drift.
+    """
+    per_round = [report.summary(combine([r for r in records if r["round"] == n])) for n in range(rounds)]
+    summary: dict[str, Any] = {}
+    for key, value in per_round[0].items():
+        values = [s[key] for s in per_round if s[key] is not None]
+        if isinstance(value, bool):
+            summary[key] = all(values)
+        elif key.startswith(("max_", "loadgen_")):
+            summary[key] = max(values, default=None)
+        else:
+            summary[key] = statistics.median(values) if values else None
+    summary["per_round"] = per_round
+    return summary
+
+
 def environment() -> dict[str, Any]:
     versions = {name: metadata.version(name) for name in ("python-socketio", "python-engineio", "uvicorn", "uvloop")}
     node = json.loads((BENCH_DIR / "node_modules" / "socket.io" / "package.json").read_text())["version"]
@@ -122,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     records = run(quick=args.quick, rounds=rounds)
     results = {"environment": environment(), "quick": args.quick, "rounds": rounds, "records": records}
     results["combined"] = combine(records)
-    results["summary"] = report.summary(results["combined"])
+    results["summary"] = summarize_rounds(records, rounds)
     paths = report.write(results, BENCH_DIR / "results", name)
     print(report.markdown(results))
     print("written: " + ", ".join(str(path.relative_to(BENCH_DIR.parent)) for path in paths))
