@@ -116,12 +116,12 @@ def multiroom(system: str, clients: int, config: Config) -> dict[str, Any]:
 
 
 def acks(system: str, clients: int, config: Config) -> dict[str, Any]:
-    """Client-to-server events with an ack (``join_bench``, validated on the typed server), one in flight per client."""
+    """Client-to-server events with an ack (``echo``, a ``@bus.on`` handler on the typed server), one in flight each."""
     with Server(system) as server, LoadGenerator() as loadgen:
         _connect(loadgen, [server], clients, [["a"]])
-        loadgen.call("acks", seconds=0.5, event="join_bench", key="a")  # warm-up
+        loadgen.call("acks", seconds=0.5, event="echo", text=TEXT)  # warm-up
         cpu = server.cpu()
-        result = loadgen.call("acks", seconds=config.paced_seconds, event="join_bench", key="a")
+        result = loadgen.call("acks", seconds=config.paced_seconds, event="echo", text=TEXT)
         result["server_cpu_us_per_round_trip"] = (server.cpu() - cpu) / max(result["round_trips"], 1) * 1e6
         result["loadgen_cpu_share"] = result["client_cpu_ms"] / 1000 / result["seconds"]
     return {"scenario": "acks", "system": system, "clients": clients, **result}

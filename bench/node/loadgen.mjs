@@ -180,14 +180,14 @@ async function wait({ expect_each: expectEach, timeout_ms: timeoutMs = 30000, se
   return stats(expectEach);
 }
 
-async function acks({ seconds, event, key }) {
+async function acks({ seconds, event, text }) {
   const cpu = process.cpuUsage();
   const rtts = [];
   const deadline = now() + seconds * 1000;
   const loop = async (client) => {
     while (now() < deadline) {
       const sent = now();
-      const ack = await emitWithAck(client, event, { key });
+      const ack = await emitWithAck(client, event, { seq: rtts.length, text });
       if (!ack.ok) throw new Error(`ack refused: ${JSON.stringify(ack)}`);
       rtts.push(now() - sent);
     }

@@ -49,6 +49,7 @@ io.on("connection", (socket) => {
     socket.join(room);
     ack({ ok: true, room });
   });
+  socket.on("echo", (payload, ack) => ack({ ok: true, data: { seq: payload.seq } }));
 });
 
 server.listen(port, "127.0.0.1");
