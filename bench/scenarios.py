@@ -29,7 +29,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(burst_deliveries=20_000, bursts=1, paced_seconds=1.5, settle_s=0.5)
+        return cls(burst_deliveries=10_000, bursts=1, paced_seconds=1.5, settle_s=0.3)
 
     @classmethod
     def full(cls) -> Config:
