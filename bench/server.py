@@ -65,7 +65,7 @@ class EchoAck(BaseModel):
     seq: int
 
 
-def raw_server(redis_url: str | None) -> tuple[Any, Emit]:
+def raw_server(redis_url: str | None) -> tuple[socketio.AsyncServer, Emit]:
     """The baseline, written the way python-socketio's documentation shows."""
     manager = socketio.AsyncRedisManager(redis_url, channel="bench") if redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
@@ -87,7 +87,7 @@ def raw_server(redis_url: str | None) -> tuple[Any, Emit]:
     return sio, emit
 
 
-def typed_server(redis_url: str | None, *, fast_emit: bool) -> tuple[Any, Emit]:
+def typed_server(redis_url: str | None, *, fast_emit: bool) -> tuple[EventBus, Emit]:
     """Our library, written the way the README shows."""
     # The rate limiter runs (its cost is part of the typed path) but never refuses: the bench measures throughput.
     settings = EventBusSettings(fast_emit=fast_emit, redis_channel="bench", rate_limit=1e9, rate_burst=10**9)
@@ -100,7 +100,7 @@ def typed_server(redis_url: str | None, *, fast_emit: bool) -> tuple[Any, Emit]:
     async def emit(seq: int, t: float, rooms: list[str], text: str) -> None:
         await bus.broadcast(BenchEvent(seq=seq, t=t, rooms=rooms, text=text))
 
-    return bus.sio, emit
+    return bus, emit
 
 
 async def emit_series(emit: Emit, count: int, rooms: list[str], text: str, rate: float | None) -> dict[str, Any]:
@@ -159,18 +159,21 @@ def main() -> None:
     parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate (off by default)")
     parser.add_argument("--ws", help="override uvicorn's websocket implementation")
     args = parser.parse_args()
+    app: Any
     if args.system == "raw":
         sio, emit = raw_server(args.redis)
+        app = socketio.ASGIApp(sio, other_asgi_app=control_app(emit))
     else:
-        sio, emit = typed_server(args.redis, fast_emit=args.system == "typed")
-    app = socketio.ASGIApp(sio, other_asgi_app=control_app(emit))
+        # As an application serves it: asgi_app()'s lifespan starts the bus (Redis subscribed before serving).
+        bus, emit = typed_server(args.redis, fast_emit=args.system == "typed")
+        app = bus.asgi_app(other_asgi_app=control_app(emit))
     overrides: dict[str, Any] = {"ws_per_message_deflate": args.deflate}
     if args.loop:
         overrides["loop"] = args.loop
     if args.ws:
         overrides["ws"] = args.ws
     options = uvicorn_options(**overrides)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", **options)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on", **options)
 
 
 if __name__ == "__main__":

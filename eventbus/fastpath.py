@@ -81,7 +81,7 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         if callback is not None or namespace not in self.rooms or self.server.eio.logger.isEnabledFor(logging.INFO):
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
             return
-        parts = self._encode(event, data, namespace)
+        parts = self._encode_parts(event, data, namespace)
         packets = _packets(parts)
         # An engine.io packet caches its first encoding: raw bytes for a websocket, base64 text for long-polling.
         # Shared between both, the second one gets the wrong form (python-engineio 4.15 raises TypeError in the
@@ -124,14 +124,15 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         self._unflushed = 0
         self._reset_scheduled = False
 
-    def _encode(self, event: str, data: Any, namespace: str) -> list[str | bytes]:
+    def _encode_parts(self, event: str, data: Any, namespace: str) -> list[str | bytes]:
         # As AsyncManager.emit: a tuple is several arguments, None is none; binary data gives several parts.
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
         return encoded if isinstance(encoded, list) else [encoded]
 
 
-class FastRedisManager(RedisManager, FastEmitManager):
+# mypy compares the two emit() signatures; both accept python-socketio's calls (RedisManager's takes **kwargs).
+class FastRedisManager(RedisManager, FastEmitManager):  # type: ignore[misc]
     """`RedisManager` whose local delivery (of its own broadcasts and of other processes') is `FastEmitManager`'s.
 
     The order of the bases matters: `RedisManager.emit` publishes, then

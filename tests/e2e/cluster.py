@@ -153,7 +153,8 @@ class Cluster:
     @property
     def sources(self) -> dict[str, ServerProcess | EmitterProcess]:
         """Every process that can send, by name: ``A``, ``B``, ``async``, ``sync``."""
-        return {process.name: process for process in [*self.servers, *self.emitters]}
+        processes: list[ServerProcess | EmitterProcess] = [*self.servers, *self.emitters]
+        return {process.name: process for process in processes}
 
     async def start(self) -> Cluster:
         await asyncio.gather(*(process.start() for process in self.sources.values()))

@@ -9,23 +9,20 @@ must be equal, and right.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
-import redis
-import redis.asyncio
 from websockets.asyncio.client import ClientConnection, connect
 
 from eventbus import EventBus, EventBusSettings
-from eventbus.fastpath import FastEmitManager
+from eventbus.fastpath import FastEmitManager, FastRedisManager
+from tests.redis_server import RedisServer
 from tests.sample import MessageEvent, NoticeEvent
-from tests.servers import free_port, serving
+from tests.servers import serving
 
 FENCE = '42["fence"]'
 Frame = str | bytes
@@ -262,63 +259,19 @@ async def test_disconnected_recipient_is_skipped_and_others_still_receive(fast_b
     await stays.close()
 
 
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    """A throwaway ``redis-server`` on a free loopback port."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.fail("redis-server is not installed: apt-get install redis-server (make test installs it)")
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", stdout=asyncio.subprocess.DEVNULL
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        for _ in range(100):
-            with contextlib.suppress(redis.ConnectionError):
-                await client.ping()
-                break
-            await asyncio.sleep(0.05)
-        yield url
-    finally:
-        await client.aclose()
-        process.terminate()
-        await process.wait()
-
-
-async def close_redis_manager(manager: Any) -> None:
-    # python-socketio's AsyncRedisManager has no close(): stop its listener task and its connections by hand.
-    thread = getattr(manager, "thread", None)
-    if thread is not None:
-        thread.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await thread
-    if manager.pubsub is not None:
-        await manager.pubsub.aclose()
-    if manager.redis is not None:
-        await manager.redis.aclose()
-
-
 async def redis_fanout(url: str, *, fast: bool) -> dict[str, Any]:
     """Two buses sharing Redis, a client on each in overlapping rooms; bus ``a`` broadcasts, then a fence."""
     buses = [EventBus(allow_anonymous=True, redis_url=url, settings=EventBusSettings(fast_emit=fast)) for _ in "ab"]
-    assert all(isinstance(bus.sio.manager, FastEmitManager) is fast for bus in buses)
+    assert all(isinstance(bus.sio.manager, FastRedisManager) is fast for bus in buses)
     async with AsyncExitStack() as stack:
-        for bus in buses:
-            stack.push_async_callback(close_redis_manager, bus.sio.manager)
         clients: dict[str, Client] = {}
         for name, bus in zip("ab", buses, strict=True):
+            # The lifespan of asgi_app() starts the bus: subscribed to Redis before the server accepts anyone.
             client = await WsClient.connect(await stack.enter_async_context(serving(bus.asgi_app())))
             stack.push_async_callback(client.close)
             clients[name] = client
             await bus.join_room(client.sid, "r1")
             await bus.join_room(client.sid, "r2")
-        # python-socketio subscribes on the first connection: wait until both processes listen.
-        channel = buses[0].settings.redis_channel
-        async with redis.asyncio.Redis.from_url(url) as probe:
-            while (await probe.pubsub_numsub(channel))[0][1] < 2:  # noqa: ASYNC110 - polling Redis, not a local flag
-                await asyncio.sleep(0.02)
         await buses[0].emit_to_room(["r1", "r2"], NoticeEvent(text="hi"), exclude=clients["a"].sid)
         await buses[0].emit_to_room(["r1", "r2"], NoticeEvent(text="hi"))
         await buses[0].emit_to_all("fence")
@@ -326,8 +279,8 @@ async def redis_fanout(url: str, *, fast: bool) -> dict[str, Any]:
 
 
 @pytest.mark.redis
-async def test_redis_fanout_delivers_once_on_both_processes(redis_url: str) -> None:
-    normal = await redis_fanout(redis_url, fast=False)
-    fast = await redis_fanout(redis_url, fast=True)
+async def test_redis_fanout_delivers_once_on_both_processes(redis_server: RedisServer) -> None:
+    normal = await redis_fanout(redis_server.url, fast=False)
+    fast = await redis_fanout(redis_server.url, fast=True)
 
     assert fast == normal == {"a": [NOTICE, FENCE], "b": [NOTICE, NOTICE, FENCE]}
