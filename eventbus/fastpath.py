@@ -24,10 +24,15 @@ Works for both receive paths: in memory, and ``AsyncPubSubManager._handle_emit``
 (Redis, `RedisManager`), whose ``super().emit`` reaches this class when it comes
 after the pub/sub manager in the method resolution order, as in `FastRedisManager`.
 
-Written against python-socketio 5.16-5.18 and python-engineio 4.x (``socket.queue``,
-``socket.last_ping``, ``server.eio.sockets``); ``pyproject.toml`` pins that range
-and ``tests/eventbus/test_fastpath.py`` compares the bytes on the wire with the
-normal path.
+One difference, deliberate: a binary message gets its own engine.io packets per
+recipient. python-engineio caches a packet's first encoding (raw bytes for a
+websocket, base64 for long-polling), so the packets python-socketio shares fail
+for polling clients in a room that also holds websocket ones.
+
+Written against python-socketio 5.16-5.18 and python-engineio 4.12-4.15 (``socket.queue``,
+``socket.last_ping``, ``socket.closed``, ``server.eio.sockets``); ``pyproject.toml`` pins
+that range and ``tests/eventbus/test_fastpath.py`` compares the bytes on the wire with
+the normal path.
 """
 
 from __future__ import annotations
