@@ -30,7 +30,7 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 
 bench-deps: $(VENV)/.bench-installed bench/node_modules/.installed redis-server
 
-# Every system under the same load, one run; results in bench/results/latest.{json,md,png}. A few minutes.
+# Every system under the same load, 3 rounds; results in bench/results/latest.{json,md,png}. About 25 minutes.
 bench: bench-deps
 	$(PY) -m bench
 

@@ -135,9 +135,9 @@ def _cpus() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fan-out only, one round: under a minute")
-    parser.add_argument("--rounds", type=int, help="rounds of the whole series (default: 1 quick, 2 full)")
+    parser.add_argument("--rounds", type=int, help="rounds of the whole series (default: 1 quick, 3 full)")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (1 if args.quick else 2)
+    rounds = args.rounds or (1 if args.quick else 3)
     name = "quick" if args.quick else "latest"
     print(f"bench: {'quick' if args.quick else 'full'} run, {rounds} round(s), results in bench/results/{name}.*")
     records = run(quick=args.quick, rounds=rounds)

@@ -68,10 +68,17 @@ function onMessage(client, data) {
   }
 }
 
-function emitWithAck(client, event, payload) {
+function emitWithAck(client, event, payload, timeoutMs = 10000) {
   const id = client.nextId++;
-  return new Promise((resolve) => {
-    client.pending.set(id, resolve);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.pending.delete(id);
+      reject(new Error(`no ack for ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.pending.set(id, (ack) => {
+      clearTimeout(timer);
+      resolve(ack);
+    });
     client.ws.send(`42${id}${JSON.stringify([event, payload])}`);
   });
 }
@@ -79,14 +86,27 @@ function emitWithAck(client, event, payload) {
 function open(url, index, rooms, joinEvent, auth) {
   return new Promise((resolve, reject) => {
     // Like a browser, offer permessage-deflate; the server decides whether to use it.
-    const ws = new WebSocket(`${url}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: true });
+    const ws = new WebSocket(`${url}/socket.io/?EIO=4&transport=websocket`, {
+      perMessageDeflate: true,
+      handshakeTimeout: 10000,
+    });
+    // Bounded: a client not connected and joined within 20 s counts as failed instead of hanging the run.
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("not connected and joined within 20 s"));
+    }, 20000);
     const client = { ws, index, auth, nextId: 0, pending: new Map(), fail: reject };
     client.ready = async () => {
-      for (const key of rooms) {
-        const ack = await emitWithAck(client, joinEvent, { key });
-        if (!ack.ok) return reject(new Error(`join ${key} refused: ${JSON.stringify(ack)}`));
+      try {
+        for (const key of rooms) {
+          const ack = await emitWithAck(client, joinEvent, { key });
+          if (!ack.ok) throw new Error(`join ${key} refused: ${JSON.stringify(ack)}`);
+        }
+        clearTimeout(timer);
+        resolve(client);
+      } catch (exc) {
+        reject(exc);
       }
-      resolve(client);
     };
     ws.on("message", (data) => onMessage(client, data));
     ws.on("error", reject);
