@@ -1,7 +1,9 @@
 """Typed real-time events over Socket.IO: declare once, broadcast, and let codegen type the frontend."""
 
+from eventbus.applications import Application, ConnectGuard
 from eventbus.auth import Authenticator, JWTAuth, bearer_token
-from eventbus.bus import ConnectGuard, EventBus
+from eventbus.bus import EventBus
+from eventbus.connections import ConnectionInfo
 from eventbus.default import broadcast, get_default, set_default
 from eventbus.emitter import Emitter, SyncEmitter
 from eventbus.exceptions import (
@@ -16,7 +18,7 @@ from eventbus.exceptions import (
 from eventbus.handlers import Context
 from eventbus.presence_store import MemoryPresenceStore, PresenceStore
 from eventbus.sending import Sender, Sent
-from eventbus.settings import EventBusSettings
+from eventbus.settings import AppSettings, EventBusSettings
 from events import (
     ClientEvent,
     Event,
@@ -28,19 +30,24 @@ from events import (
     PresenceQuery,
     Room,
     RoomKey,
+    SessionEndedEvent,
     SessionExpiredEvent,
     Target,
     User,
     UserRoom,
+    WrongApplicationError,
 )
 from events.acks import ErrorCode
 
 __all__ = [
+    "AppSettings",
+    "Application",
     "AuthenticationError",
     "Authenticator",
     "ClientEvent",
     "ConfigurationError",
     "ConnectGuard",
+    "ConnectionInfo",
     "Context",
     "Emitter",
     "ErrorCode",
@@ -65,11 +72,13 @@ __all__ = [
     "RoomKey",
     "Sender",
     "Sent",
+    "SessionEndedEvent",
     "SessionExpiredEvent",
     "SyncEmitter",
     "Target",
     "User",
     "UserRoom",
+    "WrongApplicationError",
     "bearer_token",
     "broadcast",
     "get_default",

@@ -37,10 +37,10 @@ def offer_default(sender: Sender) -> None:
 
 
 async def broadcast(event: Event, *, exclude: Exclude = None) -> None:
-    """Broadcast ``event`` to its rooms through the default bus.
+    """Broadcast ``event`` to its rooms through the default bus, in the application the event is bound to.
 
     Example:
         >>> from eventbus import broadcast
         >>> await broadcast(MessageEvent(chat_id="42", text="hi"))  # doctest: +SKIP
     """
-    await get_default().broadcast(event, exclude=exclude)
+    await get_default().for_app(type(event).app_path).broadcast(event, exclude=exclude)

@@ -17,7 +17,7 @@ from events import ClientEvent, Event, Room, Target, User
 from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
-    from eventbus.bus import EventBus
+    from eventbus.applications import Application
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ Handler = Callable[["Context", E], Awaitable[Any]]
 class Context:
     """What a handler knows about the message it is answering, and how it replies beyond the ack.
 
+    ``bus`` is the application the message arrived in: ``ctx.broadcast`` and
+    ``ctx.emit`` stay in it.
+
     Example:
         >>> @bus.on(SendMessage)  # doctest: +SKIP
         ... async def send(ctx: Context, msg: SendMessage) -> MessageAck:
@@ -36,7 +39,7 @@ class Context:
         ...     return MessageAck(id=...)
     """
 
-    bus: EventBus
+    bus: Application
     sid: str
     user: User | None
     event: str
@@ -84,7 +87,7 @@ def ack_type_of(handler: Callable[..., Any], event: type[ClientEvent]) -> Any:
 class ClientEventHandler(Generic[E]):
     """Validates one client event, runs its handler and turns every outcome into an ack."""
 
-    def __init__(self, bus: EventBus, event: type[E], handler: Handler[E]) -> None:
+    def __init__(self, bus: Application, event: type[E], handler: Handler[E]) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise ConfigurationError(f"{handler.__qualname__} must be an async def (it handles {event.__name__})")
         self.bus = bus

@@ -12,7 +12,7 @@ from events.acks import ErrorCode, JoinOk, error_ack, field_errors
 from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
-    from eventbus.bus import EventBus
+    from eventbus.applications import Application
     from events import Room, User
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def parse_payload(model: type[M], event: str, args: tuple[Any, ...]) -> M | dict
         )
 
 
-async def admit(bus: EventBus, sid: str, user: User | None, room: Room) -> dict[str, object] | None:
+async def admit(bus: Application, sid: str, user: User | None, room: Room) -> dict[str, object] | None:
     """Ask ``can_join`` and the room limit, then enter; ``None`` on success, else the refusal ack."""
     try:
         allowed = room.can_join(user)
@@ -79,9 +79,9 @@ async def admit(bus: EventBus, sid: str, user: User | None, room: Room) -> dict[
 
 
 class RoomHandlers:
-    """Join and leave handlers for one room class on one bus."""
+    """Join and leave handlers for one room class in one application."""
 
-    def __init__(self, bus: EventBus, room: type[Room]) -> None:
+    def __init__(self, bus: Application, room: type[Room]) -> None:
         self.bus = bus
         self.room = room
         self.join_event = f"join_{room.prefix}"

@@ -43,13 +43,21 @@ def client_manager(
     return manager_class(redis_url, channel=channel, signing_key=signing_key)
 
 
-def presence_store_for(manager: socketio.AsyncManager | None, settings: EventBusSettings) -> PresenceStore:
-    """Presence in memory for one process; in the manager's Redis, under its channel, for several."""
+def presence_store_for(
+    manager: socketio.AsyncManager | None, settings: EventBusSettings, *, namespace: str = "/"
+) -> PresenceStore:
+    """Presence in memory for one process; in the manager's Redis, under its channel, for several.
+
+    Each application has its own store: the same room name in two applications
+    is two rooms. Keys of an application other than ``/`` sit under
+    ``{channel}:presence:{namespace}:presence:``, inside the ``{channel}:presence:*``
+    pattern an ACL grants (the other keys of that prefix never start with ``/``).
+    """
     if not isinstance(manager, RedisManager):
         return MemoryPresenceStore()
     return RedisPresenceStore(
         manager.new_client,
-        prefix=manager.channel,
+        prefix=manager.channel if namespace == "/" else f"{manager.channel}:presence:{namespace}",
         node_id=manager.host_id,
         ttl=settings.presence_ttl,
         interval=settings.presence_interval,

@@ -20,15 +20,15 @@ from events.acks import ErrorCode
 from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceList, PresenceMember, PresenceQuery
 
 if TYPE_CHECKING:
-    from eventbus.bus import EventBus
+    from eventbus.applications import Application
     from eventbus.presence_store import PresenceStore
     from events import User
 
 logger = logging.getLogger(__name__)
 
 
-def presence_room(room: Target) -> Room | None:
-    """The room object of ``room`` when it is a presence room, else ``None``.
+def presence_room(room: Target, app: str = "/") -> Room | None:
+    """The room object of ``room`` (a name is read as a room of application ``app``) when it is a presence room.
 
     Example:
         >>> presence_room("user:7") is None
@@ -36,7 +36,7 @@ def presence_room(room: Target) -> Room | None:
     """
     if isinstance(room, str):
         try:
-            room = room_from_name(room)
+            room = room_from_name(room, app)
         except (InvalidNameError, ValueError):
             return None
     return room if type(room).presence else None
@@ -53,9 +53,9 @@ async def member_of(room: Room, user: User) -> PresenceMember:
 
 
 class Presence:
-    """Tracks this process's connections in presence rooms and announces first arrivals and last departures."""
+    """Tracks this process's connections in one application's presence rooms; announces arrivals and departures."""
 
-    def __init__(self, bus: EventBus, store: PresenceStore) -> None:
+    def __init__(self, bus: Application, store: PresenceStore) -> None:
         self.bus = bus
         self.store = store
         self._joined: dict[str, dict[str, str]] = {}  # sid -> {room name: user id}
@@ -79,7 +79,7 @@ class Presence:
 
     async def joined(self, sid: str, room: Target) -> None:
         """Record ``sid`` (already in the room) and announce its user if this is their first connection there."""
-        typed = presence_room(room)
+        typed = presence_room(room, self.bus.namespace)
         if typed is None:
             return
         user = await self.bus.get_user(sid)
@@ -130,7 +130,7 @@ class Presence:
 
 async def query_presence(ctx: Context, request: PresenceQuery) -> PresenceList:
     """The ``presence`` client event: the members of a presence room the connection is in or may join."""
-    room = presence_room(request.room)
+    room = presence_room(request.room, ctx.bus.namespace)
     if room is None:
         raise EventError(ErrorCode.INVALID_PAYLOAD, f"{request.room} is not a presence room")
     if room.name not in ctx.bus.joined_rooms(ctx.sid):

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from events import Event, Targets, UserRoom, resolve_rooms, room_names
+from events import ANY_APP, Event, Targets, UserRoom, WrongApplicationError, check_app, resolve_rooms, room_names
 from events.registry import SOCKETIO_RESERVED_NAMES, check_wire_name
 
 Exclude = str | Iterable[str] | None
@@ -24,6 +24,7 @@ class Sent:
     rooms: list[str] | None
     exclude: list[str] | None
     event: Event | None = None
+    app: str = "/"
 
 
 @dataclass(slots=True)
@@ -68,10 +69,18 @@ class Sender(ABC):
     """Typed sending: ``broadcast`` to an event's own rooms, or ``emit_*`` to explicit targets.
 
     The ``emit_*`` methods also take an untyped ``(name, data)`` pair, the escape
-    hatch for code migrating from hand-written ``sio.emit`` calls.
+    hatch for code migrating from hand-written ``sio.emit`` calls. A sender
+    serves one application (``namespace``): a typed event or `Room` bound to
+    another one raises `WrongApplicationError` instead of going astray.
     """
 
     namespace: str = "/"
+
+    def for_app(self, path: str) -> Sender:
+        """The sender for events bound to application ``path``: this one, when it serves that application."""
+        if path in (self.namespace, ANY_APP):
+            return self
+        raise WrongApplicationError(f"{type(self).__name__} sends to application {self.namespace!r}, not {path!r}")
 
     @abstractmethod
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
@@ -85,7 +94,8 @@ class Sender(ABC):
         Example:
             >>> await bus.broadcast(MessageEvent(chat_id="42", text="hi"), exclude=ctx.sid)  # doctest: +SKIP
         """
-        rooms = await resolve_rooms(event)
+        check_app(type(event), self.namespace)  # before broadcast_to() runs: it may query a database
+        rooms = await resolve_rooms(event, self.namespace)
         if rooms:
             await self._send(event, None, rooms, exclude)
 
@@ -93,7 +103,7 @@ class Sender(ABC):
         self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None
     ) -> None:
         """Send to one room (a `Room` or a name), or to several given as an iterable."""
-        rooms = room_names(room)
+        rooms = room_names(room, self.namespace)
         if rooms:
             await self._send(event, data, rooms, exclude)
 
@@ -108,12 +118,14 @@ class Sender(ABC):
         await self._send(event, data, None, exclude)
 
     async def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
+        if isinstance(event, Event):
+            check_app(type(event), self.namespace)
         name, payload = encode(event, data)
         skip = skip_list(exclude)
         capturing = capture.get()
         if capturing is not None:
             typed = event if isinstance(event, Event) else None
-            capturing.sent.append(Sent(name, payload, rooms, skip, typed))
+            capturing.sent.append(Sent(name, payload, rooms, skip, typed, self.namespace))
             if not capturing.deliver:
                 return
         await self._emit(name, payload, rooms, skip)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import pathlib
+import tomllib
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Transport = Literal["polling", "websocket"]
 
 
 def _split_commas(value: Any) -> Any:
@@ -13,6 +19,60 @@ def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class AppSettings(BaseModel):
+    """One application of ``EVENTBUS_APPS``: its path and auth policy.
+
+    ``jwt_*`` keys given here replace the bus-wide ``EVENTBUS_JWT_*`` values for
+    this application only; with none, it verifies tokens like the bus does.
+    Anonymous connections are refused unless ``allow_anonymous`` is true.
+
+    Example:
+        >>> AppSettings(path="/admin", jwt_audience="admin").jwt_overrides()
+        {'jwt_audience': 'admin'}
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    allow_anonymous: bool = False
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithms: list[str] | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway: float | None = Field(default=None, ge=0)
+    jwt_user_id_claim: str | None = None
+    jwt_cookie: str | None = None
+
+    def jwt_overrides(self) -> dict[str, Any]:
+        """The ``jwt_*`` values this application sets, to lay over the bus-wide settings."""
+        return {key: value for key, value in self if key.startswith("jwt_") and value is not None}
+
+
+def _load_apps(value: Any) -> Any:
+    """``EVENTBUS_APPS``: a JSON list, or the path of a ``.toml``/``.json`` file holding ``apps = [...]``."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    path = pathlib.Path(text)
+    if path.suffix not in (".toml", ".json") or not path.is_file():
+        raise ValueError(
+            f"EVENTBUS_APPS must be a JSON list or the path of an existing .toml or .json file (got {text[:80]!r})"
+        )
+    data = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("apps"), list):
+        raise ValueError(f"{path} must hold a list named 'apps' ([[apps]] tables in TOML, {{\"apps\": [...]}} in JSON)")
+    return data["apps"]
 
 
 class EventBusSettings(BaseSettings):
@@ -64,5 +124,21 @@ class EventBusSettings(BaseSettings):
     presence_interval: float = Field(
         default=3, gt=0, description="Seconds between presence heartbeats and reaper passes (below the ttl)."
     )
+    apps: Annotated[list[AppSettings], NoDecode] = Field(
+        default=[], description="Applications besides '/': a JSON list or a .toml/.json file path."
+    )
+    ping_interval: float = Field(default=25, gt=0, description="Seconds between engine.io pings.")
+    ping_timeout: float = Field(default=20, gt=0, description="Seconds without a pong before a client is dropped.")
+    compression_threshold: int = Field(
+        default=1024, ge=0, description="Long-polling responses larger than this many bytes are compressed."
+    )
+    transports: Annotated[list[Transport], NoDecode] = Field(
+        default=["polling", "websocket"], min_length=1, description="Transports clients may use."
+    )
+    log_level: LogLevel | None = Field(default=None, description="Level of the 'eventbus' loggers.")
+    socketio_log_level: LogLevel | None = Field(default=None, description="Level of python-socketio's logger.")
+    engineio_log_level: LogLevel | None = Field(default=None, description="Level of python-engineio's logger.")
 
-    _split = field_validator("jwt_algorithms", "cors_origins", mode="before")(_split_commas)
+    _split = field_validator("jwt_algorithms", "cors_origins", "transports", mode="before")(_split_commas)
+    _levels = field_validator("log_level", "socketio_log_level", "engineio_log_level", mode="before")(_upper)
+    _apps = field_validator("apps", mode="before")(_load_apps)

@@ -36,6 +36,12 @@ FENCE = "__eventbus_fence__"
 class _NoServer(Sender):
     """The default sender inside ``capture_broadcasts`` when the application created no bus."""
 
+    def __init__(self, namespace: str = "/") -> None:
+        self.namespace = namespace
+
+    def for_app(self, path: str) -> Sender:
+        return self if path in (self.namespace, "*") else _NoServer(path)
+
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         return None
 

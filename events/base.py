@@ -24,13 +24,18 @@ class _Named(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_name: ClassVar[str]
+    app_path: ClassVar[str] = registry.DEFAULT_APP
     __abstract_event__: ClassVar[bool] = False
     _registry: ClassVar[registry.Registry[type]]
 
-    def __init_subclass__(cls, *, name: str | None = None, abstract: bool = False, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, *, name: str | None = None, abstract: bool = False, app: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
         cls.event_name = name if name is not None else derive_name(cls.__name__, "event")
         cls.__abstract_event__ = abstract
+        if app is not None:  # otherwise inherited: an abstract base can bind a family of events to one application
+            cls.app_path = registry.check_app_path(app, owner=cls.__qualname__)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -38,15 +43,17 @@ class _Named(BaseModel):
         if cls.__dict__.get("__abstract_event__"):
             return
         registry.check_wire_name(cls.event_name, owner=cls.__qualname__)
-        cls._registry.register(cls.event_name, cls)
+        cls._registry.register(cls.event_name, cls, app=cls.app_path)
 
 
 class Event(_Named, abstract=True):
     """A server-to-client event. The wire name is the class name in snake_case minus ``_event``.
 
     Pass ``name="..."`` to choose the wire name, ``abstract=True`` for a base
-    class that is never sent itself. Define ``broadcast_to`` (sync or async)
-    to say which rooms the event goes to.
+    class that is never sent itself, ``app="/admin"`` to bind it to an
+    application (a Socket.IO namespace; default ``/``, ``"*"`` for every
+    application). Define ``broadcast_to`` (sync or async) to say which rooms
+    the event goes to.
 
     Example:
         >>> class MessageEvent(Event):
@@ -57,6 +64,10 @@ class Event(_Named, abstract=True):
         ...         return [f"chat:{self.chat_id}"]
         >>> MessageEvent.event_name
         'message'
+        >>> class AdminAlertEvent(Event, app="/admin"):
+        ...     text: str
+        >>> AdminAlertEvent.app_path
+        '/admin'
     """
 
     _registry = registry.server_events

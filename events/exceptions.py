@@ -21,3 +21,7 @@ class MissingTargetsError(EventsError, TypeError):
 
 class InvalidTargetError(EventsError, TypeError):
     """``broadcast_to()`` returned something that is neither a ``Room`` nor a room-name ``str``."""
+
+
+class WrongApplicationError(EventsError, ValueError):
+    """An event or room bound to one application was sent, joined or registered through another."""

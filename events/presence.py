@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from events.acks import JoinOk
 from events.base import ClientEvent, Event, Target
+from events.registry import ANY_APP
 from events.rooms import check_room_name
 
 
@@ -35,7 +36,7 @@ class PresenceMember(BaseModel):
     info: dict[str, Any] = Field(default_factory=dict)
 
 
-class PresenceJoinEvent(Event):
+class PresenceJoinEvent(Event, app=ANY_APP):
     """A user's first connection entered a presence room (sent to the others in it, once per user)."""
 
     room: str
@@ -45,7 +46,7 @@ class PresenceJoinEvent(Event):
         return [self.room]
 
 
-class PresenceLeaveEvent(Event):
+class PresenceLeaveEvent(Event, app=ANY_APP):
     """A user's last connection left a presence room, disconnected, or its server process died."""
 
     room: str
@@ -71,7 +72,7 @@ class PresenceList(BaseModel):
     members: list[PresenceMember]
 
 
-class PresenceQuery(ClientEvent, name="presence", ack=PresenceList):
+class PresenceQuery(ClientEvent, name="presence", ack=PresenceList, app=ANY_APP):
     """Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits."""
 
     room: str

@@ -87,7 +87,8 @@ class Room(BaseModel):
     Subclass it with the prefix (default: the class name in snake_case minus
     ``_room``) and the key fields. Key values are checked so that no payload
     can name another room. ``can_join`` denies by default; ``public=True``
-    lets any authenticated user in.
+    lets any authenticated user in. ``app="/admin"`` binds the room to an
+    application (default ``/``): only that application's clients can join it.
 
     Example:
         >>> class ChatRoom(Room, prefix="chat"):
@@ -101,6 +102,7 @@ class Room(BaseModel):
     prefix: ClassVar[str] = "room"
     public: ClassVar[bool] = False
     presence: ClassVar[bool] = False
+    app_path: ClassVar[str] = registry.DEFAULT_APP
 
     def __init_subclass__(
         cls,
@@ -108,6 +110,7 @@ class Room(BaseModel):
         prefix: str | None = None,
         public: bool | None = None,
         presence: bool | None = None,
+        app: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,6 +119,8 @@ class Room(BaseModel):
             cls.public = public
         if presence is not None:
             cls.presence = presence
+        if app is not None:
+            cls.app_path = registry.check_app_path(app, owner=cls.__qualname__)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -125,7 +130,7 @@ class Room(BaseModel):
                 f"{cls.__name__}: room prefix {cls.prefix!r} must be lower-case letters, digits or '_' "
                 "(at most 64, not starting with a digit), since it also names the join_<prefix> event"
             )
-        registry.rooms.register(cls.prefix, cls)
+        registry.rooms.register(cls.prefix, cls, app=cls.app_path)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -170,8 +175,8 @@ class Room(BaseModel):
         return {}
 
 
-class UserRoom(Room, prefix="user"):
-    """The personal room ``user:{user_id}`` every authenticated connection joins on connect.
+class UserRoom(Room, prefix="user", app=registry.ANY_APP):
+    """The personal room ``user:{user_id}`` every authenticated connection joins on connect, in every application.
 
     Example:
         >>> UserRoom(user_id="7").name
@@ -184,17 +189,18 @@ class UserRoom(Room, prefix="user"):
         return user is not None and user.id == self.user_id
 
 
-def room_from_name(name: str) -> Room:
-    """Parse a room name back into its registered room class.
+def room_from_name(name: str, app: str = registry.DEFAULT_APP) -> Room:
+    """Parse a room name back into the room class registered for its prefix in application ``app``.
 
     Example:
         >>> room_from_name("user:7")
         UserRoom(user_id='7')
     """
     prefix, *keys = name.split(":")
-    cls = registry.rooms.get(prefix)
+    cls = registry.rooms.get(prefix, app)
     if cls is None or not issubclass(cls, Room):
-        raise InvalidNameError(f"no room class is registered for prefix {prefix!r} (room name {name!r})")
+        where = "" if app == registry.DEFAULT_APP else f" in application {app!r}"
+        raise InvalidNameError(f"no room class is registered for prefix {prefix!r}{where} (room name {name!r})")
     fields = list(cls.model_fields)
     if len(keys) != len(fields):
         raise InvalidNameError(f"{cls.__name__} names have {len(fields)} key(s) {fields} (got {name!r})")

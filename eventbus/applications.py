@@ -1,0 +1,353 @@
+"""`Application`: one Socket.IO namespace with its own auth policy, rooms, client-event handlers and connections.
+
+Everything per connection (session, rooms, rate-limit bucket, token-expiry task,
+connection table) lives in the application that accepted it, and python-socketio
+keeps rooms per namespace, so nothing one application does can reach another's
+clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import socketio
+
+from eventbus.connections import ConnectionInfo, ConnectionTable
+from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.handlers import ClientEventHandler, E, Handler
+from eventbus.joins import RoomHandlers
+from eventbus.limits import TokenBucket
+from eventbus.managers import disconnect_room
+from eventbus.presence import Presence, query_presence
+from eventbus.sending import Sender
+from events import (
+    ClientEvent,
+    Event,
+    PresenceMember,
+    PresenceQuery,
+    Room,
+    SessionEndedEvent,
+    SessionExpiredEvent,
+    Target,
+    User,
+    UserRoom,
+    check_app,
+    room_name,
+)
+from events.acks import ErrorCode, error_ack
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from eventbus.auth import Authenticator
+    from eventbus.presence_store import PresenceStore
+    from eventbus.settings import EventBusSettings
+
+logger = logging.getLogger(__name__)
+traffic = logging.getLogger("eventbus.traffic")
+"""Every message in and out, with sids and user ids, at DEBUG (``EVENTBUS_LOG_LEVEL=DEBUG``)."""
+
+ConnectGuard: TypeAlias = Callable[[User | None, Mapping[str, Any]], bool | Awaitable[bool]]
+"""``authorize=``: after authentication, whether this user may connect at all (refusal: ``forbidden``)."""
+
+
+class Application(Sender):
+    """One application (Socket.IO namespace) of an `EventBus`: the same API as the bus, scoped to its clients.
+
+    Create it with ``bus.app(path, ...)`` (or ``EVENTBUS_APPS``); the bus itself
+    is the application ``/``. Its rooms, handlers, connections and auth policy
+    are its own: a broadcast here never reaches a client of another application.
+
+    Example:
+        >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET), rooms=[OpsRoom])  # doctest: +SKIP
+        >>> await admin.broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
+        >>> admin.connection_count()  # doctest: +SKIP
+        3
+    """
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        path: str,
+        *,
+        settings: EventBusSettings,
+        presence_store: PresenceStore,
+        auth: Authenticator | None = None,
+        allow_anonymous: bool = False,
+        authorize: ConnectGuard | None = None,
+        rooms: Iterable[type[Room]] = (),
+    ) -> None:
+        if auth is None and not allow_anonymous:
+            raise ConfigurationError(f"application {path!r} needs auth=... or allow_anonymous=True")
+        self.sio = sio
+        self.namespace = path
+        self.settings = settings
+        self.auth = auth
+        self.allow_anonymous = allow_anonymous
+        self.authorize = authorize
+        self.max_rooms = settings.max_rooms
+        self._rooms: dict[str, RoomHandlers] = {}
+        self._handlers: dict[str, ClientEventHandler[Any]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._expiries: dict[str, asyncio.Task[None]] = {}
+        self._table = ConnectionTable()
+        self._presence = Presence(self, presence_store)
+        sio.on("connect", self._on_connect, namespace=path)
+        sio.on("disconnect", self._on_disconnect, namespace=path)
+        sio.on("*", self._on_unknown, namespace=path)
+        self.on(PresenceQuery)(query_presence)
+        for room in rooms:
+            self.add_room(room)
+
+    def __repr__(self) -> str:
+        return f"Application({self.namespace!r}, rooms={sorted(self._rooms)}, anonymous={self.allow_anonymous})"
+
+    @property
+    def rooms(self) -> list[type[Room]]:
+        """The room classes clients can join and leave in this application, sorted by prefix."""
+        return [self._rooms[prefix].room for prefix in sorted(self._rooms)]
+
+    def add_room(self, room: type[Room]) -> None:
+        """Register ``join_<prefix>`` and ``leave_<prefix>`` handlers for a room class of this application."""
+        if not (isinstance(room, type) and issubclass(room, Room)) or room is Room:
+            raise ConfigurationError(f"rooms must be Room subclasses (got {room!r})")
+        check_app(room, self.namespace)
+        known = self._rooms.get(room.prefix)
+        if known is not None and known.room is not room:
+            raise ConfigurationError(f"{room.__name__} and {known.room.__name__} both use room prefix {room.prefix!r}")
+        handlers = RoomHandlers(self, room)
+        self._rooms[room.prefix] = handlers
+        self.sio.on(handlers.join_event, handlers.join, namespace=self.namespace)
+        self.sio.on(handlers.leave_event, handlers.leave, namespace=self.namespace)
+
+    def on(self, event: type[E]) -> Callable[[Handler[E]], Handler[E]]:
+        """Register the handler of a client event; its return annotation is the ack type.
+
+        The payload is validated into ``event`` first; the handler's return value
+        is sent as ``{"ok": true, "data": ...}`` (``{"ok": true}`` for ``None``).
+        Raise `EventError` to refuse with your own code; any other exception is
+        logged and acked as ``internal``.
+
+        Example:
+            >>> @bus.on(SendMessage)  # doctest: +SKIP
+            ... async def send_message(ctx: Context, msg: SendMessage) -> MessageAck:
+            ...     await ctx.broadcast(MessageEvent(chat_id=msg.chat_id, text=msg.text))
+            ...     return MessageAck(accepted=True)
+        """
+        if not (isinstance(event, type) and issubclass(event, ClientEvent)):
+            raise ConfigurationError(f"bus.on() takes a ClientEvent subclass (got {event!r})")
+        check_app(event, self.namespace)
+        name = event.event_name
+        if name.startswith(("join_", "leave_")) and name.split("_", 1)[1] in self._rooms:
+            raise ConfigurationError(f"{event.__name__}'s name {name!r} is the join/leave event of a room")
+
+        def register(handler: Handler[E]) -> Handler[E]:
+            self._handlers[name] = ClientEventHandler(self, event, handler)
+            self.sio.on(name, self._handlers[name].handle, namespace=self.namespace)
+            return handler
+
+        return register
+
+    async def get_user(self, sid: str) -> User | None:
+        """The user a connection authenticated as, ``None`` when anonymous or unknown."""
+        return self._table.user(sid)
+
+    def joined_rooms(self, sid: str) -> list[str]:
+        """Rooms this process has ``sid`` in, apart from its own sid room and its ``user:`` room."""
+        rooms: list[str] = self.sio.rooms(sid, namespace=self.namespace)
+        return [room for room in rooms if room != sid and not room.startswith("user:")]
+
+    def rate_limited(self, sid: str, event: str) -> dict[str, object] | None:
+        """Spend one token of ``sid``'s bucket; the ``rate_limited`` ack when it is empty.
+
+        Every client message (join, leave, client event, unknown event) passes
+        here first, so this is also where incoming traffic is logged.
+        """
+        if traffic.isEnabledFor(logging.DEBUG):
+            user = self._table.user(sid)
+            traffic.debug("in  app=%s sid=%s user=%s event=%s", self.namespace, sid, user and user.id, event[:64])
+        bucket = self._buckets.get(sid)
+        if bucket is None:
+            bucket = self._buckets[sid] = TokenBucket(self.settings.rate_limit, self.settings.rate_burst)
+        if bucket.take():
+            return None
+        logger.info("rate limited: app=%s sid=%s event=%s", self.namespace, sid, event)
+        return error_ack(ErrorCode.RATE_LIMITED, f"more than {self.settings.rate_limit:g} events per second")
+
+    async def emit_to_sid(self, sid: str, event: Event | str, data: Any = None) -> None:
+        """Send to one connection (on any process, with Redis)."""
+        await self._send(event, data, [sid], None)
+
+    async def join_room(self, sid: str, room: Target) -> None:
+        """Put a connection in a room, without asking ``can_join`` (the server decides); records presence."""
+        await self.sio.enter_room(sid, room_name(room, self.namespace), namespace=self.namespace)
+        await self._presence.joined(sid, room)
+
+    async def leave_room(self, sid: str, room: Target) -> None:
+        """Take a connection out of a room."""
+        await self.sio.leave_room(sid, room_name(room, self.namespace), namespace=self.namespace)
+        await self._presence.left(sid, room)
+
+    async def presence(self, room: Target) -> list[PresenceMember]:
+        """Who is in a ``presence=True`` room of this application, once per user (all processes with Redis).
+
+        Example:
+            >>> [m.user_id for m in await bus.presence(ChatRoom(chat_id="42"))]  # doctest: +SKIP
+            ['alice', 'bob']
+        """
+        return await self._presence.members(room)
+
+    async def room_moved(self, sid: str, room: str, entered: bool) -> None:
+        """Another process put ``sid`` (held here) in ``room`` or took it out, through Redis: record presence."""
+        await self._presence.moved(sid, room, entered)
+
+    def connection_count(self) -> int:
+        """Connections of this application on this process."""
+        return len(self._table)
+
+    def connections(self, user_id: str | int | None = None) -> list[ConnectionInfo]:
+        """Connections of this application on this process: all of them, or one user's, oldest first.
+
+        Example:
+            >>> [c.sid for c in admin.connections("alice")]  # doctest: +SKIP
+            ['Xq3...', 'b7K...']
+        """
+        return [self._info(sid) for sid in self._table.sids(None if user_id is None else str(user_id))]
+
+    def is_online(self, user_id: str | int) -> bool:
+        """Whether the user has a connection to this application on this process."""
+        return self._table.has_user(str(user_id))
+
+    async def disconnect(self, sid: str, reason: str | None = None) -> None:
+        """Disconnect one connection (on any process, with Redis); with ``reason``, send ``session_ended`` first."""
+        if reason is not None:
+            await self.emit_to_sid(sid, SessionEndedEvent(reason=reason))
+        await self.sio.disconnect(sid, namespace=self.namespace)
+
+    async def disconnect_user(self, user_id: str | int, reason: str | None = None) -> None:
+        """Disconnect every connection of a user to this application; with ``reason``, send ``session_ended`` first.
+
+        Example:
+            >>> await bus.apps["/admin"].disconnect_user("mallory", reason="banned")  # doctest: +SKIP
+        """
+        room = UserRoom(user_id=str(user_id)).name
+        if reason is not None:
+            await self._send(SessionEndedEvent(reason=reason), None, [room], None)
+        await disconnect_room(self.sio, room, self.namespace)
+
+    def _info(self, sid: str) -> ConnectionInfo:
+        user = self._table.user(sid)
+        try:
+            transport: str = self.sio.transport(sid, namespace=self.namespace)
+        except KeyError:  # engine.io already dropped the socket; the disconnect handler has not run yet
+            transport = "closed"
+        return ConnectionInfo(
+            sid=sid,
+            user_id=user.id if user is not None else None,
+            app=self.namespace,
+            connected_at=self._table.connected_at(sid),
+            rooms=sorted(room for room in self.sio.rooms(sid, namespace=self.namespace) if room != sid),
+            transport=transport,
+        )
+
+    async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        if traffic.isEnabledFor(logging.DEBUG):
+            traffic.debug(
+                "out app=%s event=%s to=%s skip=%s", self.namespace, name, self._describe(rooms), skip_sid or []
+            )
+        await self.sio.emit(name, data, to=rooms, skip_sid=skip_sid, namespace=self.namespace)
+
+    def _describe(self, rooms: list[str] | None) -> str:
+        if rooms is None:
+            return "everyone"
+        named = []
+        for room in rooms:
+            user = self._table.user(room)  # a sid target: name its user too
+            named.append(f"{room}(user={user.id})" if user is not None else room)
+        return ",".join(named)
+
+    async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        user = await self._authenticate(sid, environ, auth)
+        if not self._transport_alive(sid):
+            # python-socketio runs no disconnect handler for a connection that drops while its connect handler
+            # awaits, so one lost during authentication would stay in the table (and its rooms) for good.
+            logger.info("connection lost during authentication: app=%s sid=%s", self.namespace, sid)
+            raise socketio.exceptions.ConnectionRefusedError("gone")
+        await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
+        if user is not None:
+            await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
+            self._schedule_expiry(sid, user)
+        self._table.add(sid, user)
+        logger.debug("connected app=%s sid=%s user=%s", self.namespace, sid, user and user.id)
+
+    def _transport_alive(self, sid: str) -> bool:
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, self.namespace)
+        socket = self.sio.eio.sockets.get(eio_sid)
+        return socket is not None and not socket.closed
+
+    async def _start(self) -> None:
+        if any(room.presence for room in self.rooms):
+            # Only then: an application without presence rooms needs no Redis keys (its ACL user may have none).
+            await self._presence.start()
+
+    async def _stop(self) -> None:
+        await self._presence.stop()
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        await self._presence.disconnected(sid)
+        self._table.remove(sid)
+        self._buckets.pop(sid, None)
+        expiry = self._expiries.pop(sid, None)
+        if expiry is not None and expiry is not asyncio.current_task():
+            expiry.cancel()
+        logger.debug("disconnected app=%s sid=%s reason=%s", self.namespace, sid, reason)
+
+    async def _on_unknown(self, event: str, sid: str, *args: Any) -> dict[str, object]:
+        refusal = self.rate_limited(sid, event)
+        if refusal is not None:
+            return refusal
+        logger.info("unknown event %r from app=%s sid=%s", event[:64], self.namespace, sid)
+        return error_ack(ErrorCode.UNKNOWN_EVENT, f"no handler for event {event[:64]!r}")
+
+    def _schedule_expiry(self, sid: str, user: User) -> None:
+        exp = user.claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            return
+        delay = max(0.0, exp + float(getattr(self.auth, "leeway", 0)) - time.time())
+        self._expiries[sid] = asyncio.create_task(self._expire(sid, delay), name=f"eventbus-expiry-{sid}")
+
+    async def _expire(self, sid: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        logger.info("token expired: disconnecting app=%s sid=%s", self.namespace, sid)
+        await self.emit_to_sid(sid, SessionExpiredEvent(reason="token_expired"))
+        await self.sio.disconnect(sid, namespace=self.namespace)
+
+    async def _authenticate(self, sid: str, environ: Mapping[str, Any], auth: Any) -> User | None:
+        user: User | None = None
+        if self.auth is not None:
+            try:
+                user = await self.auth(auth, environ)
+            except AuthenticationError as exc:
+                logger.info("connection refused app=%s sid=%s: %s", self.namespace, sid, exc)
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized") from exc
+            except Exception as exc:
+                logger.exception("authenticator failed for app=%s sid=%s", self.namespace, sid)
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized") from exc
+        if user is None and not self.allow_anonymous:
+            logger.info("connection refused app=%s sid=%s: no credential", self.namespace, sid)
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        if self.authorize is not None:
+            allowed = self.authorize(user, environ)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                logger.info(
+                    "connection refused app=%s sid=%s user=%s: not authorized", self.namespace, sid, user and user.id
+                )
+                raise socketio.exceptions.ConnectionRefusedError("forbidden")
+        return user
