@@ -26,6 +26,7 @@ from eventbus.sending import Sender, Sent, _Capture, capture
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from eventbus.applications import Application
     from eventbus.bus import EventBus
 
 __all__ = ["Inbox", "Sent", "SocketTestClient", "capture_broadcasts", "connect_error", "serve"]
@@ -134,6 +135,16 @@ class _QuickCloseEngineIO(engineio.AsyncClient):  # type: ignore[misc]
         if read_loop is not None and polling:
             read_loop.cancel()
 
+    async def drop(self) -> None:
+        """Vanish without a goodbye, like a killed process: stop reading and writing, close the TCP connection."""
+        tasks = [task for task in (self.read_loop_task, self.write_loop_task) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.state = "disconnected"
+        await self._trigger_event("disconnect", "dropped", run_async=False)
+        await self._reset()  # closes the HTTP session: the websocket or pending long-poll ends with no CLOSE packet
+
 
 class _QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
     def _engineio_client_class(self) -> type[engineio.AsyncClient]:
@@ -142,6 +153,8 @@ class _QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
 
 class SocketTestClient:
     """A real python-socketio client that records every event it receives, for tests.
+
+    ``namespace`` picks the application to connect to (default ``/``).
 
     Example:
         >>> client = await SocketTestClient(url, token=token).connect()  # doctest: +SKIP
@@ -152,17 +165,24 @@ class SocketTestClient:
     """
 
     def __init__(
-        self, url: str, *, token: str | None = None, transports: list[str] | None = None, **connect_kwargs: Any
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        transports: list[str] | None = None,
+        namespace: str = "/",
+        **connect_kwargs: Any,
     ) -> None:
         self.url = url
         self.auth = {"token": token} if token is not None else None
         self.transports = transports or ["websocket"]
+        self.namespace = namespace
         self.connect_kwargs = connect_kwargs
         self.sio = _QuickCloseClient(reconnection=False)
         self.inbox = Inbox()
         self.disconnects: list[Any] = []
-        self.sio.on("*", self._record)
-        self.sio.on("disconnect", self.disconnects.append)
+        self.sio.on("*", self._record, namespace=namespace)
+        self.sio.on("disconnect", self.disconnects.append, namespace=namespace)
 
     async def _record(self, event: str, *args: Any) -> None:
         await self.inbox.put(event, args[0] if len(args) == 1 else list(args))
@@ -170,29 +190,47 @@ class SocketTestClient:
     @property
     def sid(self) -> str:
         """The connection's Socket.IO id."""
-        sid: str = self.sio.get_sid()
+        sid: str = self.sio.get_sid(self.namespace)
         return sid
 
     async def connect(self) -> SocketTestClient:
         """Connect (raising ``socketio.exceptions.ConnectionError`` when refused) and return self."""
         await self.sio.connect(
-            self.url, auth=self.auth, transports=self.transports, wait_timeout=5, **self.connect_kwargs
+            self.url,
+            auth=self.auth,
+            transports=self.transports,
+            namespaces=[self.namespace],
+            wait_timeout=5,
+            **self.connect_kwargs,
         )
         return self
 
     async def call(self, event: str, *args: Any, timeout: float = 5) -> Any:  # noqa: ASYNC109 - the ack deadline
         """Emit ``event`` with ``args`` and return the ack."""
-        return await self.sio.call(event, args[0] if len(args) == 1 else args, timeout=timeout)
+        return await self.sio.call(
+            event, args[0] if len(args) == 1 else args, namespace=self.namespace, timeout=timeout
+        )
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit without asking for an ack."""
-        await self.sio.emit(event, args[0] if len(args) == 1 else args)
+        await self.sio.emit(event, args[0] if len(args) == 1 else args, namespace=self.namespace)
 
-    async def fence(self, bus: EventBus) -> None:
-        """Wait until everything the server sent this client before now has arrived (per-socket order is kept)."""
+    async def fence(self, bus: EventBus | Application) -> None:
+        """Wait until everything the server sent this client before now has arrived (per-socket order is kept).
+
+        ``bus`` is the bus or the application this client is connected to.
+        """
         before = len(self.inbox.events[FENCE])
-        await bus.sio.emit(FENCE, {}, to=self.sid, namespace=bus.namespace)
+        await bus.sio.emit(FENCE, {}, to=self.sid, namespace=self.namespace)
         await self.inbox.wait_for(FENCE, before + 1)
+
+    async def drop(self) -> None:
+        """Vanish like a killed process: no disconnect packet, the TCP connection just closes.
+
+        Over websocket the server notices at once; over long-polling only when
+        the client misses its pings (``EVENTBUS_PING_INTERVAL`` + ``EVENTBUS_PING_TIMEOUT``).
+        """
+        await self.sio.eio.drop()
 
     def received(self, event: str) -> list[Any]:
         """The ``event`` messages received so far."""
@@ -204,13 +242,17 @@ class SocketTestClient:
             await self.sio.disconnect()
 
 
-async def connect_error(url: str, *, auth: Any = None, transports: list[str] | None = None, **kwargs: Any) -> Any:
+async def connect_error(
+    url: str, *, auth: Any = None, transports: list[str] | None = None, namespace: str = "/", **kwargs: Any
+) -> Any:
     """Connect a client that must be refused and return the ``connect_error`` data the server sent it."""
     client = _QuickCloseClient(reconnection=False)
     errors: list[Any] = []
-    client.on("connect_error", errors.append)
+    client.on("connect_error", errors.append, namespace=namespace)
     try:
-        await client.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=5, **kwargs)
+        await client.connect(
+            url, auth=auth, transports=transports or ["websocket"], namespaces=[namespace], wait_timeout=5, **kwargs
+        )
     except socketio.exceptions.ConnectionError:
         pass
     else:

@@ -26,9 +26,11 @@ class JSClient:
         token: str | None = None,
         transports: list[str] | None = None,
         headers: dict[str, str] | None = None,
+        namespace: str = "/",
     ) -> None:
         self.options = {
             "url": url,
+            "namespace": namespace,
             "auth": {"token": token} if token is not None else None,
             "transports": transports or ["websocket"],
             "extraHeaders": headers,
@@ -103,6 +105,12 @@ class JSClient:
     def lifecycle(self) -> list[dict[str, Any]]:
         """``connect`` / ``connect_error`` / ``disconnect`` messages, in order."""
         return list(self.inbox.events["__lifecycle__"])
+
+    async def kill(self) -> None:
+        """SIGKILL the Node process: the connection ends with no goodbye, as when a laptop lid closes."""
+        assert self.proc is not None
+        self.proc.kill()
+        await self.proc.wait()
 
     async def close(self) -> None:
         if self.proc is None:

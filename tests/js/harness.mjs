@@ -1,5 +1,5 @@
 // Drives the real socket.io-client for the Python tests: JSON commands on stdin, JSON lines on stdout.
-//   argv[2]: {"url": ..., "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
+//   argv[2]: {"url": ..., "namespace": "/admin" | null, "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
 //   stdin:   {"id": 1, "cmd": "emit", "event": "join_chat", "args": [...], "ack": true}
 //            {"id": 2, "cmd": "set_token", "token": "..."} | {"id": 3, "cmd": "connect"} | {"id": 4, "cmd": "disconnect"}
 //   stdout:  {"type": "connect"} | {"type": "connect_error", "message": ...} | {"type": "event", "event": ..., "args": [...]}
@@ -12,7 +12,8 @@ const out = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 
 // The auth callback runs on every (re)connection, so "set_token" then "connect" is the browser's refresh flow.
 let auth = options.auth ?? null;
-const socket = io(options.url, {
+// The namespace is the path of the URL, as a page writes io("https://host/admin").
+const socket = io(options.url + (options.namespace && options.namespace !== "/" ? options.namespace : ""), {
   auth: (cb) => cb(auth ?? {}),
   transports: options.transports ?? ["websocket"],
   extraHeaders: options.extraHeaders ?? undefined,
