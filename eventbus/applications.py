@@ -273,22 +273,12 @@ class Application(Sender):
 
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         user = await self._authenticate(sid, environ, auth)
-        if not self._transport_alive(sid):
-            # python-socketio runs no disconnect handler for a connection that drops while its connect handler
-            # awaits, so one lost during authentication would stay in the table (and its rooms) for good.
-            logger.info("connection lost during authentication: app=%s sid=%s", self.namespace, sid)
-            raise socketio.exceptions.ConnectionRefusedError("gone")
         await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
         if user is not None:
             await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
             self._schedule_expiry(sid, user)
         self._table.add(sid, user)
         logger.debug("connected app=%s sid=%s user=%s", self.namespace, sid, user and user.id)
-
-    def _transport_alive(self, sid: str) -> bool:
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, self.namespace)
-        socket = self.sio.eio.sockets.get(eio_sid)
-        return socket is not None and not socket.closed
 
     async def _start(self) -> None:
         if any(room.presence for room in self.rooms):

@@ -136,14 +136,21 @@ class _QuickCloseEngineIO(engineio.AsyncClient):  # type: ignore[misc]
             read_loop.cancel()
 
     async def drop(self) -> None:
-        """Vanish without a goodbye, like a killed process: stop reading and writing, close the TCP connection."""
+        """Vanish like a killed process: no CLOSE packet, no more pongs, the TCP connection closes."""
+        self.state = "disconnected"  # the loops stop: no pong, no further poll, no CLOSE packet
+        if self.current_transport == "websocket" and self.http is not None:
+            await self.http.close()  # the TCP connection closes under the websocket
+        await self.queue.put(None)  # wakes the write loop so it ends
+        # A long-poll in flight is let finish (the server answers it within its ping interval): closing the session
+        # under it instead leaves aiohttp connections unreleased, which warn when collected.
         tasks = [task for task in (self.read_loop_task, self.write_loop_task) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self.state = "disconnected"
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.ping_interval + self.ping_timeout + 5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         await self._trigger_event("disconnect", "dropped", run_async=False)
-        await self._reset()  # closes the HTTP session: the websocket or pending long-poll ends with no CLOSE packet
+        await self._reset()
 
 
 class _QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
@@ -228,7 +235,8 @@ class SocketTestClient:
         """Vanish like a killed process: no disconnect packet, the TCP connection just closes.
 
         Over websocket the server notices at once; over long-polling only when
-        the client misses its pings (``EVENTBUS_PING_INTERVAL`` + ``EVENTBUS_PING_TIMEOUT``).
+        the client misses its pings (``EVENTBUS_PING_INTERVAL`` + ``EVENTBUS_PING_TIMEOUT``),
+        and the call itself returns once the pending long-poll has ended (within the ping interval).
         """
         await self.sio.eio.drop()
 
