@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventbus.exceptions import ConfigurationError
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def _level(logger: logging.Logger, level: str) -> logging.Logger:
-    logger.setLevel(level)
+    name = level.strip().upper()
+    if name not in LEVELS:
+        raise ConfigurationError(f"log level must be one of {', '.join(LEVELS)} (got {level!r})")
+    logger.setLevel(name)
     # Asking for a level is asking to see those lines: print them when the application configured no logging,
     # as python-socketio's own logger=True does (never twice: only when nothing would handle them).
     if not logger.handlers and not logging.getLogger().handlers:
