@@ -18,10 +18,10 @@ class SessionExpiredEvent(Event, app=ANY_APP):
 
 
 class SessionEndedEvent(Event, app=ANY_APP):
-    """Sent just before the server disconnects a connection on purpose (``disconnect_user``, ``disconnect``).
+    """Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
 
-    ``reason`` is the application's own word (``"logout"``, ``"banned"``); the
-    client should not reconnect by itself.
+    ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
+    reconnect automatically, unlike after ``session_expired``.
     """
 
     reason: str

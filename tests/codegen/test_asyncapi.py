@@ -58,12 +58,14 @@ def test_channels_operations_messages_and_security(generated: pathlib.Path) -> N
         "PresenceJoinEvent",  # project is a presence room
         "PresenceLeaveEvent",
         "ProjectRenamed",
+        "SessionEndedEvent",
         "SessionExpiredEvent",
         "StatusEvent",
         "TaskUpdatedEvent",
     ]
     assert sorted(channels["sprint_board"]["messages"]) == [
         "ProjectRenamed",
+        "SessionEndedEvent",
         "SessionExpiredEvent",
         "StatusEvent",
         "TaskUpdatedEvent",

@@ -118,6 +118,16 @@ export interface ProjectRoom {
 }
 
 /**
+ * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
+ *
+ * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
+ * reconnect automatically, unlike after ``session_expired``.
+ */
+export interface SessionEndedEvent {
+  reason: string;
+}
+
+/**
  * Sent just before the server disconnects a connection whose token expired or was revoked.
  *
  * The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
@@ -196,7 +206,7 @@ export interface UpdateTask {
 }
 
 /**
- * The personal room ``user:{user_id}`` every authenticated connection joins on connect.
+ * The personal room ``user:{user_id}`` every authenticated connection joins on connect, in every application.
  *
  * Example:
  *     >>> UserRoom(user_id="7").name
@@ -225,6 +235,13 @@ export interface ServerToClientEvents {
   /** A user's last connection left a presence room, disconnected, or its server process died. */
   presence_leave: (payload: PresenceLeaveEvent) => void;
   "project.renamed": (payload: ProjectRenamed) => void;
+  /**
+   * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
+   *
+   * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
+   * reconnect automatically, unlike after ``session_expired``.
+   */
+  session_ended: (payload: SessionEndedEvent) => void;
   /**
    * Sent just before the server disconnects a connection whose token expired or was revoked.
    *

@@ -184,6 +184,7 @@ SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {
     models.PresenceJoinEvent: "presence_join",
     models.PresenceLeaveEvent: "presence_leave",
     models.ProjectRenamed: "project.renamed",
+    models.SessionEndedEvent: "session_ended",
     models.SessionExpiredEvent: "session_expired",
     models.StatusEvent: "status",
     models.TaskUpdatedEvent: "task_updated",

@@ -157,6 +157,21 @@ class ProjectRoom(BaseModel):
     """
 
 
+class SessionEndedEvent(BaseModel):
+    """
+    Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
+
+    ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
+    reconnect automatically, unlike after ``session_expired``.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    reason: str
+
+
 class SessionExpiredEvent(BaseModel):
     """
     Sent just before the server disconnects a connection whose token expired or was revoked.
@@ -273,7 +288,7 @@ class UpdateTask(BaseModel):
 
 class UserRoom(BaseModel):
     """
-    The personal room ``user:{user_id}`` every authenticated connection joins on connect.
+    The personal room ``user:{user_id}`` every authenticated connection joins on connect, in every application.
 
     Example:
         >>> UserRoom(user_id="7").name

@@ -60,6 +60,16 @@ export interface SendMessage {
 }
 
 /**
+ * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
+ *
+ * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
+ * reconnect automatically, unlike after ``session_expired``.
+ */
+export interface SessionEndedEvent {
+  reason: string;
+}
+
+/**
  * Sent just before the server disconnects a connection whose token expired or was revoked.
  *
  * The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
@@ -81,7 +91,7 @@ export interface TypingAck {
 }
 
 /**
- * The personal room ``user:{user_id}`` every authenticated connection joins on connect.
+ * The personal room ``user:{user_id}`` every authenticated connection joins on connect, in every application.
  *
  * Example:
  *     >>> UserRoom(user_id="7").name
@@ -112,6 +122,13 @@ export type EmptyAck = { ok: true } | ErrorAck;
 export interface ServerToClientEvents {
   /** A message posted in a chat, from the page (``send_message``) or over HTTP. */
   message: (payload: MessageEvent) => void;
+  /**
+   * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
+   *
+   * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
+   * reconnect automatically, unlike after ``session_expired``.
+   */
+  session_ended: (payload: SessionEndedEvent) => void;
   /**
    * Sent just before the server disconnects a connection whose token expired or was revoked.
    *
