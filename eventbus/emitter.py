@@ -10,6 +10,7 @@ blocking one for sync code.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,8 @@ from eventbus.exceptions import ConfigurationError
 from eventbus.redis_manager import RedisManager, SyncRedisManager
 from eventbus.sending import Exclude, Sender, Sent, capture, encode, skip_list
 from eventbus.settings import EventBusSettings
-from events import Event, Target, Targets, UserRoom, room_name, room_names
+from events import ANY_APP, Event, SessionEndedEvent, Target, Targets, UserRoom, room_name, room_names
+from events.registry import check_app_path
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -101,9 +103,24 @@ class Emitter(Sender):
         """Disconnect the connection ``sid``, on whichever server holds it."""
         await self.manager.can_disconnect(sid, self.namespace)  # not local, so it is published
 
-    async def disconnect_user(self, user_id: str | int) -> None:
-        """Disconnect every connection of a user, on every server."""
-        await self.manager.disconnect_room(UserRoom(user_id=str(user_id)).name, self.namespace)
+    async def disconnect_user(self, user_id: str | int, reason: str | None = None) -> None:
+        """Disconnect every connection of a user, on every server; with ``reason``, send ``session_ended`` first."""
+        room = UserRoom(user_id=str(user_id)).name
+        if reason is not None:
+            await self._send(SessionEndedEvent(reason=reason), None, [room], None)
+        await self.manager.disconnect_room(room, self.namespace)
+
+    def for_app(self, path: str) -> Emitter:
+        """This emitter, sending to application ``path`` (a Socket.IO namespace) over the same Redis connection.
+
+        Example:
+            >>> await emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
+        """
+        if path in (self.namespace, ANY_APP):
+            return self
+        scoped = copy.copy(self)
+        scoped.namespace = check_app_path(path, owner="Emitter.for_app()")
+        return scoped
 
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         await self.manager.emit(name, data, namespace=self.namespace, room=rooms, skip_sid=skip_sid)

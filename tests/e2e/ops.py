@@ -12,8 +12,14 @@ from tests.e2e.model import TickEvent
 
 
 def call(sender: Any, op: dict[str, Any]) -> Any:
-    """Start ``op`` on ``sender`` (an EventBus, Emitter or SyncEmitter): a coroutine for async senders."""
+    """Start ``op`` on ``sender`` (an EventBus, Emitter or SyncEmitter): a coroutine for async senders.
+
+    ``"app": "/admin"`` sends through that application (not with `SyncEmitter`); ``notice_user`` sends an
+    untyped ``notice`` with ``data``.
+    """
     kind = op["op"]
+    if "app" in op:
+        sender = sender.for_app(op["app"])
     event = TickEvent(**op["event"]) if "event" in op else None
     if kind == "broadcast":
         return sender.broadcast(event)
@@ -32,7 +38,9 @@ def call(sender: Any, op: dict[str, Any]) -> Any:
     if kind == "disconnect":
         return sender.disconnect(op["sid"])
     if kind == "disconnect_user":
-        return sender.disconnect_user(op["user"])
+        return sender.disconnect_user(op["user"], **({"reason": op["reason"]} if "reason" in op else {}))
+    if kind == "notice_user":
+        return sender.emit_to_user(op["user"], "notice", op["data"])
     raise ValueError(f"unknown op {kind!r}")
 
 
