@@ -8,7 +8,6 @@ clients.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -19,6 +18,7 @@ import socketio
 
 from eventbus.connections import ConnectionInfo, ConnectionTable
 from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.expiry import TokenExpiry
 from eventbus.handlers import ClientEventHandler, E, Handler
 from eventbus.joins import RoomHandlers
 from eventbus.limits import TokenBucket
@@ -94,7 +94,7 @@ class Application(Sender):
         self._rooms: dict[str, RoomHandlers] = {}
         self._handlers: dict[str, ClientEventHandler[Any]] = {}
         self._buckets: dict[str, TokenBucket] = {}
-        self._expiries: dict[str, asyncio.Task[None]] = {}
+        self._expiry = TokenExpiry(self._expire, leeway=float(getattr(auth, "leeway", 0)))
         self._table = ConnectionTable()
         self._presence = Presence(self, presence_store)
         sio.on("connect", self._on_connect, namespace=path)
@@ -276,7 +276,7 @@ class Application(Sender):
         await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
         if user is not None:
             await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
-            self._schedule_expiry(sid, user)
+            self._expiry.schedule(sid, user)
         self._table.add(sid, user)
         logger.debug("connected app=%s sid=%s user=%s", self.namespace, sid, user and user.id)
 
@@ -286,15 +286,14 @@ class Application(Sender):
             await self._presence.start()
 
     async def _stop(self) -> None:
+        await self._expiry.cancel_all()
         await self._presence.stop()
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         await self._presence.disconnected(sid)
         self._table.remove(sid)
         self._buckets.pop(sid, None)
-        expiry = self._expiries.pop(sid, None)
-        if expiry is not None and expiry is not asyncio.current_task():
-            expiry.cancel()
+        self._expiry.cancel(sid)
         logger.debug("disconnected app=%s sid=%s reason=%s", self.namespace, sid, reason)
 
     async def _on_unknown(self, event: str, sid: str, *args: Any) -> dict[str, object]:
@@ -304,15 +303,7 @@ class Application(Sender):
         logger.info("unknown event %r from app=%s sid=%s", event[:64], self.namespace, sid)
         return error_ack(ErrorCode.UNKNOWN_EVENT, f"no handler for event {event[:64]!r}")
 
-    def _schedule_expiry(self, sid: str, user: User) -> None:
-        exp = user.claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            return
-        delay = max(0.0, exp + float(getattr(self.auth, "leeway", 0)) - time.time())
-        self._expiries[sid] = asyncio.create_task(self._expire(sid, delay), name=f"eventbus-expiry-{sid}")
-
-    async def _expire(self, sid: str, delay: float) -> None:
-        await asyncio.sleep(delay)
+    async def _expire(self, sid: str) -> None:
         logger.info("token expired: disconnecting app=%s sid=%s", self.namespace, sid)
         await self.emit_to_sid(sid, SessionExpiredEvent(reason="token_expired"))
         await self.sio.disconnect(sid, namespace=self.namespace)

@@ -184,3 +184,18 @@ async def test_a_client_lost_while_authenticating_leaves_no_trace(serve: Serve) 
     await wait_until(lambda: not bus.sio.manager.rooms, "python-socketio to forget the connection")
     assert bus.connection_count() == 0
     assert not bus.is_online("slow")
+
+
+async def test_token_timers_end_with_their_connection_and_at_shutdown(
+    served: tuple[EventBus, Application, str], py_client: Connect, token: Token
+) -> None:
+    bus, admin, url = served
+    first = await py_client(url, token=token("alice"))
+    await py_client(url, token=token("alice"), namespace=ADMIN)
+    await py_client(url, namespace=STATUS)  # anonymous: no token, no timer
+    assert (len(bus.default_app._expiry), len(admin._expiry), len(bus.apps[STATUS]._expiry)) == (1, 1, 0)
+
+    await first.close()
+    await wait_until(lambda: len(bus.default_app._expiry) == 0, "the closed connection's timer to go")
+    await bus.stop()  # what the ASGI lifespan calls at shutdown
+    assert len(admin._expiry) == 0
