@@ -22,6 +22,7 @@ import uvicorn
 
 from eventbus import default
 from eventbus.sending import Sender, Sent, _Capture, capture
+from events import ANY_APP
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -41,7 +42,7 @@ class _NoServer(Sender):
         self.namespace = namespace
 
     def for_app(self, path: str) -> Sender:
-        return self if path in (self.namespace, "*") else _NoServer(path)
+        return self if path in (self.namespace, ANY_APP) else _NoServer(path)
 
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         return None

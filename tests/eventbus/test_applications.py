@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 import socketio
 
 import eventbus
-from eventbus import Application, ConfigurationError, EventBus, JWTAuth, WrongApplicationError, broadcast
+from eventbus import (
+    Application,
+    ConfigurationError,
+    EventBus,
+    EventBusSettings,
+    JWTAuth,
+    WrongApplicationError,
+    broadcast,
+)
 from eventbus.testing import capture_broadcasts
 from tests.clients import JSClient, PyClient, connect_error
 from tests.conftest import SECRET
@@ -313,3 +323,46 @@ async def test_raw_namespace_handlers_still_work_beside_applications(
     assert await staff.call("raw_ping", 1) == {"pong": 1}
     with pytest.raises(socketio.exceptions.BadNamespaceError):
         await staff.sio.emit("raw_ping", 1, namespace="/")
+
+
+async def test_one_multiplexed_connection_is_two_isolated_connections(
+    jwt_auth: JWTAuth, serve: Serve, token: Token, stack: AsyncExitStack
+) -> None:
+    # A page that opens io(url) and io(url + "/admin") shares one engine.io connection between them.
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom], settings=EventBusSettings(rate_limit=0.001, rate_burst=2))
+    admin = bus.app(ADMIN, rooms=[AdminChatRoom])
+    url = await serve(bus.asgi_app())
+    client = socketio.AsyncClient(reconnection=False)
+    received: dict[str, list[Any]] = {"/": [], ADMIN: []}
+    for namespace, inbox in received.items():
+        client.on("message", inbox.append, namespace=namespace)
+    await client.connect(
+        url,
+        auth={"token": token("alice", role="admin")},
+        namespaces=["/", ADMIN],
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    stack.push_async_callback(client.disconnect)
+    main_sid, admin_sid = client.get_sid("/"), client.get_sid(ADMIN)
+
+    assert main_sid != admin_sid
+    assert {(c.app, c.sid) for c in bus.connections("alice")} == {("/", main_sid), (ADMIN, admin_sid)}
+    # Each application has its own rate-limit bucket: spending the "/" one leaves /admin's full.
+    acks = [await client.call("join_chat", {"chat_id": "42"}, timeout=5) for _ in range(3)]
+    assert [ack["ok"] for ack in acks] == [True, True, False]
+    assert acks[2]["error"]["code"] == "rate_limited"
+    assert (await client.call("join_chat", {"chat_id": "42"}, namespace=ADMIN, timeout=5))["ok"] is True
+
+    await bus.broadcast(MessageEvent(chat_id="42", text="main"))
+    await admin.broadcast(AdminMessageEvent(chat_id="42", text="admin"))
+    await admin.disconnect(admin_sid)  # closes the /admin connection only
+    await bus.emit_to_sid(main_sid, MessageEvent(chat_id="42", text="still here"))
+    for _ in range(100):
+        if len(received["/"]) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert [m["text"] for m in received["/"]] == ["main", "still here"]
+    assert [m["text"] for m in received[ADMIN]] == ["admin"]
+    assert [c.app for c in bus.connections("alice")] == ["/"]
+    assert client.connected
