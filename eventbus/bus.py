@@ -350,11 +350,21 @@ class EventBus(Sender):
         return sum(application.connection_count() for application in self._apps.values())
 
     def connections(self, user_id: str | int | None = None) -> list[ConnectionInfo]:
-        """Connections on this process, of every application (by path): all of them, or one user's."""
+        """Connections on this process, of every application (by path, oldest first within each): all, or one user's.
+
+        Example:
+            >>> [(c.app, c.transport) for c in bus.connections("alice")]  # doctest: +SKIP
+            [('/', 'websocket'), ('/admin', 'polling')]
+        """
         return [info for path in sorted(self._apps) for info in self._apps[path].connections(user_id)]
 
     def is_online(self, user_id: str | int) -> bool:
-        """Whether the user has a connection to any application on this process."""
+        """Whether the user has a connection to any application on this process.
+
+        Example:
+            >>> bus.is_online("alice")  # doctest: +SKIP
+            True
+        """
         return any(application.is_online(user_id) for application in self._apps.values())
 
     async def disconnect_user(self, user_id: str | int, reason: str | None = None) -> None:
