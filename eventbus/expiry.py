@@ -8,7 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable, Coroutine
+    from typing import Any
 
     from events import User
 
@@ -21,7 +22,7 @@ class TokenExpiry:
         >>> expiry.schedule(sid, user)  # a token without a numeric exp sets no timer  # doctest: +SKIP
     """
 
-    def __init__(self, expire: Callable[[str], Awaitable[None]], *, leeway: float = 0) -> None:
+    def __init__(self, expire: Callable[[str], Coroutine[Any, Any, None]], *, leeway: float = 0) -> None:
         self._expire = expire
         self.leeway = leeway
         # A timer per connection until its token expires, then the task that ends it: a timer costs a fraction of
