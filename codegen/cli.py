@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"what to generate, among {','.join(TARGETS)} (default: all)",
     )
     parser.add_argument(
+        "--app",
+        metavar="PATH",
+        help="generate for one application (namespace) such as /admin: its classes and the shared ones",
+    )
+    parser.add_argument(
         "--diff",
         type=Path,
         metavar="OLD_SCHEMA",
@@ -107,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        spec = collect(args.modules)
+        spec = collect(args.modules, app=args.app)
         status = _report_diff(spec, args.diff) if args.diff is not None else 0
         if args.out is not None:
             status = max(status, _check_or_write(spec, args.out, args.target, check_only=args.check))

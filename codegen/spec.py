@@ -10,7 +10,7 @@ import importlib
 import pkgutil
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codegen.exceptions import ModuleImportError, NameCollisionError
 from events import ClientEvent, Event, PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery, Room, UserRoom, registry
@@ -124,8 +124,16 @@ def _import(name: str) -> ModuleType:
         ) from exc
 
 
-def collect(modules: Sequence[str]) -> Spec:
+T = TypeVar("T")
+
+
+def collect(modules: Sequence[str], *, app: str | None = None) -> Spec:
     """Import ``modules`` and build the spec from what the registries then hold.
+
+    With ``app`` (an application path such as ``"/admin"``), only what a client
+    of that application sees: its own classes and those bound to every
+    application. Without it, every application's classes, which must then not
+    share a wire name or room prefix.
 
     Example:
         >>> spec = collect(["tests.codegen.sample_app"])  # doctest: +SKIP
@@ -134,11 +142,26 @@ def collect(modules: Sequence[str]) -> Spec:
     """
     import_modules(modules)
     return build_spec(
-        [cls for cls in registry.server_events if _concrete(cls, Event)],
-        [cls for cls in registry.client_events if _concrete(cls, ClientEvent)],
-        [cls for cls in registry.rooms if _concrete(cls, Room)],
+        _registered(registry.server_events, Event, app),
+        _registered(registry.client_events, ClientEvent, app),
+        _registered(registry.rooms, Room, app),
         modules=modules,
     )
+
+
+def _registered(found: registry.Registry[type], base: type[T], app: str | None) -> list[type[T]]:
+    pairs = found.items() if app is None else found.for_app(app)
+    classes: list[type[T]] = [cls for _, cls in pairs if _concrete(cls, base)]
+    seen: dict[str, type[T]] = {}
+    for name, cls in pairs:
+        other = seen.setdefault(name, cls)
+        if other is not cls:
+            raise NameCollisionError(
+                f"{found.kind} {name!r} is declared by {other.__qualname__} (app {getattr(other, 'app_path', '/')}) "
+                f"and {cls.__qualname__} (app {getattr(cls, 'app_path', '/')}); generate one application at a time "
+                "with --app PATH"
+            )
+    return classes
 
 
 def _concrete(cls: type, base: type) -> bool:
