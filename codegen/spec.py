@@ -142,18 +142,23 @@ def collect(modules: Sequence[str], *, app: str | None = None) -> Spec:
     """
     import_modules(modules)
     return build_spec(
-        _registered(registry.server_events, Event, app),
-        _registered(registry.client_events, ClientEvent, app),
-        _registered(registry.rooms, Room, app),
+        _registered(registry.server_events, Event, app, modules),
+        _registered(registry.client_events, ClientEvent, app, modules),
+        _registered(registry.rooms, Room, app, modules),
         modules=modules,
     )
 
 
-def _registered(found: registry.Registry[type], base: type[T], app: str | None) -> list[type[T]]:
+def _registered(
+    found: registry.Registry[type], base: type[T], app: str | None, modules: Sequence[str]
+) -> list[type[T]]:
     pairs = found.items() if app is None else found.for_app(app)
     classes: list[type[T]] = [cls for _, cls in pairs if _concrete(cls, base)]
     seen: dict[str, type[T]] = {}
-    for name, cls in pairs:
+    # Only a clash within the modules asked for is the caller's: the registries are per process, and a process
+    # that imported other applications (a test run, say) must still generate the one it was asked for.
+    asked = [(name, cls) for name, cls in pairs if any(_within(cls.__module__, module) for module in modules)]
+    for name, cls in asked:
         other = seen.setdefault(name, cls)
         if other is not cls:
             raise NameCollisionError(
@@ -162,6 +167,10 @@ def _registered(found: registry.Registry[type], base: type[T], app: str | None) 
                 "with --app PATH"
             )
     return classes
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
 
 
 def _concrete(cls: type, base: type) -> bool:
