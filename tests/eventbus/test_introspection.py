@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 
 from eventbus import Application, EventBus, EventBusSettings, JWTAuth, User
 from eventbus.testing import SocketTestClient
+from tests import waiting
 from tests.clients import JSClient, PyClient
 from tests.eventbus.apps_sample import ADMIN, STATUS, AdminNoticeEvent, OpsRoom, StatusFeedRoom
 from tests.sample import ChatRoom, LobbyRoom, NoticeEvent
@@ -22,13 +23,8 @@ StartJS = Callable[..., Awaitable[JSClient]]
 Token = Callable[..., str]
 
 
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
+# The shared poller, with this module's tighter bound.
+wait_until = partial(waiting.wait_until, timeout=5)
 
 
 def counts(bus: EventBus) -> dict[str, int]:
