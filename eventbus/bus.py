@@ -115,6 +115,7 @@ class EventBus(Sender):
             channel=redis_channel or self.settings.redis_channel,
             signing_key=redis_signing_key or (secret_key.get_secret_value() if secret_key else None),
             fast_emit=self.settings.fast_emit,
+            coalesce_turns=self.settings.coalesce_turns,
         )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",

@@ -10,7 +10,9 @@ synchronously with ``put_nowait``: the bytes on the wire, the recipients
 (python-socketio's own ``get_participants``: several rooms, each socket once)
 and ``skip_sid`` are unchanged. A run of broadcasts lets the socket writers run
 once per `FastEmitManager.yield_every` queued packets rather than after every
-call, so each writer wake-up sends several packets.
+call, and broadcasts that come one per loop turn (each awaiting a Redis publish,
+or arriving from Redis) are gathered into batches by `WriteCoalescer`
+(``eventbus.coalescing``), so each writer wake-up sends several packets.
 
 Everything that is not a plain broadcast to healthy sockets takes python-socketio's
 own code, so its behavior is kept rather than re-implemented:
@@ -19,6 +21,11 @@ own code, so its behavior is kept rather than re-implemented:
 * a recipient whose engine.io socket is gone, closed, or overdue on its ping
   (``AsyncSocket.send`` closes such a socket; python-socketio logs the rest);
 * an engine.io logger at INFO, which logs every packet sent.
+
+Packets python-socketio sends by itself (acks, connects, disconnects, emits with
+a callback) reach a socket through ``server.eio.send_packet``; `FastEmitManager.initialize`
+wraps that method of its own server so that the socket's held broadcasts go first,
+and every client gets its packets in the order they were sent.
 
 Works for both receive paths: in memory, and ``AsyncPubSubManager._handle_emit``
 (Redis, `RedisManager`), whose ``super().emit`` reaches this class when it comes
@@ -30,7 +37,8 @@ websocket, base64 for long-polling), so the packets python-socketio shares fail
 for polling clients in a room that also holds websocket ones.
 
 Written against python-socketio 5.16-5.18 and python-engineio 4.12-4.15 (``socket.queue``,
-``socket.last_ping``, ``socket.closed``, ``server.eio.sockets``); ``pyproject.toml`` pins
+``socket.last_ping``, ``socket.closed``, ``socket.upgraded``, ``server.eio.sockets``,
+``server.eio.send_packet``); ``pyproject.toml`` pins
 that range and ``tests/eventbus/test_fastpath.py`` compares the bytes on the wire with
 the normal path.
 """
@@ -46,9 +54,13 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from eventbus.coalescing import WriteCoalescer, queue_packets
 from eventbus.redis_manager import RedisManager
 
-__all__ = ["FastEmitManager", "FastRedisManager"]
+__all__ = ["COALESCE_TURNS", "FastEmitManager", "FastRedisManager"]
+
+COALESCE_TURNS = 64
+"""Loop turns after a batch of broadcasts during which further ones are held for the next batch (`WriteCoalescer`)."""
 
 
 def _packets(parts: list[str | bytes]) -> list[Any]:
@@ -69,6 +81,35 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
 
     _unflushed = 0
     _reset_scheduled = False
+    coalescer: WriteCoalescer | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_coalescing(COALESCE_TURNS)
+
+    def set_coalescing(self, turns: int) -> None:
+        """Hold broadcasts that come within ``turns`` loop turns of the previous batch (`WriteCoalescer`); 0: never."""
+        self.coalescer = WriteCoalescer(turns) if turns > 0 else None
+
+    def initialize(self) -> None:
+        super().initialize()
+        eio = self.server.eio
+        if getattr(eio.send_packet, "releases_held", False):
+            return  # initialized again after a stop: already in place
+        send_packet = eio.send_packet
+
+        async def send_packet_after_held(sid: str, pkt: Any) -> None:
+            # Every packet python-socketio sends itself (acks, connects, disconnects, emits with a callback)
+            # comes through here: the socket's held broadcasts go into its queue first, so the order is kept.
+            coalescer = self.coalescer
+            if coalescer is not None and coalescer.holding:
+                socket = eio.sockets.get(sid)
+                if socket is not None:
+                    coalescer.release(socket)
+            await send_packet(sid, pkt)
+
+        send_packet_after_held.releases_held = True  # type: ignore[attr-defined]
+        eio.send_packet = send_packet_after_held
 
     async def emit(
         self,
@@ -98,6 +139,7 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         overdue = time.time() - eio.ping_timeout
         slow: list[str] = []
         queued = 0
+        coalescer = self.coalescer
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
@@ -105,9 +147,11 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
             if socket is None or socket.closed or (socket.last_ping and socket.last_ping < overdue):
                 slow.append(eio_sid)
                 continue
-            # engine.io's queues are unbounded (``create_queue()`` passes no maxsize): put_nowait never raises.
-            for pkt in _packets(parts) if binary else packets:
-                socket.queue.put_nowait(pkt)
+            recipient_packets = _packets(parts) if binary else packets
+            if coalescer is None:
+                queue_packets(socket, recipient_packets)
+            else:
+                coalescer.put(socket, recipient_packets)
             queued += 1
         for eio_sid in slow:
             for pkt in _packets(parts) if binary else packets:

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from eventbus.exceptions import RedisUnavailableError
-from eventbus.fastpath import FastEmitManager, FastRedisManager
+from eventbus.fastpath import COALESCE_TURNS, FastEmitManager, FastRedisManager
 from eventbus.presence_store import MemoryPresenceStore, PresenceStore
 from eventbus.redis_manager import RedisManager
 from eventbus.redis_presence import RedisPresenceStore
@@ -23,13 +23,19 @@ SUBSCRIBE_TIMEOUT = 10.0
 
 
 def client_manager(
-    redis_url: str | None, *, channel: str, signing_key: str | None = None, fast_emit: bool = True
+    redis_url: str | None,
+    *,
+    channel: str,
+    signing_key: str | None = None,
+    fast_emit: bool = True,
+    coalesce_turns: int = COALESCE_TURNS,
 ) -> socketio.AsyncManager | None:
     """The manager for ``redis_url`` (``None``: in memory).
 
     With ``fast_emit`` (the default) broadcasts go through `FastEmitManager`, which
     queues one packet per recipient without python-socketio's task per recipient;
     ``fast_emit=False`` gives python-socketio's in-memory manager and `RedisManager` as they are.
+    ``coalesce_turns`` (0 for none) is the fast managers' `WriteCoalescer` hold.
 
     Example:
         >>> type(client_manager(None, channel="eventbus")).__name__
@@ -37,10 +43,11 @@ def client_manager(
         >>> client_manager(None, channel="eventbus", fast_emit=False) is None
         True
     """
-    if not redis_url:
-        return FastEmitManager() if fast_emit else None
-    manager_class = FastRedisManager if fast_emit else RedisManager
-    return manager_class(redis_url, channel=channel, signing_key=signing_key)
+    if not fast_emit:
+        return RedisManager(redis_url, channel=channel, signing_key=signing_key) if redis_url else None
+    manager = FastRedisManager(redis_url, channel=channel, signing_key=signing_key) if redis_url else FastEmitManager()
+    manager.set_coalescing(coalesce_turns)
+    return manager
 
 
 def presence_store_for(
