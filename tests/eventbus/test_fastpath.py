@@ -1,9 +1,9 @@
 """The fast broadcast path puts the same bytes on the wire as python-socketio's own, for every kind of recipient.
 
-Each scenario runs twice, once on python-socketio's ``AsyncManager`` and once on
-`FastEmitManager`, with raw Engine.IO clients (websocket frames, long-polling
-bodies) recording every packet they receive after connecting; the two recordings
-must be equal, and right.
+Each scenario runs on python-socketio's ``AsyncManager`` and on `FastEmitManager`,
+with and without write coalescing, with raw Engine.IO clients (websocket frames,
+long-polling bodies) recording every packet they receive after connecting; the
+recordings must be equal, and right.
 """
 
 from __future__ import annotations
@@ -110,10 +110,13 @@ def fast_emit(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
-async def run_scenario(scenario: Scenario, layout: dict[str, tuple[str, list[str]]], *, fast: bool) -> dict[str, Any]:
+async def run_scenario(
+    scenario: Scenario, layout: dict[str, tuple[str, list[str]]], *, fast: bool, coalesce_turns: int = 64
+) -> dict[str, Any]:
     """Serve a bus, connect one raw client per ``layout`` entry (transport, rooms), run ``scenario``, fence, record."""
-    bus = EventBus(allow_anonymous=True, settings=EventBusSettings(fast_emit=fast))
+    bus = EventBus(allow_anonymous=True, settings=EventBusSettings(fast_emit=fast, coalesce_turns=coalesce_turns))
     assert isinstance(bus.sio.manager, FastEmitManager) is fast
+    assert (getattr(bus.sio.manager, "coalescer", None) is not None) is (fast and coalesce_turns > 0)
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(serving(bus.asgi_app()))
         clients: dict[str, Client] = {}
@@ -129,10 +132,12 @@ async def run_scenario(scenario: Scenario, layout: dict[str, tuple[str, list[str
 
 
 async def compare(scenario: Scenario, layout: dict[str, tuple[str, list[str]]]) -> dict[str, Any]:
-    """Frames received on the normal path, after asserting the fast path received exactly the same."""
+    """Frames received on the normal path, after asserting the fast path, coalesced or not, received the same."""
     normal = await run_scenario(scenario, layout, fast=False)
     fast = await run_scenario(scenario, layout, fast=True)
+    uncoalesced = await run_scenario(scenario, layout, fast=True, coalesce_turns=0)
     assert fast == normal
+    assert uncoalesced == normal
     return normal
 
 
@@ -233,6 +238,79 @@ async def test_callback_takes_the_normal_path_and_gets_its_ack(fast_emit: bool) 
 
     assert acks == [("yes",)]
     assert frames == {"a": [FENCE]}
+
+
+async def test_a_burst_mixed_with_direct_sends_arrives_in_order_on_both_transports() -> None:
+    """Broadcasts one per loop turn, as from Redis, so coalescing holds most of them between sends to one socket."""
+
+    async def scenario(bus: EventBus, clients: dict[str, Client]) -> None:
+        for seq in range(60):
+            if seq % 7 == 3:
+                await bus.emit_to_sid(clients["ws1"].sid, NoticeEvent(text=f"to ws1 {seq}"))
+            elif seq % 11 == 5:
+                await bus.emit_to_room("r1", NoticeEvent(text=f"others {seq}"), exclude=clients["poll"].sid)
+            else:
+                await bus.emit_to_room(["r1", "r2"], NoticeEvent(text=f"all {seq}"))
+            await asyncio.sleep(0)
+
+    layout = {"ws1": ("websocket", ["r1"]), "ws2": ("websocket", ["r1", "r2"]), "poll": ("polling", ["r2", "r1"])}
+    frames = await compare(scenario, layout)
+
+    texts = {name: [json.loads(str(frame)[2:])[1]["text"] for frame in got[:-1]] for name, got in frames.items()}
+    assert texts["ws1"] == [
+        f"to ws1 {seq}" if seq % 7 == 3 else f"others {seq}" if seq % 11 == 5 else f"all {seq}" for seq in range(60)
+    ]
+    assert texts["ws2"] == [t for t in texts["ws1"] if not t.startswith("to ws1")]
+    assert texts["poll"] == [t for t in texts["ws2"] if not t.startswith("others")]
+
+
+async def test_an_ack_never_overtakes_the_broadcast_its_handler_sent_first() -> None:
+    """The ack is sent by python-socketio itself; the broadcast before it may be held: it must go first."""
+    bus = EventBus(allow_anonymous=True)
+
+    @bus.sio.on("shout")  # type: ignore[untyped-decorator]
+    async def shout(sid: str, seq: int) -> int:
+        await bus.emit_to_room("r1", NoticeEvent(text=str(seq)))
+        return seq
+
+    async with serving(bus.asgi_app()) as url:
+        listener, shouter = await WsClient.connect(url), await WsClient.connect(url)
+        for client in (listener, shouter):
+            await bus.join_room(client.sid, "r1")
+        for seq in range(30):
+            await shouter.send(f'42{seq}["shout",{seq}]')
+        received = []
+        while len(received) < 60:
+            frame = str(await asyncio.wait_for(shouter.ws.recv(), 5))
+            if frame != "2":
+                received.append(frame)
+        await bus.emit_to_all("fence")
+        assert len(await listener.until_fence()) == 31
+        await listener.close()
+        await shouter.close()
+
+    assert received == [frame for seq in range(30) for frame in (f'42["notice",{{"text":"{seq}"}}]', f"43{seq}[{seq}]")]
+
+
+async def test_a_message_sent_before_a_disconnect_arrives_before_it() -> None:
+    bus = EventBus(allow_anonymous=True)
+    async with serving(bus.asgi_app()) as url:
+        client = await WsClient.connect(url)
+        await bus.join_room(client.sid, "r1")
+
+        await bus.emit_to_room("r1", NoticeEvent(text="first"))  # opens a batch: what follows soon is held
+        await asyncio.sleep(0)
+        await bus.disconnect(client.sid, reason="bye")
+        frames: list[str] = []
+        while "41" not in frames:
+            frames.append(str(await asyncio.wait_for(client.ws.recv(), 5)))
+        await client.close()
+
+    assert [frame for frame in frames if frame != "2"] == [
+        '42["notice",{"text":"first"}]',
+        '42["session_ended",{"reason":"bye"}]',
+        "41",
+    ]
 
 
 @pytest.fixture

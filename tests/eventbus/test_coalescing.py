@@ -1,0 +1,180 @@
+"""`WriteCoalescer` on its own: what is queued when, on stand-in sockets and a real event loop.
+
+The sockets here only have what the coalescer touches (a queue, ``closed``,
+``upgraded``); the over-the-wire behaviour, with python-engineio's writers, is in
+``test_fastpath.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eventbus.coalescing import WriteCoalescer
+
+TURNS = 4
+
+
+@dataclass(eq=False)
+class StandInSocket:
+    """What `WriteCoalescer` reads of a python-engineio socket; ``taken()`` is what its writer would send."""
+
+    upgraded: bool = True
+    closed: bool = False
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+    def taken(self) -> list[str]:
+        packets = []
+        while not self.queue.empty():
+            packets.append(self.queue.get_nowait())
+        return packets
+
+
+async def turns(count: int) -> None:
+    """Let the event loop turn ``count`` times (each ``sleep(0)`` resumes at the next turn)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_idle_packets_are_queued_at_once_and_the_same_turn_joins_them() -> None:
+    coalescer = WriteCoalescer(TURNS)
+    a, b = StandInSocket(), StandInSocket()
+
+    coalescer.put(a, ["1"])
+    coalescer.put(b, ["1"])
+    coalescer.put(a, ["2"])
+
+    assert (a.taken(), b.taken(), coalescer.holding) == (["1", "2"], ["1"], 0)
+
+
+async def test_packets_after_a_batch_are_held_then_go_out_together_in_order() -> None:
+    coalescer = WriteCoalescer(TURNS)
+    a, b = StandInSocket(), StandInSocket()
+    coalescer.put(a, ["1"])
+    assert a.taken() == ["1"]
+
+    await turns(1)
+    coalescer.put(a, ["2"])
+    coalescer.put(b, ["2"])
+    await turns(1)
+    coalescer.put(a, ["3", "4"])
+
+    assert (a.taken(), b.taken(), coalescer.holding) == ([], [], 2)
+    await turns(TURNS)
+    assert (a.taken(), b.taken(), coalescer.holding) == (["2", "3", "4"], ["2"], 0)
+
+
+async def test_a_quiet_hold_ends_and_the_next_packet_goes_out_at_once() -> None:
+    coalescer = WriteCoalescer(TURNS)
+    socket = StandInSocket()
+    coalescer.put(socket, ["1"])
+    await turns(TURNS + 1)
+
+    coalescer.put(socket, ["2"])
+
+    assert socket.taken() == ["1", "2"]
+    assert "phase=open" in repr(coalescer)
+
+
+async def test_long_polling_sockets_are_never_held() -> None:
+    coalescer = WriteCoalescer(TURNS)
+    websocket, polling = StandInSocket(), StandInSocket(upgraded=False)
+    coalescer.put(websocket, ["1"])
+    await turns(1)
+
+    coalescer.put(polling, ["2"])
+    coalescer.put(websocket, ["2"])
+
+    assert (polling.taken(), websocket.taken()) == (["2"], ["1"])
+
+
+async def test_release_queues_one_sockets_held_packets_and_leaves_the_others_held() -> None:
+    coalescer = WriteCoalescer(TURNS)
+    a, b = StandInSocket(), StandInSocket()
+    coalescer.put(a, ["1"])
+    await turns(1)
+    coalescer.put(a, ["2"])
+    coalescer.put(b, ["2"])
+
+    coalescer.release(a)
+    a.queue.put_nowait("ack")  # what a direct send does right after
+
+    assert (a.taken(), b.taken(), coalescer.holding) == (["1", "2", "ack"], [], 1)
+    await turns(TURNS)
+    assert (a.taken(), b.taken()) == ([], ["2"])
+
+
+async def test_held_packets_of_a_socket_closed_meanwhile_are_dropped() -> None:
+    coalescer = WriteCoalescer(TURNS)
+    closing, staying = StandInSocket(), StandInSocket()
+    coalescer.put(staying, ["1"])
+    await turns(1)
+    coalescer.put(closing, ["2"])
+    coalescer.put(staying, ["2"])
+
+    closing.closed = True
+    await turns(TURNS)
+
+    assert (closing.taken(), staying.taken()) == ([], ["1", "2"])
+
+
+def test_turns_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        WriteCoalescer(0)
+
+
+SOCKETS = 3
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.integers(0, SOCKETS - 1), st.integers(1, 3)),
+        st.tuples(st.just("release"), st.integers(0, SOCKETS - 1), st.just(0)),
+        st.tuples(st.just("turn"), st.just(0), st.integers(1, TURNS + 2)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(schedule=steps, upgraded=st.lists(st.booleans(), min_size=SOCKETS, max_size=SOCKETS))
+def test_every_packet_arrives_once_in_order_and_within_turns_plus_one(
+    schedule: list[tuple[str, int, int]], upgraded: list[bool]
+) -> None:
+    """Any mix of puts, releases and loop turns: per socket, the queue is exactly the puts in order, none late."""
+
+    async def run() -> None:
+        coalescer = WriteCoalescer(TURNS)
+        sockets = [StandInSocket(upgraded=flag) for flag in upgraded]
+        sent: list[list[str]] = [[] for _ in sockets]
+        received: list[list[str]] = [[] for _ in sockets]
+        put_at: dict[str, int] = {}
+        now = 0
+
+        def take_all() -> None:
+            for index, socket in enumerate(sockets):
+                received[index] += socket.taken()
+
+        for kind, index, count in schedule:
+            if kind == "put":
+                packets = [f"{index}.{len(sent[index]) + n}" for n in range(count)]
+                sent[index] += packets
+                put_at.update(dict.fromkeys(packets, now))
+                coalescer.put(sockets[index], packets)
+            elif kind == "release":
+                coalescer.release(sockets[index])
+            else:
+                for _ in range(count):
+                    await turns(1)
+                    now += 1
+                    take_all()
+                    overdue = [p for i in range(SOCKETS) for p in sent[i] if p not in received[i]]
+                    assert all(now - put_at[p] <= TURNS + 1 for p in overdue), (now, overdue, put_at)
+        await turns(2 * TURNS + 2)
+        take_all()
+        assert received == sent
+        assert coalescer.holding == 0
+
+    asyncio.run(run())
