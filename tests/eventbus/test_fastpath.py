@@ -279,7 +279,7 @@ async def test_an_ack_never_overtakes_the_broadcast_its_handler_sent_first() -> 
             await bus.join_room(client.sid, "r1")
         for seq in range(30):
             await shouter.send(f'42{seq}["shout",{seq}]')
-        received = []
+        received: list[str] = []
         while len(received) < 60:
             frame = str(await asyncio.wait_for(shouter.ws.recv(), 5))
             if frame != "2":
