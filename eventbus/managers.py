@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from eventbus.exceptions import RedisUnavailableError
-from eventbus.fastpath import COALESCE_TURNS, FastEmitManager, FastRedisManager
+from eventbus.fastpath import FastEmitManager, FastRedisManager
 from eventbus.presence_store import MemoryPresenceStore, PresenceStore
 from eventbus.redis_manager import RedisManager
 from eventbus.redis_presence import RedisPresenceStore
@@ -28,14 +28,15 @@ def client_manager(
     channel: str,
     signing_key: str | None = None,
     fast_emit: bool = True,
-    coalesce_turns: int = COALESCE_TURNS,
+    coalesce_turns: int | None = None,
 ) -> socketio.AsyncManager | None:
     """The manager for ``redis_url`` (``None``: in memory).
 
     With ``fast_emit`` (the default) broadcasts go through `FastEmitManager`, which
     queues one packet per recipient without python-socketio's task per recipient;
     ``fast_emit=False`` gives python-socketio's in-memory manager and `RedisManager` as they are.
-    ``coalesce_turns`` (0 for none) is the fast managers' `WriteCoalescer` hold.
+    ``coalesce_turns`` (0 for none) is the fast managers' `WriteCoalescer` hold; ``None``, their default
+    (`COALESCE_TURNS` with Redis, 0 in memory).
 
     Example:
         >>> type(client_manager(None, channel="eventbus")).__name__
@@ -46,7 +47,8 @@ def client_manager(
     if not fast_emit:
         return RedisManager(redis_url, channel=channel, signing_key=signing_key) if redis_url else None
     manager = FastRedisManager(redis_url, channel=channel, signing_key=signing_key) if redis_url else FastEmitManager()
-    manager.set_coalescing(coalesce_turns)
+    if coalesce_turns is not None:
+        manager.set_coalescing(coalesce_turns)
     return manager
 
 

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # KEYS: conns, members, node index. ARGV: conn, user id, info JSON, entry.
+STOP_TIMEOUT = 2.0
+"""Seconds `RedisPresenceStore.stop` gives its tasks and Redis to finish: a shutdown must not hang on Redis."""
+
 _ADD = """
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[4])
@@ -122,15 +125,19 @@ class RedisPresenceStore(PresenceStore):
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._client is not None:
-            # Entries left now belong to nobody: dropping the heartbeat lets the others reap them at once.
-            with contextlib.suppress(RedisError, OSError):
-                await self._client.delete(self._key("alive", self.node_id))
-            await self._client.aclose()
-            self._client = None
+        client, self._client = self._client, None
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if client is not None:
+                    # Entries left now belong to nobody: dropping the heartbeat lets the others reap them at once.
+                    with contextlib.suppress(RedisError, OSError):
+                        await client.delete(self._key("alive", self.node_id))
+                    await client.aclose()
+        except TimeoutError:
+            # A command cancelled half-way can leave its connection waiting for a reply that never comes: the
+            # heartbeat then lapses on its own and the other processes reap this one's members within the TTL.
+            logger.warning("presence: stopping %s took over %.0fs; left to the TTL", self.node_id, STOP_TIMEOUT)
 
     async def add(self, room: str, member: PresenceMember, sid: str) -> bool:
         conn = f"{self.node_id}:{sid}"

@@ -105,11 +105,12 @@ class EventBusSettings(BaseSettings):
     fast_emit: bool = Field(
         default=True, description="Queue broadcast packets without a task per recipient (see eventbus.fastpath)."
     )
-    coalesce_turns: int = Field(
-        default=64,
+    coalesce_turns: int | None = Field(
+        default=None,
         ge=0,
         description="Event loop turns after a batch of broadcasts during which further ones wait to go out "
-        "together, one writer wake-up per connection (see eventbus.coalescing); 0 sends each at once.",
+        "together, one writer wake-up per connection (see eventbus.coalescing); 0 sends each at once; "
+        "unset: 64 with Redis, 0 in memory.",
     )
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(
         default=None, description="Allowed browser origins ('*' for any); unset means same origin only."

@@ -15,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventbus.coalescing import WriteCoalescer
+from eventbus.fastpath import COALESCE_TURNS, FastEmitManager, FastRedisManager
+from eventbus.managers import client_manager
 
 TURNS = 4
 
@@ -178,3 +180,22 @@ def test_every_packet_arrives_once_in_order_and_within_turns_plus_one(
         assert coalescer.holding == 0
 
     asyncio.run(run())
+
+
+def test_coalescing_is_on_by_default_with_redis_only_and_the_setting_applies_to_both() -> None:
+    redis_url = "redis://127.0.0.1:1/0"  # never contacted: managers connect when started
+    in_memory, on_redis = client_manager(None, channel="c"), client_manager(redis_url, channel="c")
+    assert isinstance(in_memory, FastEmitManager)
+    assert isinstance(on_redis, FastRedisManager)
+    assert (in_memory.coalescer, on_redis.coalescer) == (None, on_redis.coalescer)
+    assert on_redis.coalescer is not None
+    assert on_redis.coalescer.turns == COALESCE_TURNS == 64
+
+    for url in (None, redis_url):
+        manager = client_manager(url, channel="c", coalesce_turns=8)
+        assert isinstance(manager, FastEmitManager)
+        assert manager.coalescer is not None
+        assert manager.coalescer.turns == 8
+        off = client_manager(url, channel="c", coalesce_turns=0)
+        assert isinstance(off, FastEmitManager)
+        assert off.coalescer is None

@@ -266,7 +266,7 @@ async def test_a_burst_mixed_with_direct_sends_arrives_in_order_on_both_transpor
 
 async def test_an_ack_never_overtakes_the_broadcast_its_handler_sent_first() -> None:
     """The ack is sent by python-socketio itself; the broadcast before it may be held: it must go first."""
-    bus = EventBus(allow_anonymous=True)
+    bus = EventBus(allow_anonymous=True, settings=EventBusSettings(coalesce_turns=64))
 
     @bus.sio.on("shout")  # type: ignore[untyped-decorator]
     async def shout(sid: str, seq: int) -> int:
@@ -293,7 +293,7 @@ async def test_an_ack_never_overtakes_the_broadcast_its_handler_sent_first() -> 
 
 
 async def test_a_message_sent_before_a_disconnect_arrives_before_it() -> None:
-    bus = EventBus(allow_anonymous=True)
+    bus = EventBus(allow_anonymous=True, settings=EventBusSettings(coalesce_turns=64))
     async with serving(bus.asgi_app()) as url:
         client = await WsClient.connect(url)
         await bus.join_room(client.sid, "r1")
