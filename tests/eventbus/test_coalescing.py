@@ -42,6 +42,14 @@ async def turns(count: int) -> None:
         await asyncio.sleep(0)
 
 
+async def batch_then_hold(coalescer: WriteCoalescer, opener: StandInSocket, *held: StandInSocket) -> None:
+    """Queue "1" on ``opener`` (a batch), let a turn pass, then put "2" on each of ``held``: held, all of them."""
+    coalescer.put(opener, ["1"])
+    await turns(1)
+    for socket in held:
+        coalescer.put(socket, ["2"])
+
+
 async def test_idle_packets_are_queued_at_once_and_the_same_turn_joins_them() -> None:
     coalescer = WriteCoalescer(TURNS)
     a, b = StandInSocket(), StandInSocket()
@@ -97,10 +105,7 @@ async def test_long_polling_sockets_are_never_held() -> None:
 async def test_release_queues_one_sockets_held_packets_and_leaves_the_others_held() -> None:
     coalescer = WriteCoalescer(TURNS)
     a, b = StandInSocket(), StandInSocket()
-    coalescer.put(a, ["1"])
-    await turns(1)
-    coalescer.put(a, ["2"])
-    coalescer.put(b, ["2"])
+    await batch_then_hold(coalescer, a, a, b)
 
     coalescer.release(a)
     a.queue.put_nowait("ack")  # what a direct send does right after
@@ -113,10 +118,7 @@ async def test_release_queues_one_sockets_held_packets_and_leaves_the_others_hel
 async def test_held_packets_of_a_socket_closed_meanwhile_are_dropped() -> None:
     coalescer = WriteCoalescer(TURNS)
     closing, staying = StandInSocket(), StandInSocket()
-    coalescer.put(staying, ["1"])
-    await turns(1)
-    coalescer.put(closing, ["2"])
-    coalescer.put(staying, ["2"])
+    await batch_then_hold(coalescer, staying, closing, staying)
 
     closing.closed = True
     await turns(TURNS)
