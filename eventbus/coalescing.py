@@ -121,6 +121,6 @@ def queue_packets(socket: Any, packets: list[Any]) -> None:
     """Put ``packets`` in ``socket``'s queue, where its writer (or its next long-poll) takes them."""
     if socket.closed:
         return  # as python-engineio's own send: nothing is queued on a closed socket
-    # engine.io's queues are unbounded (``createqueue_packets()`` passes no maxsize): put_nowait never raises.
+    # engine.io's queues are unbounded (``create_queue()`` passes no maxsize): put_nowait never raises.
     for packet in packets:
         socket.queue.put_nowait(packet)

@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# KEYS: conns, members, node index. ARGV: conn, user id, info JSON, entry.
 STOP_TIMEOUT = 2.0
 """Seconds `RedisPresenceStore.stop` gives its tasks and Redis to finish: a shutdown must not hang on Redis."""
 
+# KEYS: conns, members, node index. ARGV: conn, user id, info JSON, entry.
 _ADD = """
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[4])
@@ -128,7 +128,9 @@ class RedisPresenceStore(PresenceStore):
         client, self._client = self._client, None
         try:
             async with asyncio.timeout(STOP_TIMEOUT):
-                await asyncio.gather(*tasks, return_exceptions=True)
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if client is not None:
                     # Entries left now belong to nobody: dropping the heartbeat lets the others reap them at once.
                     with contextlib.suppress(RedisError, OSError):
