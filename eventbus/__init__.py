@@ -1,9 +1,9 @@
 """Typed real-time events over Socket.IO: declare once, broadcast, and let codegen type the frontend."""
 
+from eventbus._version import __version__ as __version__
 from eventbus.applications import Application, ConnectGuard
 from eventbus.auth import Authenticator, JWTAuth, bearer_token
 from eventbus.bus import EventBus
-from eventbus.connections import ConnectionInfo
 from eventbus.default import broadcast, get_default, set_default
 from eventbus.emitter import Emitter, SyncEmitter
 from eventbus.exceptions import (
@@ -15,8 +15,9 @@ from eventbus.exceptions import (
     PublishError,
     RedisUnavailableError,
 )
-from eventbus.handlers import Context
-from eventbus.presence_store import MemoryPresenceStore, PresenceStore
+from eventbus.inbound.connections import ConnectionInfo
+from eventbus.inbound.handlers import Context
+from eventbus.presence.store import MemoryPresenceStore, PresenceStore
 from eventbus.sending import Sender, Sent
 from eventbus.settings import AppSettings, EventBusSettings
 from events import (

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import socketio
 
-from eventbus.connections import ConnectionInfo, ConnectionTable
 from eventbus.exceptions import AuthenticationError, ConfigurationError
-from eventbus.expiry import TokenExpiry
-from eventbus.handlers import ClientEventHandler, E, Handler
-from eventbus.joins import RoomHandlers
-from eventbus.limits import TokenBucket
-from eventbus.managers import disconnect_room
-from eventbus.presence import Presence, query_presence
-from eventbus.sending import Sender
+from eventbus.inbound.connections import ConnectionInfo, ConnectionTable
+from eventbus.inbound.expiry import TokenExpiry
+from eventbus.inbound.handlers import ClientEventHandler, E, Handler
+from eventbus.inbound.host import Host
+from eventbus.inbound.joins import RoomHandlers
+from eventbus.inbound.limits import TokenBucket
+from eventbus.presence.service import Presence, query_presence
+from eventbus.transport.managers import disconnect_room
 from events import (
     ClientEvent,
     Event,
@@ -36,16 +36,15 @@ from events import (
     Target,
     User,
     UserRoom,
-    check_app,
-    room_name,
 )
 from events.acks import ErrorCode, error_ack
+from events.targets import check_app, room_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from eventbus.auth import Authenticator
-    from eventbus.presence_store import PresenceStore
+    from eventbus.presence.store import PresenceStore
     from eventbus.settings import EventBusSettings
 
 logger = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ ConnectGuard: TypeAlias = Callable[[User | None, Mapping[str, Any]], bool | Awai
 """``authorize=``: after authentication, whether this user may connect at all (refusal: ``forbidden``)."""
 
 
-class Application(Sender):
+class Application(Host):
     """One application (Socket.IO namespace) of an `EventBus`: the same API as the bus, scoped to its clients.
 
     Create it with ``bus.app(path, ...)`` (or ``EVENTBUS_APPS``); the bus itself

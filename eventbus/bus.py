@@ -14,10 +14,10 @@ from eventbus.default import offer_default
 from eventbus.discovery import import_package, rooms_defined_in
 from eventbus.exceptions import ConfigurationError
 from eventbus.logs import configure_logging
-from eventbus.managers import client_manager, presence_store_for, start_manager, stop_manager
-from eventbus.redis_manager import RedisManager
 from eventbus.sending import Sender
 from eventbus.settings import AppSettings, EventBusSettings
+from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
+from eventbus.transport.redis_manager import RedisManager
 from events import ANY_APP, DEFAULT_APP, Event, PresenceMember, Room, Target, User, UserRoom, WrongApplicationError
 from events.registry import check_app_path
 
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from types import ModuleType, TracebackType
 
-    from eventbus.connections import ConnectionInfo
-    from eventbus.handlers import E, Handler
-    from eventbus.presence_store import PresenceStore
+    from eventbus.inbound.connections import ConnectionInfo
+    from eventbus.inbound.handlers import E, Handler
+    from eventbus.presence.store import PresenceStore
 
 __all__ = ["ConnectGuard", "EventBus", "authenticator_from"]
 

@@ -6,11 +6,13 @@ import importlib
 import pkgutil
 from typing import TYPE_CHECKING
 
-from events import Room, rooms
+from events.registry import rooms
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from types import ModuleType
+
+    from events import Room
 
 
 def import_package(package: str) -> list[ModuleType]:

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from eventbus.default import offer_default
 from eventbus.exceptions import ConfigurationError
-from eventbus.redis_manager import RedisManager, SyncRedisManager
 from eventbus.sending import Exclude, Sender, Sent, capture, encode, skip_list
 from eventbus.settings import EventBusSettings
-from events import ANY_APP, Event, SessionEndedEvent, Target, Targets, UserRoom, room_name, room_names
+from eventbus.transport.redis_manager import RedisManager, SyncRedisManager
+from events import ANY_APP, Event, SessionEndedEvent, Target, Targets, UserRoom
 from events.registry import check_app_path
+from events.targets import room_name, room_names
 
 if TYPE_CHECKING:
     from types import TracebackType

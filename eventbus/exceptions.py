@@ -1,10 +1,19 @@
-"""Errors raised by the runtime."""
+"""Errors raised by the runtime. Their root, `EventBusError`, is also the root of the schema errors of ``events``."""
 
 from __future__ import annotations
 
+from events.exceptions import EventBusError
 
-class EventBusError(Exception):
-    """Root of every error raised by the ``eventbus`` package."""
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "EventBusError",
+    "EventError",
+    "NoDefaultBusError",
+    "PublishError",
+    "RedisUnavailableError",
+    "SignatureError",
+]
 
 
 class ConfigurationError(EventBusError, ValueError):

@@ -14,11 +14,10 @@ def _level(logger: logging.Logger, level: str) -> logging.Logger:
     name = level.strip().upper()
     if name not in LEVELS:
         raise ConfigurationError(f"log level must be one of {', '.join(LEVELS)} (got {level!r})")
+    # Only the level: where the lines go is the application's choice (``logging.basicConfig``, uvicorn's
+    # --log-config, ...), as the logging HOWTO asks of libraries; with no handler at all Python's last-resort
+    # handler still prints WARNING and above.
     logger.setLevel(name)
-    # Asking for a level is asking to see those lines: print them when the application configured no logging,
-    # as python-socketio's own logger=True does (never twice: only when nothing would handle them).
-    if not logger.handlers and not logging.getLogger().handlers:
-        logger.addHandler(logging.StreamHandler())
     return logger
 
 
@@ -29,7 +28,8 @@ def configure_logging(
 
     At DEBUG, ``eventbus.traffic`` logs every message in and out with its
     application, sid and user id; python-socketio and python-engineio log their
-    own packets at INFO.
+    own packets at INFO. Handlers are left to the application: configure
+    logging (``logging.basicConfig(level="INFO")``) to see lines below WARNING.
 
     Example:
         >>> configure_logging(None, "INFO")["logger"].name

@@ -8,8 +8,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from events import ANY_APP, Event, Targets, UserRoom, WrongApplicationError, check_app, resolve_rooms, room_names
+from events import ANY_APP, Event, Targets, UserRoom, WrongApplicationError
 from events.registry import SOCKETIO_RESERVED_NAMES, check_wire_name
+from events.targets import check_app, resolve_rooms, room_names
 
 Exclude = str | Iterable[str] | None
 """Socket ids that must not receive the message (the sender, for "to others")."""

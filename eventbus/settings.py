@@ -103,13 +103,14 @@ class EventBusSettings(BaseSettings):
     jwt_cookie: str | None = Field(default=None, description="Cookie read for the token when no other is given.")
     allow_anonymous: bool = Field(default=False, description="Accept connections that present no credential.")
     fast_emit: bool = Field(
-        default=True, description="Queue broadcast packets without a task per recipient (see eventbus.fastpath)."
+        default=True,
+        description="Queue broadcast packets without a task per recipient (see eventbus.transport.fastpath).",
     )
     coalesce_turns: int | None = Field(
         default=None,
         ge=0,
         description="Event loop turns after a batch of broadcasts during which further ones wait to go out "
-        "together, one writer wake-up per connection (see eventbus.coalescing); 0 sends each at once; "
+        "together, one writer wake-up per connection (see eventbus.transport.coalescing); 0 sends each at once; "
         "unset: 64 with Redis, 0 in memory.",
     )
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(

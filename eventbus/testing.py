@@ -16,12 +16,12 @@ import socket
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-import engineio
 import socketio
 import uvicorn
 
 from eventbus import default
 from eventbus.sending import Sender, Sent, _Capture, capture
+from eventbus.transport.testclient import QuickCloseClient
 from events import ANY_APP
 
 if TYPE_CHECKING:
@@ -126,39 +126,6 @@ class Inbox:
         return list(self.events[event])
 
 
-class _QuickCloseEngineIO(engineio.AsyncClient):  # type: ignore[misc]
-    # python-engineio answers a polling client's CLOSE without ending the client's pending long-poll, so a
-    # clean disconnect (also the one after a refused connect) waits ping_interval + ping_timeout (45 s).
-    async def disconnect(self, abort: bool = False, reason: Any = None) -> None:
-        read_loop = self.read_loop_task
-        polling = self.current_transport == "polling"
-        await super().disconnect(abort=True, reason=reason)
-        if read_loop is not None and polling:
-            read_loop.cancel()
-
-    async def drop(self) -> None:
-        """Vanish like a killed process: no CLOSE packet, no more pongs, the TCP connection closes."""
-        self.state = "disconnected"  # the loops stop: no pong, no further poll, no CLOSE packet
-        if self.current_transport == "websocket" and self.http is not None:
-            await self.http.close()  # the TCP connection closes under the websocket
-        await self.queue.put(None)  # wakes the write loop so it ends
-        # A long-poll in flight is let finish (the server answers it within its ping interval): closing the session
-        # under it instead leaves aiohttp connections unreleased, which warn when collected.
-        tasks = [task for task in (self.read_loop_task, self.write_loop_task) if task is not None]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=self.ping_interval + self.ping_timeout + 5)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await self._trigger_event("disconnect", "dropped", run_async=False)
-        await self._reset()
-
-
-class _QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
-    def _engineio_client_class(self) -> type[engineio.AsyncClient]:
-        return _QuickCloseEngineIO
-
-
 class SocketTestClient:
     """A real python-socketio client that records every event it receives, for tests.
 
@@ -186,7 +153,7 @@ class SocketTestClient:
         self.transports = transports or ["websocket"]
         self.namespace = namespace
         self.connect_kwargs = connect_kwargs
-        self.sio = _QuickCloseClient(reconnection=False)
+        self.sio = QuickCloseClient(reconnection=False)
         self.inbox = Inbox()
         self.disconnects: list[Any] = []
         self.sio.on("*", self._record, namespace=namespace)
@@ -255,7 +222,7 @@ async def connect_error(
     url: str, *, auth: Any = None, transports: list[str] | None = None, namespace: str = "/", **kwargs: Any
 ) -> Any:
     """Connect a client that must be refused and return the ``connect_error`` data the server sent it."""
-    client = _QuickCloseClient(reconnection=False)
+    client = QuickCloseClient(reconnection=False)
     errors: list[Any] = []
     client.on("connect_error", errors.append, namespace=namespace)
     try:

@@ -1,4 +1,9 @@
-"""Typed real-time events: declare events and rooms once, as pydantic models."""
+"""Typed real-time events: declare events and rooms once, as pydantic models.
+
+This is what schema authors write. The runtime (`eventbus`) and `codegen` also
+read the plumbing modules `events.registry` (the registries of declared
+classes) and `events.targets` (targets to room names); applications need neither.
+"""
 
 from events.base import ClientEvent, Event, Target, Targets
 from events.builtin import SessionEndedEvent, SessionExpiredEvent
@@ -18,9 +23,8 @@ from events.presence import (
     PresenceMember,
     PresenceQuery,
 )
-from events.registry import ANY_APP, DEFAULT_APP, Registry, app_paths, client_events, rooms, server_events
-from events.rooms import Room, RoomKey, UserRoom, room_from_name
-from events.targets import check_app, resolve_rooms, room_name, room_names
+from events.registry import ANY_APP, DEFAULT_APP
+from events.rooms import Room, RoomKey, UserRoom
 from events.users import User
 
 __all__ = [
@@ -39,7 +43,6 @@ __all__ = [
     "PresenceList",
     "PresenceMember",
     "PresenceQuery",
-    "Registry",
     "Room",
     "RoomKey",
     "SessionEndedEvent",
@@ -49,13 +52,4 @@ __all__ = [
     "User",
     "UserRoom",
     "WrongApplicationError",
-    "app_paths",
-    "check_app",
-    "client_events",
-    "resolve_rooms",
-    "room_from_name",
-    "room_name",
-    "room_names",
-    "rooms",
-    "server_events",
 ]

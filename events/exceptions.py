@@ -1,10 +1,21 @@
-"""Errors raised while declaring events and rooms or resolving their targets."""
+"""Errors raised while declaring events and rooms or resolving their targets, and the root of every library error."""
 
 from __future__ import annotations
 
 
-class EventsError(Exception):
-    """Root of every error raised by the ``events`` package."""
+class EventBusError(Exception):
+    """Root of every error the library raises: ``except EventBusError`` catches the schema errors below and the
+    runtime's (``eventbus.exceptions``) alike.
+
+    Example:
+        >>> from eventbus import ConfigurationError, WrongApplicationError
+        >>> issubclass(WrongApplicationError, EventBusError), issubclass(ConfigurationError, EventBusError)
+        (True, True)
+    """
+
+
+class EventsError(EventBusError):
+    """Root of the errors raised by the ``events`` package: declaring events and rooms, resolving targets."""
 
 
 class NameConflictError(EventsError, ValueError):

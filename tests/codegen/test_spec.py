@@ -30,7 +30,7 @@ def forget() -> Iterator[list[type]]:
     declared: list[type] = []
     yield declared
     for cls in declared:
-        for registry in (events.server_events, events.client_events, events.rooms):
+        for registry in (events.registry.server_events, events.registry.client_events, events.registry.rooms):
             registry.unregister(cls)
 
 

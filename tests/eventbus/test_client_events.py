@@ -153,7 +153,7 @@ async def test_handler_exception_is_logged_with_event_and_sid(
     alice = await py_client(url, token=token("alice"))
     with caplog.at_level(logging.ERROR, logger="eventbus"):
         await alice.call("explode", {})
-    [record] = [r for r in caplog.records if r.name == "eventbus.handlers"]
+    [record] = [r for r in caplog.records if r.name == "eventbus.inbound.handlers"]
     assert record.getMessage() == f"handler for 'explode' failed: sid={alice.sid} user=alice"
     assert record.exc_text is not None
     assert "database on fire" in record.exc_text

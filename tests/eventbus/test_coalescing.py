@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventbus.coalescing import WriteCoalescer
-from eventbus.fastpath import COALESCE_TURNS, FastEmitManager, FastRedisManager
-from eventbus.managers import client_manager
+from eventbus.transport.coalescing import WriteCoalescer
+from eventbus.transport.fastpath import COALESCE_TURNS, FastEmitManager, FastRedisManager
+from eventbus.transport.managers import client_manager
 
 TURNS = 4
 

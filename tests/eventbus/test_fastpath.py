@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from eventbus import EventBus, EventBusSettings
-from eventbus.fastpath import FastEmitManager, FastRedisManager
+from eventbus.transport.fastpath import FastEmitManager, FastRedisManager
 from tests.redis_server import RedisServer
 from tests.sample import MessageEvent, NoticeEvent
 from tests.servers import serving

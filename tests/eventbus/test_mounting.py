@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from quart import Quart
 
 from eventbus import EventBus, JWTAuth
-from events import server_events
+from events.registry import server_events
 from tests.clients import PyClient
 
 Serve = Callable[[Any], Awaitable[str]]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from eventbus import EventBus, JWTAuth
-from eventbus.presence import member_of, presence_room
+from eventbus.presence.service import member_of, presence_room
 from events import PresenceMember, Room, User
 from tests.clients import PyClient
 from tests.e2e.model import DocRoom, TeamRoom

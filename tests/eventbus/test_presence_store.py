@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from eventbus.presence_store import MemoryPresenceStore, PresenceStore
-from eventbus.redis_presence import RedisPresenceStore
+from eventbus.presence.redis_store import RedisPresenceStore
+from eventbus.presence.store import MemoryPresenceStore, PresenceStore
 from events import PresenceMember
 from tests.redis_server import RedisServer
 from tests.waiting import wait_until

@@ -21,8 +21,8 @@ from eventbus import (
     broadcast,
     get_default,
 )
-from eventbus.redis_manager import RedisManager
 from eventbus.testing import capture_broadcasts
+from eventbus.transport.redis_manager import RedisManager
 from tests.clients import PyClient
 from tests.redis_server import RedisServer
 from tests.sample import AnnouncementEvent, ChatRoom, LobbyRoom, MessageEvent, NoticeEvent

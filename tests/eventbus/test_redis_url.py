@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eventbus._redis_url import check_url, redact
 from eventbus.exceptions import ConfigurationError
+from eventbus.transport.redis_url import check_url, redact
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eventbus.exceptions import ConfigurationError, SignatureError
-from eventbus.signing import Signer, looks_signed
+from eventbus.transport.signing import Signer, looks_signed
 
 KEY = "a-shared-key-of-some-length-0123"
 MESSAGE = {"method": "enter_room", "sid": "abc", "room": "vault:1", "namespace": "/", "host_id": "h"}
@@ -54,10 +54,10 @@ def test_replay_is_refused_inside_the_window_and_stale_after_it(monkeypatch: pyt
     receiver.verify(wire)
     with pytest.raises(SignatureError, match="replayed"):
         receiver.verify(wire)
-    import eventbus.signing
+    import eventbus.transport.signing
 
-    now = eventbus.signing.time.time()
-    monkeypatch.setattr(eventbus.signing.time, "time", lambda: now + 31)
+    now = eventbus.transport.signing.time.time()
+    monkeypatch.setattr(eventbus.transport.signing.time, "time", lambda: now + 31)
     with pytest.raises(SignatureError, match="outside the 30s window"):
         Signer(KEY, channel="c", max_age=30).verify(wire)
 

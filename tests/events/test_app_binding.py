@@ -15,14 +15,10 @@ from events import (
     SessionExpiredEvent,
     UserRoom,
     WrongApplicationError,
-    app_paths,
-    check_app,
-    client_events,
-    room_from_name,
-    room_names,
-    rooms,
-    server_events,
 )
+from events.registry import app_paths, client_events, rooms, server_events
+from events.rooms import room_from_name
+from events.targets import check_app, room_names
 
 
 def test_default_application_and_inheritance() -> None:

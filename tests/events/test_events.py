@@ -18,13 +18,11 @@ from events import (
     Target,
     User,
     UserRoom,
-    resolve_rooms,
-    room_from_name,
-    room_names,
-    server_events,
 )
 from events._naming import derive_name
-from events.rooms import key_problem
+from events.registry import server_events
+from events.rooms import key_problem, room_from_name
+from events.targets import resolve_rooms, room_names
 
 
 @pytest.mark.parametrize(
@@ -219,7 +217,7 @@ def test_overlong_and_empty_keys_are_rejected(size: int) -> None:
 
 
 def test_base_classes_take_no_wire_name() -> None:
-    from events import client_events
+    from events.registry import client_events
 
     assert server_events.get("event") is None
     assert client_events.get("client") is None

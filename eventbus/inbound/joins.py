@@ -4,60 +4,20 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from events.acks import ErrorCode, JoinOk, error_ack, field_errors
+from eventbus.inbound.payloads import parse_payload
+from events.acks import ErrorCode, JoinOk, error_ack
 from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
-    from eventbus.applications import Application
+    from eventbus.inbound.host import Host
     from events import Room, User
 
 logger = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
 
-_JSON_TYPES: dict[type, str] = {
-    list: "an array",
-    str: "a string",
-    int: "a number",
-    float: "a number",
-    bool: "a boolean",
-    type(None): "null",
-    bytes: "binary data",
-}
-
-
-def json_type(value: Any) -> str:
-    """How a JS developer would name the type of a decoded payload.
-
-    Example:
-        >>> json_type([1])
-        'an array'
-    """
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def parse_payload(model: type[M], event: str, args: tuple[Any, ...]) -> M | dict[str, object]:
-    """Validate a payload (join, leave or client event) into ``model``, or return the ``invalid_payload`` ack."""
-    payload: Any = args[0] if args else None
-    if payload is None and not model.model_fields:
-        payload = {}
-    if len(args) > 1 or not isinstance(payload, dict):
-        got = f"{len(args)} arguments" if len(args) > 1 else json_type(payload)
-        keys = ", ".join(model.model_fields) or "no keys"
-        return error_ack(ErrorCode.INVALID_PAYLOAD, f"{event} expects one object with {keys} (got {got})")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        return error_ack(
-            ErrorCode.INVALID_PAYLOAD, f"{event} payload is not a valid {model.__name__}", field_errors(exc)
-        )
-
-
-async def admit(bus: Application, sid: str, user: User | None, room: Room) -> dict[str, object] | None:
+async def admit(bus: Host, sid: str, user: User | None, room: Room) -> dict[str, object] | None:
     """Ask ``can_join`` and the room limit, then enter; ``None`` on success, else the refusal ack."""
     try:
         allowed = room.can_join(user)
@@ -81,7 +41,7 @@ async def admit(bus: Application, sid: str, user: User | None, room: Room) -> di
 class RoomHandlers:
     """Join and leave handlers for one room class in one application."""
 
-    def __init__(self, bus: Application, room: type[Room]) -> None:
+    def __init__(self, bus: Host, room: type[Room]) -> None:
         self.bus = bus
         self.room = room
         self.join_event = f"join_{room.prefix}"

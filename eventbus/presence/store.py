@@ -2,7 +2,7 @@
 
 `PresenceStore` is the contract (its one-line docstrings are the spec, and
 ``tests/eventbus/test_presence_store.py`` runs one suite over every store);
-`MemoryPresenceStore` serves one process; `eventbus.redis_presence.RedisPresenceStore`
+`MemoryPresenceStore` serves one process; `eventbus.presence.redis_store.RedisPresenceStore`
 serves many sharing a Redis.
 """
 

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from eventbus.exceptions import EventError
-from eventbus.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
-from events import InvalidNameError, Room, Target, room_from_name, room_name
+from eventbus.inbound.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
+from events import InvalidNameError, Room, Target
 from events.acks import ErrorCode
 from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceList, PresenceMember, PresenceQuery
+from events.rooms import room_from_name
+from events.targets import room_name
 
 if TYPE_CHECKING:
-    from eventbus.applications import Application
-    from eventbus.presence_store import PresenceStore
+    from eventbus.inbound.host import Host
+    from eventbus.presence.store import PresenceStore
     from events import User
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ async def member_of(room: Room, user: User) -> PresenceMember:
 class Presence:
     """Tracks this process's connections in one application's presence rooms; announces arrivals and departures."""
 
-    def __init__(self, bus: Application, store: PresenceStore) -> None:
+    def __init__(self, bus: Host, store: PresenceStore) -> None:
         self.bus = bus
         self.store = store
         self._joined: dict[str, dict[str, str]] = {}  # sid -> {room name: user id}

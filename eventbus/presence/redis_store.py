@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from eventbus.presence_store import PresenceStore, Reaped
+from eventbus.presence.store import PresenceStore, Reaped
 from events.presence import PresenceMember
 
 if TYPE_CHECKING:

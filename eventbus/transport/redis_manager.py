@@ -34,8 +34,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from eventbus._channel import Channel
-from eventbus._redis_url import check_url
+from eventbus.transport.channel import Channel
+from eventbus.transport.redis_url import check_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from eventbus.exceptions import ConfigurationError, EventError
-from eventbus.joins import admit, parse_payload
+from eventbus.inbound.joins import admit
+from eventbus.inbound.payloads import parse_payload
 from events import ClientEvent, Event, Room, Target, User
 from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
-    from eventbus.applications import Application
+    from eventbus.inbound.host import Host
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Context:
         ...     return MessageAck(id=...)
     """
 
-    bus: Application
+    bus: Host
     sid: str
     user: User | None
     event: str
@@ -87,7 +88,7 @@ def ack_type_of(handler: Callable[..., Any], event: type[ClientEvent]) -> Any:
 class ClientEventHandler(Generic[E]):
     """Validates one client event, runs its handler and turns every outcome into an ack."""
 
-    def __init__(self, bus: Application, event: type[E], handler: Handler[E]) -> None:
+    def __init__(self, bus: Host, event: type[E], handler: Handler[E]) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise ConfigurationError(f"{handler.__qualname__} must be an async def (it handles {event.__name__})")
         self.bus = bus

@@ -12,7 +12,7 @@ and ``skip_sid`` are unchanged. A run of broadcasts lets the socket writers run
 once per `FastEmitManager.yield_every` queued packets rather than after every
 call, and broadcasts that come one per loop turn (each awaiting a Redis publish,
 or arriving from Redis) are gathered into batches by `WriteCoalescer`
-(``eventbus.coalescing``), so each writer wake-up sends several packets.
+(``eventbus.transport.coalescing``), so each writer wake-up sends several packets.
 
 Everything that is not a plain broadcast to healthy sockets takes python-socketio's
 own code, so its behavior is kept rather than re-implemented:
@@ -54,8 +54,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from eventbus.coalescing import WriteCoalescer, queue_packets
-from eventbus.redis_manager import RedisManager
+from eventbus.transport.coalescing import WriteCoalescer, queue_packets
+from eventbus.transport.redis_manager import RedisManager
 
 __all__ = ["COALESCE_TURNS", "FastEmitManager", "FastRedisManager"]
 

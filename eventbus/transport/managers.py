@@ -7,10 +7,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from eventbus.exceptions import RedisUnavailableError
-from eventbus.fastpath import FastEmitManager, FastRedisManager
-from eventbus.presence_store import MemoryPresenceStore, PresenceStore
-from eventbus.redis_manager import RedisManager
-from eventbus.redis_presence import RedisPresenceStore
+from eventbus.presence.redis_store import RedisPresenceStore
+from eventbus.presence.store import MemoryPresenceStore, PresenceStore
+from eventbus.transport.fastpath import FastEmitManager, FastRedisManager
+from eventbus.transport.redis_manager import RedisManager
 
 if TYPE_CHECKING:
     import socketio

@@ -1,6 +1,6 @@
 """What the processes sharing a Redis channel have in common: the URL, the wire encoding, the client settings.
 
-`Channel` is mixed into both python-socketio managers of `eventbus.redis_manager`
+`Channel` is mixed into both python-socketio managers of `eventbus.transport.redis_manager`
 (async for servers and `Emitter`, sync for `SyncEmitter`), so both sign,
 refuse and report the same way.
 """
@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from socketio.redis_manager import parse_redis_sentinel_url
 
-from eventbus._redis_url import redact
 from eventbus.exceptions import PublishError, RedisUnavailableError, SignatureError
-from eventbus.signing import Signer, looks_signed
+from eventbus.transport.redis_url import redact
+from eventbus.transport.signing import Signer, looks_signed
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,31 @@
+"""The seam between the bus and python-socketio/python-engineio: the only code that touches their internals.
+
+Everything above this package uses python-socketio's public API (``AsyncServer``,
+``AsyncClient``, ``on``, ``emit``, ``enter_room``, ``rooms``, ``exceptions``). What
+needs more lives here, one module per concern:
+
+* `managers`: picks and starts the client manager and the presence store.
+* `fastpath`: `FastEmitManager`, the broadcast path without a task per recipient.
+* `coalescing`: `WriteCoalescer`, which gathers broadcasts into one writer wake-up.
+* `redis_manager`: `RedisManager`/`SyncRedisManager`, python-socketio's Redis
+  managers with signing, checks and errors that say what failed.
+* `channel`, `signing`, `redis_url`: the wire format of a pub/sub message, its HMAC
+  signature, and URL checks.
+* `testclient`: the engine.io client subclass behind `eventbus.testing`.
+
+Internals used, with the versions ``pyproject.toml`` pins (python-socketio 5.16-5.18,
+python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on the wire:
+
+* python-socketio ``AsyncServer._send_eio_packet`` and ``AsyncServer.manager_initialized``
+  (`fastpath`, `managers`);
+* python-socketio ``AsyncPubSubManager._publish``, ``_listen``, ``_handle_emit``,
+  ``_handle_enter_room``, ``_handle_leave_room`` and ``PubSubManager._handle_emit``,
+  overridden by `redis_manager`;
+* python-engineio ``AsyncServer.sockets`` and ``send_packet`` (wrapped), and
+  ``AsyncSocket.queue``, ``closed``, ``last_ping``, ``upgraded`` (`fastpath`, `coalescing`);
+* python-socketio ``AsyncClient._engineio_client_class`` and python-engineio
+  ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
+  ``_trigger_event``, ``_reset`` (`testclient`).
+
+``make lint`` (import-linter, ``.importlinter``) keeps ``engineio`` imports in this package.
+"""
