@@ -1,0 +1,1 @@
+"""Rooms and events: the contract the bus serves and codegen reads."""
