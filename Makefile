@@ -75,3 +75,9 @@ pytest: install node redis-server chromium web
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The wheel and the sdist, installed into fresh virtualenvs with pip 23 and the newest pip, with and without the
+# extras: about 2 minutes, so not in `make test`; .ci/run runs it after `make test`.
+.PHONY: test-packaging
+test-packaging: install
+	$(VENV)/bin/pytest -m packaging tests/packaging

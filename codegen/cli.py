@@ -13,6 +13,7 @@ from codegen.exceptions import CodegenError
 from codegen.jsonschema import json_schema
 from codegen.output import TARGETS, check, generate, write
 from codegen.spec import collect
+from events._extras import MissingExtraError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _report_diff(spec, args.diff) if args.diff is not None else 0
         if args.out is not None:
             status = max(status, _check_or_write(spec, args.out, args.target, check_only=args.check))
-    except CodegenError as exc:
+    except (CodegenError, MissingExtraError) as exc:
         print(f"eventbus codegen: {exc}", file=sys.stderr)
         return 2
     return status

@@ -18,6 +18,7 @@ from codegen._sdk_template import CLIENT_HEAD
 from codegen.exceptions import CodegenError, NameCollisionError
 from codegen.jsonschema import json_schema, ref_name
 from codegen.typescript import room_pattern, ts_identifier
+from events._extras import require
 
 if TYPE_CHECKING:
     from codegen.spec import ClientEventSpec, RoomSpec, Spec
@@ -57,7 +58,9 @@ def render_models(spec: Spec, bundle: dict[str, Any]) -> str:
 
     Extra keys are ignored, so a server that adds a field does not break older clients.
     """
-    # Imported here: datamodel-code-generator takes a second to import and only this target needs it.
+    # Imported here: datamodel-code-generator takes a second to import, only this target needs it, and it comes
+    # with the `codegen` extra, which a server's install leaves out.
+    require("datamodel_code_generator", "codegen", feature="the Python SDK target (--target python)")
     from datamodel_code_generator import DatetimeClassType, InputFileType, LiteralType, PythonVersion, generate
     from datamodel_code_generator.enums import DataModelType
     from datamodel_code_generator.format import Formatter
