@@ -54,15 +54,15 @@ class BenchEvent(Event, name="bench"):
         return self.rooms
 
 
-class Echo(ClientEvent, name="echo"):
+class EchoAck(BaseModel):
+    seq: int
+
+
+class Echo(ClientEvent, name="echo", ack=EchoAck):
     """The client-to-server scenario: a small typed message answered with an ack."""
 
     seq: int
     text: str
-
-
-class EchoAck(BaseModel):
-    seq: int
 
 
 def raw_server(redis_url: str | None) -> tuple[socketio.AsyncServer, Emit]:

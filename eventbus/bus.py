@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +50,45 @@ def authenticator_from(settings: EventBusSettings) -> JWTAuth | None:
     )
 
 
-def server_options(settings: EventBusSettings, options: dict[str, Any]) -> dict[str, Any]:
-    """``socketio.AsyncServer`` options: keyword arguments first, then the ``EVENTBUS_*`` settings."""
-    options.setdefault("max_http_buffer_size", settings.max_payload_bytes)
-    options.setdefault("ping_interval", settings.ping_interval)
-    options.setdefault("ping_timeout", settings.ping_timeout)
-    options.setdefault("compression_threshold", settings.compression_threshold)
-    options.setdefault("transports", list(settings.transports))
-    return options
+def server_options(settings: EventBusSettings, socketio_options: Mapping[str, Any]) -> dict[str, Any]:
+    """``socketio.AsyncServer`` options: the effective settings, then ``socketio_options`` over them."""
+    options: dict[str, Any] = {
+        "max_http_buffer_size": settings.max_payload_bytes,
+        "ping_interval": settings.ping_interval,
+        "ping_timeout": settings.ping_timeout,
+        "compression_threshold": settings.compression_threshold,
+        "transports": list(settings.transports),
+    }
+    return {**options, **socketio_options}
+
+
+def effective_settings(settings: EventBusSettings | None, options: Mapping[str, Any]) -> EventBusSettings:
+    """One settings object: keyword ``options`` over ``settings`` (or over ``EVENTBUS_*`` when it is ``None``).
+
+    Unknown names are refused, so a misspelt option never goes unnoticed.
+
+    Example:
+        >>> effective_settings(EventBusSettings(rate_limit=5), {"max_rooms": 2}).model_dump(
+        ...     include={"rate_limit", "max_rooms"})
+        {'rate_limit': 5.0, 'max_rooms': 2}
+        >>> effective_settings(None, {"max_room": 2})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        eventbus.exceptions.ConfigurationError: EventBus got an unknown option 'max_room' (did you mean 'max_rooms'?)...
+    """
+    fields = EventBusSettings.model_fields
+    for name in options:
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigurationError(
+                f"EventBus got an unknown option {name!r}{hint}; options are the EventBusSettings fields "
+                "(see the configuration reference), and python-socketio's own go in socketio_options={...}"
+            )
+    given = {name: value for name, value in options.items() if value is not None}
+    if settings is None:
+        return EventBusSettings(**given)
+    return EventBusSettings.model_validate({**dict(settings), **given}) if given else settings
 
 
 class EventBus(Sender):
@@ -68,9 +100,14 @@ class EventBus(Sender):
     sharing that Redis (and ``redis_channel``) delivers to its own sockets, and
     ``redis_signing_key`` makes them sign and check every Redis message. Use
     ``asgi_app()`` (or ``async with bus``) so Redis is checked at startup and
-    the listener stopped at shutdown. Options not given here come from
-    ``EVENTBUS_*`` environment variables. Extra keyword arguments go to
-    ``socketio.AsyncServer``; ``bus.sio`` is that server.
+    the listener stopped at shutdown.
+
+    Every field of `EventBusSettings` can be passed by name (``rate_limit=5``,
+    ``max_rooms=50``, ``redis_url=...``); the effective settings are those
+    arguments over ``settings=`` (or over the ``EVENTBUS_*`` environment when it
+    is not given), and ``bus.settings`` holds them. An unknown name raises
+    `ConfigurationError`. ``socketio_options`` go to ``socketio.AsyncServer`` as
+    they are; ``bus.sio`` is that server.
 
     Example:
         >>> bus = EventBus(auth=JWTAuth(secret="change-me"), rooms=[ChatRoom])  # doctest: +SKIP
@@ -84,36 +121,34 @@ class EventBus(Sender):
         *,
         rooms: Iterable[type[Room]] = (),
         authorize: ConnectGuard | None = None,
-        redis_url: str | None = None,
-        redis_channel: str | None = None,
-        redis_signing_key: str | None = None,
-        allow_anonymous: bool | None = None,
         cors_allowed_origins: str | list[str] | None = None,
-        log_level: str | None = None,
         settings: EventBusSettings | None = None,
         presence_store: PresenceStore | None = None,
-        **socketio_options: Any,
+        socketio_options: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> None:
-        self.settings = settings or EventBusSettings()
+        if isinstance(cors_allowed_origins, str):
+            cors_allowed_origins = [cors_allowed_origins]
+        if cors_allowed_origins is not None:
+            options["cors_origins"] = cors_allowed_origins
+        self.settings = effective_settings(settings, options)
         auth = auth or authenticator_from(self.settings)
-        anonymous = self.settings.allow_anonymous if allow_anonymous is None else allow_anonymous
+        anonymous = self.settings.allow_anonymous
         if auth is None and not anonymous:
             raise ConfigurationError(
                 "EventBus needs auth=JWTAuth(...) (or EVENTBUS_JWT_SECRET / EVENTBUS_JWT_PUBLIC_KEY), "
                 "or allow_anonymous=True for a bus without authentication"
             )
-        self.cors_allowed_origins = (
-            cors_allowed_origins if cors_allowed_origins is not None else self.settings.cors_origins
-        )
+        self.cors_allowed_origins = self.settings.cors_origins
         secret_url, secret_key = self.settings.redis_url, self.settings.redis_signing_key
-        self.redis_url = redis_url or (secret_url.get_secret_value() if secret_url else None)
+        self.redis_url = secret_url.get_secret_value() if secret_url else None
         loggers = configure_logging(
-            log_level or self.settings.log_level, self.settings.socketio_log_level, self.settings.engineio_log_level
+            self.settings.log_level, self.settings.socketio_log_level, self.settings.engineio_log_level
         )
         manager = client_manager(
             self.redis_url,
-            channel=redis_channel or self.settings.redis_channel,
-            signing_key=redis_signing_key or (secret_key.get_secret_value() if secret_key else None),
+            channel=self.settings.redis_channel,
+            signing_key=secret_key.get_secret_value() if secret_key else None,
             fast_emit=self.settings.fast_emit,
             coalesce_turns=self.settings.coalesce_turns,
         )
@@ -121,7 +156,7 @@ class EventBus(Sender):
             async_mode="asgi",
             client_manager=manager,
             cors_allowed_origins=self.cors_allowed_origins,
-            **server_options(self.settings, {**loggers, **socketio_options}),
+            **server_options(self.settings, {**loggers, **(socketio_options or {})}),
         )
         if isinstance(manager, RedisManager):
             manager.room_listener = self._room_moved

@@ -37,18 +37,40 @@ def token(argv: Sequence[str]) -> int:
     return 0
 
 
+COMMANDS = {
+    "token": "mint a development JWT signed with EVENTBUS_JWT_SECRET",
+    "codegen": "generate JSON Schema, TypeScript, a Python SDK and AsyncAPI (needs the 'codegen' extra)",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: eventbus COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<9} {summary}" for name, summary in COMMANDS.items()]
+    lines += ["", "Run 'eventbus COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``eventbus`` console script."""
+    """Entry point of the ``eventbus`` console script.
+
+    Example:
+        >>> main(["--help"])  # doctest: +ELLIPSIS
+        usage: eventbus COMMAND [ARGS...]
+        ...
+        0
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"token": token}
+    if args and args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
     if args and args[0] == "codegen":
         # Imported by name at run time: eventbus and codegen never import each other.
         codegen_main = importlib.import_module("codegen.cli").main
         return int(codegen_main(args[1:]))
-    if not args or args[0] not in commands:
-        print("usage: eventbus {token,codegen} ...", file=sys.stderr)
+    if not args or args[0] not in COMMANDS:
+        print(_usage(), file=sys.stderr)
         return 2
-    return commands[args[0]](args[1:])
+    return token(args[1:])
 
 
 if __name__ == "__main__":

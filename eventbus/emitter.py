@@ -13,16 +13,16 @@ import asyncio
 import copy
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from eventbus.default import offer_default
 from eventbus.exceptions import ConfigurationError
-from eventbus.sending import Exclude, Sender, Sent, capture, encode, skip_list
+from eventbus.sending import Exclude, Routing, Sender
 from eventbus.settings import EventBusSettings
 from eventbus.transport.redis_manager import RedisManager, SyncRedisManager
-from events import ANY_APP, Event, SessionEndedEvent, Target, Targets, UserRoom
+from events import ANY_APP, Event, SessionEndedEvent, Target, Targets
 from events.registry import check_app_path
-from events.targets import room_name, room_names
+from events.targets import room_name
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -45,7 +45,23 @@ def redis_config(
     return url, channel or settings.redis_channel, key
 
 
-class Emitter(Sender):
+class _Publisher(Routing):
+    """What both emitters share: their Redis manager and scoping to another application."""
+
+    manager: RedisManager | SyncRedisManager
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.manager.safe_url!r}, channel={self.manager.channel!r})"
+
+    def _scoped(self, path: str) -> Self:
+        if path in (self.namespace, ANY_APP):
+            return self
+        scoped = copy.copy(self)
+        scoped.namespace = check_app_path(path, owner=f"{type(self).__name__}.for_app()")
+        return scoped
+
+
+class Emitter(_Publisher, Sender):
     """Async, write-only: publishes typed events to the servers sharing its Redis channel.
 
     Options not given come from ``EVENTBUS_REDIS_URL``, ``EVENTBUS_REDIS_CHANNEL``
@@ -59,6 +75,8 @@ class Emitter(Sender):
         ...     await emitter.emit_to_user("alice", NoticeEvent(text="done"))
     """
 
+    manager: RedisManager
+
     def __init__(
         self,
         redis_url: str | None = None,
@@ -71,9 +89,6 @@ class Emitter(Sender):
         url, channel, key = redis_config("Emitter", redis_url, channel, signing_key, settings)
         self.manager = RedisManager(url, channel=channel, signing_key=key, write_only=True, redis_options=redis_options)
         offer_default(self)
-
-    def __repr__(self) -> str:
-        return f"Emitter({self.manager.safe_url!r}, channel={self.manager.channel!r})"
 
     async def __aenter__(self) -> Emitter:
         await self.start()
@@ -94,11 +109,11 @@ class Emitter(Sender):
 
     async def join_room(self, sid: str, room: Target) -> None:
         """Put the connection ``sid``, on whichever server holds it, in a room (``can_join`` is not asked)."""
-        await self.manager.enter_room(sid, self.namespace, room_name(room))
+        await self.manager.enter_room(sid, self.namespace, room_name(room, self.namespace))
 
     async def leave_room(self, sid: str, room: Target) -> None:
         """Take the connection ``sid`` out of a room, on whichever server holds it."""
-        await self.manager.leave_room(sid, self.namespace, room_name(room))
+        await self.manager.leave_room(sid, self.namespace, room_name(room, self.namespace))
 
     async def disconnect(self, sid: str) -> None:
         """Disconnect the connection ``sid``, on whichever server holds it."""
@@ -106,10 +121,10 @@ class Emitter(Sender):
 
     async def disconnect_user(self, user_id: str | int, reason: str | None = None) -> None:
         """Disconnect every connection of a user, on every server; with ``reason``, send ``session_ended`` first."""
-        room = UserRoom(user_id=str(user_id)).name
+        rooms = self._user_rooms(user_id)
         if reason is not None:
-            await self._send(SessionEndedEvent(reason=reason), None, [room], None)
-        await self.manager.disconnect_room(room, self.namespace)
+            await self._send(SessionEndedEvent(reason=reason), None, rooms, None)
+        await self.manager.disconnect_room(rooms[0], self.namespace)
 
     def for_app(self, path: str) -> Emitter:
         """This emitter, sending to application ``path`` (a Socket.IO namespace) over the same Redis connection.
@@ -117,29 +132,28 @@ class Emitter(Sender):
         Example:
             >>> await emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
         """
-        if path in (self.namespace, ANY_APP):
-            return self
-        scoped = copy.copy(self)
-        scoped.namespace = check_app_path(path, owner="Emitter.for_app()")
-        return scoped
+        return self._scoped(path)
 
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         await self.manager.emit(name, data, namespace=self.namespace, room=rooms, skip_sid=skip_sid)
 
 
-class SyncEmitter:
+class SyncEmitter(_Publisher):
     """Blocking, write-only: the `Emitter` API for sync code (Celery tasks, Django views, cron scripts).
 
     Thread-safe; create one per process and reuse it. An event whose
     ``broadcast_to`` is ``async`` is resolved with ``asyncio.run`` (so not from
-    inside a running event loop: use `Emitter` there).
+    inside a running event loop: use `Emitter` there). Messages are built by the
+    same code as the async senders', so application bindings, room names and
+    test capture behave the same.
 
     Example:
         >>> emitter = SyncEmitter("redis://localhost:6379/0")  # doctest: +SKIP
         >>> emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))  # doctest: +SKIP
+        >>> emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
     """
 
-    namespace: str = "/"
+    manager: SyncRedisManager
 
     def __init__(
         self,
@@ -152,9 +166,6 @@ class SyncEmitter:
     ) -> None:
         url, channel, key = redis_config("SyncEmitter", redis_url, channel, signing_key, settings)
         self.manager = SyncRedisManager(url, channel=channel, signing_key=key, redis_options=redis_options)
-
-    def __repr__(self) -> str:
-        return f"SyncEmitter({self.manager.safe_url!r}, channel={self.manager.channel!r})"
 
     def __enter__(self) -> SyncEmitter:
         self.start()
@@ -173,15 +184,20 @@ class SyncEmitter:
         """Close the connections to Redis."""
         self.manager.close()
 
+    def for_app(self, path: str) -> SyncEmitter:
+        """This emitter, sending to application ``path`` over the same Redis connections."""
+        return self._scoped(path)
+
     def broadcast(self, event: Event, *, exclude: Exclude = None) -> None:
         """Send ``event`` once to every connection in the rooms its ``broadcast_to()`` names."""
-        rooms = room_names(_targets_of(event))
+        self._event_app(event)
+        rooms = self._room_names(_targets_of(event))
         if rooms:
             self._send(event, None, rooms, exclude)
 
     def emit_to_room(self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
         """Send to one room (a `Room` or a name), or to several given as an iterable."""
-        rooms = room_names(room)
+        rooms = self._room_names(room)
         if rooms:
             self._send(event, data, rooms, exclude)
 
@@ -189,7 +205,7 @@ class SyncEmitter:
         self, user_id: str | int, event: Event | str, data: Any = None, *, exclude: Exclude = None
     ) -> None:
         """Send to every connection of one user; silent when they have none."""
-        self._send(event, data, [UserRoom(user_id=str(user_id)).name], exclude)
+        self._send(event, data, self._user_rooms(user_id), exclude)
 
     def emit_to_all(self, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
         """Send to every connection of the namespace."""
@@ -197,30 +213,27 @@ class SyncEmitter:
 
     def join_room(self, sid: str, room: Target) -> None:
         """Put the connection ``sid``, on whichever server holds it, in a room (``can_join`` is not asked)."""
-        self.manager.enter_room(sid, self.namespace, room_name(room))
+        self.manager.enter_room(sid, self.namespace, room_name(room, self.namespace))
 
     def leave_room(self, sid: str, room: Target) -> None:
         """Take the connection ``sid`` out of a room, on whichever server holds it."""
-        self.manager.leave_room(sid, self.namespace, room_name(room))
+        self.manager.leave_room(sid, self.namespace, room_name(room, self.namespace))
 
     def disconnect(self, sid: str) -> None:
         """Disconnect the connection ``sid``, on whichever server holds it."""
         self.manager.can_disconnect(sid, self.namespace)
 
-    def disconnect_user(self, user_id: str | int) -> None:
-        """Disconnect every connection of a user, on every server."""
-        self.manager.disconnect_room(UserRoom(user_id=str(user_id)).name, self.namespace)
+    def disconnect_user(self, user_id: str | int, reason: str | None = None) -> None:
+        """Disconnect every connection of a user, on every server; with ``reason``, send ``session_ended`` first."""
+        rooms = self._user_rooms(user_id)
+        if reason is not None:
+            self._send(SessionEndedEvent(reason=reason), None, rooms, None)
+        self.manager.disconnect_room(rooms[0], self.namespace)
 
     def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
-        # As Sender._send, blocking: eventbus.testing.capture_broadcasts() records what sync code sends too.
-        name, payload = encode(event, data)
-        skip = skip_list(exclude)
-        capturing = capture.get()
-        if capturing is not None:
-            capturing.sent.append(Sent(name, payload, rooms, skip, event if isinstance(event, Event) else None))
-            if not capturing.deliver:
-                return
-        self.manager.emit(name, payload, namespace=self.namespace, room=rooms, skip_sid=skip)
+        sent = self._message(event, data, rooms, exclude)
+        if sent is not None:
+            self.manager.emit(sent.name, sent.data, namespace=self.namespace, room=sent.rooms, skip_sid=sent.exclude)
 
 
 def _targets_of(event: Event) -> Targets:

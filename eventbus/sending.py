@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from events import ANY_APP, Event, Targets, UserRoom, WrongApplicationError
 from events.registry import SOCKETIO_RESERVED_NAMES, check_wire_name
@@ -66,7 +66,47 @@ def skip_list(exclude: Exclude) -> list[str] | None:
     return list(exclude)
 
 
-class Sender(ABC):
+class Routing:
+    """What every sender shares, async or blocking: its application, the checks, the encoding and the capture.
+
+    `Sender` (async: `EventBus`, `Application`, `Emitter`) and `SyncEmitter`
+    build each message here, so they cannot drift: the same application
+    binding, the same room names, the same encoding, the same test capture.
+    """
+
+    namespace: str = "/"
+
+    def _serving(self, path: str) -> Self:
+        if path in (self.namespace, ANY_APP):
+            return self
+        raise WrongApplicationError(f"{type(self).__name__} sends to application {self.namespace!r}, not {path!r}")
+
+    def _event_app(self, event: Event) -> None:
+        check_app(type(event), self.namespace)  # before broadcast_to() runs: it may query a database
+
+    def _room_names(self, targets: Targets) -> list[str]:
+        return room_names(targets, self.namespace)
+
+    @staticmethod
+    def _user_rooms(user_id: str | int) -> list[str]:
+        return [UserRoom(user_id=str(user_id)).name]
+
+    def _message(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> Sent | None:
+        """The message to hand to Socket.IO, or ``None`` when a test captures it without delivery."""
+        typed = event if isinstance(event, Event) else None
+        if typed is not None:
+            check_app(type(typed), self.namespace)
+        name, payload = encode(event, data)
+        sent = Sent(name, payload, rooms, skip_list(exclude), typed, self.namespace)
+        capturing = capture.get()
+        if capturing is not None:
+            capturing.sent.append(sent)
+            if not capturing.deliver:
+                return None
+        return sent
+
+
+class Sender(Routing, ABC):
     """Typed sending: ``broadcast`` to an event's own rooms, or ``emit_*`` to explicit targets.
 
     The ``emit_*`` methods also take an untyped ``(name, data)`` pair, the escape
@@ -75,13 +115,9 @@ class Sender(ABC):
     another one raises `WrongApplicationError` instead of going astray.
     """
 
-    namespace: str = "/"
-
     def for_app(self, path: str) -> Sender:
         """The sender for events bound to application ``path``: this one, when it serves that application."""
-        if path in (self.namespace, ANY_APP):
-            return self
-        raise WrongApplicationError(f"{type(self).__name__} sends to application {self.namespace!r}, not {path!r}")
+        return self._serving(path)
 
     @abstractmethod
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
@@ -95,7 +131,7 @@ class Sender(ABC):
         Example:
             >>> await bus.broadcast(MessageEvent(chat_id="42", text="hi"), exclude=ctx.sid)  # doctest: +SKIP
         """
-        check_app(type(event), self.namespace)  # before broadcast_to() runs: it may query a database
+        self._event_app(event)
         rooms = await resolve_rooms(event, self.namespace)
         if rooms:
             await self._send(event, None, rooms, exclude)
@@ -104,7 +140,7 @@ class Sender(ABC):
         self, room: Targets, event: Event | str, data: Any = None, *, exclude: Exclude = None
     ) -> None:
         """Send to one room (a `Room` or a name), or to several given as an iterable."""
-        rooms = room_names(room, self.namespace)
+        rooms = self._room_names(room)
         if rooms:
             await self._send(event, data, rooms, exclude)
 
@@ -112,21 +148,13 @@ class Sender(ABC):
         self, user_id: str | int, event: Event | str, data: Any = None, *, exclude: Exclude = None
     ) -> None:
         """Send to every connection of one user (their ``user:{id}`` room); silent when they have none."""
-        await self._send(event, data, [UserRoom(user_id=str(user_id)).name], exclude)
+        await self._send(event, data, self._user_rooms(user_id), exclude)
 
     async def emit_to_all(self, event: Event | str, data: Any = None, *, exclude: Exclude = None) -> None:
         """Send to every connection of the namespace."""
         await self._send(event, data, None, exclude)
 
     async def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
-        if isinstance(event, Event):
-            check_app(type(event), self.namespace)
-        name, payload = encode(event, data)
-        skip = skip_list(exclude)
-        capturing = capture.get()
-        if capturing is not None:
-            typed = event if isinstance(event, Event) else None
-            capturing.sent.append(Sent(name, payload, rooms, skip, typed, self.namespace))
-            if not capturing.deliver:
-                return
-        await self._emit(name, payload, rooms, skip)
+        sent = self._message(event, data, rooms, exclude)
+        if sent is not None:
+            await self._emit(sent.name, sent.data, sent.rooms, sent.exclude)

@@ -83,22 +83,31 @@ class Event(_Named, abstract=True):
 class ClientEvent(_Named, abstract=True):
     """A client-to-server event, validated before its handler runs.
 
-    The ack type is the return annotation of the handler registered with
-    ``@bus.on(...)``, or ``ack=`` given here for codegen when no handler is
-    imported.
+    The ack is part of the declaration: ``ack=`` names the type of the data
+    the handler returns (``{"ok": true, "data": ...}``); without it the ack
+    carries no data (``{"ok": true}``). Codegen types the ack from this alone,
+    whatever modules it imported; registering a handler whose return
+    annotation says otherwise fails, naming both.
 
     Example:
-        >>> class SendMessage(ClientEvent):
+        >>> from pydantic import BaseModel
+        >>> class MessageAck(BaseModel):
+        ...     id: int
+        >>> class SendMessage(ClientEvent, ack=MessageAck):
         ...     chat_id: str
         ...     text: str
-        >>> SendMessage.event_name
-        'send_message'
+        >>> SendMessage.event_name, SendMessage.ack_type.__name__
+        ('send_message', 'MessageAck')
+        >>> class MarkRead(ClientEvent):  # acked with {"ok": true}
+        ...     chat_id: str
+        >>> MarkRead.ack_type is None
+        True
     """
 
     _registry = registry.client_events
     ack_type: ClassVar[Any] = None
+    """The type of the ack's ``data``; ``None`` for an ack without data."""
 
     def __init_subclass__(cls, *, ack: Any = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if ack is not None:
-            cls.ack_type = ack
+        cls.ack_type = None if ack is type(None) else ack

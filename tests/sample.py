@@ -50,14 +50,14 @@ class NoticeEvent(Event):
     text: str
 
 
-class SendMessage(ClientEvent):
-    chat_id: RoomKey
-    text: str = Field(min_length=1, max_length=500)
-
-
 class MessageAccepted(BaseModel):
     id: int
     chat_id: str
+
+
+class SendMessage(ClientEvent, ack=MessageAccepted):
+    chat_id: RoomKey
+    text: str = Field(min_length=1, max_length=500)
 
 
 class Typing(ClientEvent):

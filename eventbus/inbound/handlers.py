@@ -65,24 +65,28 @@ class Context:
         await self.bus.leave_room(self.sid, room)
 
 
-def ack_type_of(handler: Callable[..., Any], event: type[ClientEvent]) -> Any:
-    """The handler's return annotation (``None`` for no data), checked against ``event.ack_type``."""
+def _shown(ack: Any) -> str:
+    return "None" if ack is None else getattr(ack, "__name__", repr(ack))
+
+
+def check_ack(handler: Callable[..., Any], event: type[ClientEvent]) -> None:
+    """Refuse a handler whose return annotation differs from the ack ``event`` declares, naming both.
+
+    An unannotated handler (or one annotated ``Any``) takes the declared ack as it is.
+    """
     try:
-        hints = typing.get_type_hints(handler)
-    except NameError as exc:
-        if event.ack_type is not None:
-            return event.ack_type
+        annotated = typing.get_type_hints(handler).get("return", Any)
+    except NameError:  # annotations naming what the module cannot resolve: the declaration alone counts
+        return
+    if annotated is Any:
+        return
+    annotated = None if annotated is type(None) else annotated
+    if annotated != event.ack_type:
         raise ConfigurationError(
-            f"cannot resolve the return annotation of {handler.__qualname__} ({exc}); define its types at module "
-            f"level or declare class {event.__name__}(ClientEvent, ack=...)"
-        ) from exc
-    annotated = hints.get("return", Any)
-    declared = event.ack_type
-    if declared is not None and annotated is not Any and annotated != declared:
-        raise ConfigurationError(
-            f"{handler.__qualname__} returns {annotated!r} but {event.__name__} declares ack={declared!r}"
+            f"{handler.__qualname__} returns {_shown(annotated)} but {event.__name__} declares "
+            f"ack={_shown(event.ack_type)}: the ack type is part of the client event (codegen reads it from the "
+            f"class); make them agree, e.g. class {event.__name__}(ClientEvent, ack={_shown(annotated)})"
         )
-    return declared if declared is not None else annotated
 
 
 class ClientEventHandler(Generic[E]):
@@ -94,10 +98,9 @@ class ClientEventHandler(Generic[E]):
         self.bus = bus
         self.event = event
         self.handler = handler
-        self.ack_type = ack_type_of(handler, event)
-        self._ack = None if self.ack_type is type(None) or self.ack_type is None else TypeAdapter(self.ack_type)
-        if event.ack_type is None and self._ack is not None:
-            event.ack_type = self.ack_type  # codegen reads the ack type from the event class
+        check_ack(handler, event)
+        self._ack = None if event.ack_type is None else TypeAdapter(event.ack_type)
+        self._dropped_logged = False
 
     async def handle(self, sid: str, *args: Any) -> dict[str, object]:
         """The Socket.IO handler: a bound coroutine method, since python-socketio awaits only coroutine functions."""
@@ -112,6 +115,14 @@ class ClientEventHandler(Generic[E]):
         try:
             result = await self.handler(ctx, message)
             if self._ack is None:
+                if result is not None and not self._dropped_logged:
+                    self._dropped_logged = True  # once per handler: a mistake in the code, not in the traffic
+                    logger.error(
+                        "%s returned a value but %s declares no ack type: the client got {ok: true} without it; "
+                        "declare ack=... on the class",
+                        self.handler.__qualname__,
+                        self.event.__name__,
+                    )
                 return {"ok": True}
             return {"ok": True, "data": self._ack.dump_python(result, mode="json", by_alias=True, warnings="error")}
         except EventError as exc:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import jwt
 import pytest
@@ -16,11 +19,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.utils import base64url_encode
 
 import eventbus
-from eventbus import AuthenticationError, ConfigurationError, EventBus, JWTAuth, NoDefaultBusError, broadcast
+from eventbus import (
+    AuthenticationError,
+    ConfigurationError,
+    EventBus,
+    EventBusSettings,
+    JWTAuth,
+    NoDefaultBusError,
+    broadcast,
+)
 from eventbus.auth import bearer_token
 from eventbus.cli import main as cli_main
+from tests.clients import PyClient
 from tests.conftest import SECRET
-from tests.sample import NoticeEvent
+from tests.sample import BoardRoom, NoticeEvent
+
+Serve = Callable[[Any], Awaitable[str]]
+Connect = Callable[..., Awaitable[PyClient]]
+Token = Callable[..., str]
 
 
 async def test_broadcast_without_a_bus_is_a_clear_runtime_error() -> None:
@@ -131,3 +147,56 @@ def test_console_script_is_installed_and_refuses_without_secret() -> None:
         [script, "token", "--user", "bob", "--secret", SECRET], capture_output=True, text=True, env=env, check=True
     )
     assert JWTAuth(secret=SECRET).verify(ok.stdout.strip()).id == "bob"
+
+
+def test_every_setting_can_be_passed_to_the_bus_and_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, jwt_auth: JWTAuth
+) -> None:
+    monkeypatch.setenv("EVENTBUS_RATE_LIMIT", "7")
+    monkeypatch.setenv("EVENTBUS_MAX_ROOMS", "9")
+    bus = EventBus(auth=jwt_auth, max_rooms=2)
+    assert (bus.settings.rate_limit, bus.settings.max_rooms) == (7, 2)
+    assert bus.default_app.max_rooms == 2
+    from_object = EventBus(auth=jwt_auth, settings=EventBusSettings(rate_limit=5), max_rooms=3)
+    assert (from_object.settings.rate_limit, from_object.settings.max_rooms) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_room": 2}, "unknown option 'max_room' (did you mean 'max_rooms'?)"),
+        ({"async_handlers": False}, "python-socketio's own go in socketio_options"),
+    ],
+)
+def test_an_unknown_bus_option_is_refused(jwt_auth: JWTAuth, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        EventBus(auth=jwt_auth, **kwargs)
+
+
+def test_a_bus_option_of_the_wrong_type_is_a_validation_error(jwt_auth: JWTAuth) -> None:
+    with pytest.raises(ValueError, match="rate_limit"):
+        EventBus(auth=jwt_auth, rate_limit=-1)
+
+
+def test_socketio_options_reach_the_server(jwt_auth: JWTAuth) -> None:
+    bus = EventBus(auth=jwt_auth, ping_interval=3, socketio_options={"ping_interval": 4, "always_connect": True})
+    assert (bus.sio.eio.ping_interval, bus.sio.always_connect) == (4, True)
+
+
+async def test_rooms_limit_passed_to_the_bus_holds_over_the_wire(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[BoardRoom], max_rooms=2)
+    alice = await py_client(await serve(bus.asgi_app()), token=token("alice", org="acme"))
+    joins = [await alice.call("join_board", {"org": "acme", "board": n}) for n in range(3)]
+    assert [join["ok"] for join in joins] == [True, True, False]
+    refused = joins[2]
+    assert refused["error"]["code"] == "too_many_rooms"
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "token" in out
+    assert "codegen" in out
+    assert cli_main([]) == 2
