@@ -66,6 +66,7 @@ demo: install web-types web
 lint: install
 	$(VENV)/bin/ruff format --check --no-cache .
 	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) tests/packaging/check_large_files.py
 
 typecheck: install
