@@ -72,7 +72,7 @@ class JWTAuth:
     ``exp`` is required.
 
     Example:
-        >>> auth = JWTAuth(secret="change-me", algorithms=["HS256"], audience="chat")
+        >>> auth = JWTAuth(secret="a-long-random-secret-of-32-bytes-or-more", algorithms=["HS256"], audience="chat")
         >>> token = auth.issue("42", ttl=60, audience="chat")
         >>> auth.verify(token).id
         '42'

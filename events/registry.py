@@ -142,7 +142,6 @@ class Registry(Generic[T]):
         """``(name, class)`` pairs a client of application ``path`` sees: its own and those of every application.
 
         Example:
-            >>> from events import server_events
             >>> "session_expired" in dict(server_events.for_app("/admin"))  # the library's events: every application
             True
         """

@@ -62,6 +62,7 @@ async def resolve_rooms(event: Event, app: str | None = None) -> list[str]:
 
     Example:
         >>> import asyncio
+        >>> from events import Event, Target
         >>> class Ping(Event):
         ...     def broadcast_to(self) -> list[Target]:
         ...         return ["lobby", "lobby"]
