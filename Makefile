@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest install node redis-server chromium web web-types bench bench-quick bench-deps
+.PHONY: demo test lint typecheck docs pytest install node redis-server chromium web web-types bench bench-quick bench-deps
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -72,10 +72,14 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict makes a broken link, include or reference an error.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 pytest: install node redis-server chromium web
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
 
 # The wheel and the sdist, installed into fresh virtualenvs with pip 23 and the newest pip, with and without the
 # extras: about 2 minutes, so not in `make test`; .ci/run runs it after `make test`.

@@ -1,0 +1,203 @@
+"""Every fenced block of README.md and docs/ is included from a tested file, executed, parsed or skipped with a reason.
+
+The rules, also in docs/development.md:
+
+- a ``python`` block made only of ``--8<--`` includes must include files the tests
+  run (the tutorial's ``app/``), and each ``path:section`` must exist;
+- a block right after ``<!-- docs-test: same-as PATH[:SECTION] -->`` (the README,
+  which GitHub renders without includes) must equal that file or section;
+- any other ``python`` block is executed: a page's blocks in order, in one
+  namespace, in a fresh interpreter in ``examples/tutorial/`` (``run_blocks.py``);
+- ``ts`` blocks are included from the tutorial's ``web/src/main.ts`` (which
+  ``test_frontend.py`` compiles); ``json`` and ``toml`` blocks are parsed;
+- a block right after ``<!-- docs-test: skip REASON -->`` is skipped (``python``
+  only as a ``counter-example:``); ``sh`` and ``text`` blocks need that marker.
+
+Page markers: ``<!-- docs-test: redis ... -->`` gives the page's Python a real
+redis-server (``EVENTBUS_REDIS_URL``), ``<!-- docs-test: codegen ... -->`` the
+tutorial's generated Python client on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from tests.docs.tutorial import ROOT, TUTORIAL, environment, new_secret
+from tests.redis_server import RedisServer
+
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
+TESTED_INCLUDES = {  # what tests/docs runs: the tutorial's server (test_tutorial) and page (test_frontend)
+    "python": ("examples/tutorial/app/",),
+    "ts": ("examples/tutorial/web/src/main.ts",),
+    "json": ("examples/tutorial/web/tsconfig.json",),
+}
+MARKER = re.compile(r"^\s*<!-- docs-test: (?P<kind>[\w-]+)(?: (?P<detail>.*?))? -->\s*$")
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>\w*)\s*$")
+INCLUDE = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>\w+))?"$')
+BLOCK_INCLUDE_LINE = re.compile(r"^(?P<path>[^\s:]+)(?::(?P<section>\w+))?$")
+
+
+@dataclass
+class Block:
+    page: pathlib.Path
+    line: int
+    lang: str
+    text: str
+    marker: tuple[str, str] | None
+
+    def __str__(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line} ({self.lang})"
+
+
+def blocks_of(page: pathlib.Path) -> list[Block]:
+    lines = page.read_text().splitlines()
+    found: list[Block] = []
+    index = 0
+    while index < len(lines):
+        fence = FENCE.match(lines[index])
+        if fence is None:
+            index += 1
+            continue
+        end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == "```")
+        previous = MARKER.match(lines[index - 1]) if index else None
+        marker = (previous["kind"], previous["detail"] or "") if previous else None
+        text = textwrap.dedent("\n".join(lines[index + 1 : end]))
+        found.append(Block(page, index + 1, fence["lang"], text + "\n", marker))
+        index = end + 1
+    return found
+
+
+def page_markers(page: pathlib.Path) -> set[str]:
+    return {m["kind"] for line in page.read_text().splitlines() if (m := MARKER.match(line))} & {"redis", "codegen"}
+
+
+def includes(block: Block) -> list[tuple[str, str | None]] | None:
+    """The ``(path, section)`` a block includes, or None when it holds code of its own."""
+    lines = block.text.strip().splitlines()
+    if len(lines) == 1 and (single := INCLUDE.match(lines[0])):
+        return [(single["path"], single["section"])]
+    if len(lines) >= 3 and lines[0] == lines[-1] == "--8<--":
+        matches = [BLOCK_INCLUDE_LINE.match(line) for line in lines[1:-1]]
+        if all(matches):
+            return [(m["path"], m["section"]) for m in matches if m]
+    return None
+
+
+def section(path: str, name: str | None) -> str:
+    """The text pymdownx.snippets includes for ``path:name``: the section's lines, dedented, markers dropped."""
+    lines = (ROOT / path).read_text().splitlines()
+    if name is not None:
+        starts = [i for i, line in enumerate(lines) if line.strip().endswith(f"--8<-- [start:{name}]")]
+        ends = [i for i, line in enumerate(lines) if line.strip().endswith(f"--8<-- [end:{name}]")]
+        assert len(starts) == len(ends) == 1, f"{path} has no single section {name!r}"
+        lines = lines[starts[0] + 1 : ends[0]]
+    kept = [line for line in lines if not re.search(r"--8<-- \[(start|end):\w+\]", line)]
+    return textwrap.dedent("\n".join(kept)).strip("\n") + "\n"
+
+
+ALL_BLOCKS = [block for page in PAGES for block in blocks_of(page)]
+
+
+def check(block: Block) -> str:
+    """Check one block that is not executed; return how ("included", "same-as", "parsed", "skipped", "python")."""
+    if block.marker is not None and block.marker[0] == "skip":
+        assert block.marker[1], f"{block}: a skip marker needs a reason"
+        if block.lang == "python":
+            assert block.marker[1].startswith("counter-example:"), (
+                f"{block}: Python is skipped only as a counter-example"
+            )
+        return "skipped"
+    if block.marker is not None and block.marker[0] == "same-as":
+        path, _, name = block.marker[1].partition(":")
+        assert block.text == section(path, name or None), f"{block} differs from {block.marker[1]}: copy it again"
+        assert path.startswith(TESTED_INCLUDES["python"]), f"{block}: {path} is not a file the tests run"
+        return "same-as"
+    included = includes(block)
+    if included is not None:
+        for path, name in included:
+            assert path.startswith(TESTED_INCLUDES.get(block.lang, ())), f"{block}: {path} is not a file tests run"
+            section(path, name)
+        return "included"
+    if block.lang == "python":
+        return "python"
+    if block.lang == "json":
+        json.loads(block.text)
+        return "parsed"
+    if block.lang == "toml":
+        tomllib.loads(block.text)
+        return "parsed"
+    raise AssertionError(f"{block}: include it from a tested file, or mark it <!-- docs-test: skip REASON -->")
+
+
+def test_every_block_is_tested_or_skipped_with_a_reason() -> None:
+    outcomes = {str(block): check(block) for block in ALL_BLOCKS}
+
+    assert "python" in outcomes.values()
+    assert {"included", "same-as", "skipped", "parsed"} <= set(outcomes.values())
+
+
+def test_the_readme_example_is_the_tutorials_code() -> None:
+    readme = [block for block in ALL_BLOCKS if block.page.name == "README.md" and block.lang == "python"]
+
+    assert readme, "the README shows no Python"
+    assert all(block.marker is not None and block.marker[0] in ("same-as", "skip") for block in readme)
+
+
+PAGES_WITH_PYTHON = sorted(
+    {block.page for block in ALL_BLOCKS if block.lang == "python" and block.marker is None and includes(block) is None}
+)
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_PYTHON, ids=lambda page: str(page.relative_to(ROOT)))
+def test_the_python_of_each_page_runs(
+    page: pathlib.Path, tmp_path: pathlib.Path, start_redis: Callable[..., RedisServer]
+) -> None:
+    sources = [b.text for b in blocks_of(page) if b.lang == "python" and b.marker is None and includes(b) is None]
+    (tmp_path / "blocks.json").write_text(json.dumps(sources))
+    secret = new_secret()
+    env = environment(secret)
+    markers = page_markers(page)
+    if "redis" in markers:
+        env["EVENTBUS_REDIS_URL"] = start_redis().url
+    if "codegen" in markers:
+        generated = tmp_path / "generated"
+        result = subprocess.run(
+            ["eventbus", "codegen", "app.socketio_events", "--out", str(generated), "--target", "python"],
+            cwd=TUTORIAL,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        env["PYTHONPATH"] = str(generated)
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::UserWarning",
+            str(pathlib.Path(__file__).with_name("run_blocks.py")),
+            str(tmp_path / "blocks.json"),
+        ],
+        cwd=TUTORIAL,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["blocks"] == len(sources)
