@@ -127,11 +127,11 @@ async def test_presence_query_for_members_and_joinable_connections_only(
 
 
 @pytest.mark.redis
-async def test_on_redis_with_the_acl_the_readme_gives(
+async def test_on_redis_with_the_acl_the_docs_give(
     redis_server: RedisServer, jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
 ) -> None:
-    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
-    [rule] = [line for line in readme.splitlines() if line.startswith("ACL SETUSER") and "presence" in line]
+    guide = (pathlib.Path(__file__).parents[2] / "docs" / "guides" / "presence.md").read_text()
+    [rule] = [line for line in guide.splitlines() if line.startswith("ACL SETUSER") and "presence" in line]
     redis_server.client().execute_command(*rule.split())
     url = f"redis://eventbus:s3cret-pass@127.0.0.1:{redis_server.port}/0"
     bus = EventBus(auth=jwt_auth, rooms=[DocRoom], redis_url=url, redis_channel="app-events")
