@@ -110,9 +110,10 @@ class EventBus(Sender):
     they are; ``bus.sio`` is that server.
 
     Example:
-        >>> bus = EventBus(auth=JWTAuth(secret="change-me"), rooms=[ChatRoom])  # doctest: +SKIP
-        >>> app = bus.asgi_app(other_asgi_app=fastapi_app)  # doctest: +SKIP
-        >>> await bus.broadcast(MessageEvent(chat_id="42", text="hi"))  # doctest: +SKIP
+        >>> from fastapi import FastAPI
+        >>> bus = EventBus(auth=JWTAuth(secret=SECRET), rooms=[ChatRoom], max_rooms=50)
+        >>> app = bus.asgi_app(other_asgi_app=FastAPI())  # serve with: uvicorn module:app
+        >>> asyncio.run(bus.broadcast(MessageEvent(chat_id="42", text="hi")))  # in async code: await bus.broadcast(...)
     """
 
     def __init__(
@@ -213,8 +214,10 @@ class EventBus(Sender):
         ``{channel}:presence:{path}``).
 
         Example:
-            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET), rooms=[OpsRoom])  # doctest: +SKIP
-            >>> feed = bus.app("/status", allow_anonymous=True)  # doctest: +SKIP
+            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET), rooms=[OpsRoom])
+            >>> feed = bus.app("/status", allow_anonymous=True)
+            >>> sorted(bus.apps)
+            ['/', '/admin', '/status']
         """
         check_app_path(path, owner="bus.app()")
         if path == ANY_APP:
@@ -259,7 +262,7 @@ class EventBus(Sender):
         """Register the handler of a client event of the application ``/``; see `Application.on`.
 
         Example:
-            >>> @bus.on(SendMessage)  # doctest: +SKIP
+            >>> @bus.on(SendMessage)
             ... async def send_message(ctx: Context, msg: SendMessage) -> MessageAck: ...
         """
         return self.default_app.on(event)
@@ -271,7 +274,9 @@ class EventBus(Sender):
         application (``app=`` of the class; ``*`` rooms in every application).
 
         Example:
-            >>> bus.autodiscover("app.socketio_events")  # doctest: +SKIP
+            >>> modules = bus.autodiscover("tests.eventbus.discovered_app")  # app/socketio_events/*.py, say
+            >>> [room.prefix for room in bus.rooms]
+            ['chat', 'discovered_order', 'discovered_team', 'doc']
         """
         modules = import_package(package)
         for room in rooms_defined_in(modules):
@@ -299,7 +304,8 @@ class EventBus(Sender):
         other application (through Starlette's ``CORSMiddleware``).
 
         Example:
-            >>> app = bus.asgi_app(other_asgi_app=FastAPI())  # doctest: +SKIP
+            >>> from fastapi import FastAPI
+            >>> app = bus.asgi_app(other_asgi_app=FastAPI())
         """
         app = combined_app(self.sio, other_asgi_app, origins=self.cors_allowed_origins, socketio_path=socketio_path)
         return Lifespan(app, self.start, self.stop)
@@ -360,8 +366,14 @@ class EventBus(Sender):
         """Who is in a ``presence=True`` room of the application ``/``; see `Application.presence`.
 
         Example:
-            >>> [m.user_id for m in await bus.presence(ChatRoom(chat_id="42"))]  # doctest: +SKIP
-            ['alice', 'bob']
+            >>> async def main() -> None:
+            ...     async with serve(bus.asgi_app()) as url:  # serve and SocketTestClient: eventbus.testing
+            ...         alice = await SocketTestClient(url, token=token("alice")).connect()
+            ...         await alice.call("join_doc", {"doc_id": "readme"})
+            ...         print([m.user_id for m in await bus.presence(DocRoom(doc_id="readme"))])
+            ...         await alice.close()
+            >>> asyncio.run(main())
+            ['alice']
         """
         return await self.default_app.presence(room)
 
@@ -378,8 +390,9 @@ class EventBus(Sender):
         """Connections on this process: of every application, or of the one at path ``app``.
 
         Example:
-            >>> bus.connection_count(), bus.connection_count("/admin")  # doctest: +SKIP
-            (12, 2)
+            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET))
+            >>> bus.connection_count(), bus.connection_count("/admin")  # see connections() for a client connected
+            (0, 0)
         """
         if app is not None:
             return self.for_app(app).connection_count()
@@ -389,8 +402,15 @@ class EventBus(Sender):
         """Connections on this process, of every application (by path, oldest first within each): all, or one user's.
 
         Example:
-            >>> [(c.app, c.transport) for c in bus.connections("alice")]  # doctest: +SKIP
-            [('/', 'websocket'), ('/admin', 'polling')]
+            >>> async def main() -> None:
+            ...     async with serve(bus.asgi_app()) as url:  # serve and SocketTestClient: eventbus.testing
+            ...         alice = await SocketTestClient(url, token=token("alice")).connect()
+            ...         print([(c.app, c.transport, c.rooms) for c in bus.connections("alice")])
+            ...         print(bus.connection_count(), bus.is_online("alice"), bus.is_online("bob"))
+            ...         await alice.close()
+            >>> asyncio.run(main())
+            [('/', 'websocket', ['user:alice'])]
+            1 True False
         """
         return [info for path in sorted(self._apps) for info in self._apps[path].connections(user_id)]
 
@@ -398,8 +418,8 @@ class EventBus(Sender):
         """Whether the user has a connection to any application on this process.
 
         Example:
-            >>> bus.is_online("alice")  # doctest: +SKIP
-            True
+            >>> bus.is_online("alice")  # see connections() for a client connected
+            False
         """
         return any(application.is_online(user_id) for application in self._apps.values())
 
@@ -407,7 +427,10 @@ class EventBus(Sender):
         """Disconnect every connection of a user in every application; with ``reason``, send ``session_ended`` first.
 
         Example:
-            >>> await bus.disconnect_user("mallory", reason="banned")  # doctest: +SKIP
+            >>> with capture_broadcasts() as sent:  # records what is sent: eventbus.testing
+            ...     asyncio.run(bus.disconnect_user("mallory", reason="banned"))
+            >>> [(s.name, s.data, s.rooms) for s in sent]
+            [('session_ended', {'reason': 'banned'}, ['user:mallory'])]
         """
         for application in self._apps.values():
             await application.disconnect_user(user_id, reason)

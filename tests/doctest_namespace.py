@@ -19,11 +19,15 @@ SECRET = "doctest-secret-long-enough-for-hs256-0123456789abcdef"
 ADMIN_SECRET = "doctest-admin-secret-long-enough-for-hs256-0123456789"
 
 
-class ChatRoom(Room, prefix="chat", presence=True):
+class ChatRoom(Room, prefix="chat"):
     chat_id: str
 
     def can_join(self, user: User | None) -> bool:
         return user is not None
+
+
+class DocRoom(Room, prefix="doc", presence=True, public=True):
+    doc_id: str
 
 
 class OpsRoom(Room, prefix="ops", app="/admin", public=True):
@@ -64,12 +68,13 @@ def token(user_id: str) -> str:
 
 
 def namespace() -> dict[str, Any]:
-    """The names an example sees, with a new ``bus`` (rooms ``chat``; JWTs signed with ``SECRET``)."""
+    """The names an example sees, with a new ``bus`` (rooms ``chat`` and ``doc``; JWTs signed with ``SECRET``)."""
     auth = JWTAuth(secret=SECRET)
     return {
         "ADMIN_SECRET": ADMIN_SECRET,
         "AdminAlertEvent": AdminAlertEvent,
         "ChatRoom": ChatRoom,
+        "DocRoom": DocRoom,
         "Context": Context,
         "MessageAck": MessageAck,
         "MessageEvent": MessageEvent,
@@ -80,7 +85,7 @@ def namespace() -> dict[str, Any]:
         "SocketTestClient": SocketTestClient,
         "asyncio": asyncio,
         "auth": auth,
-        "bus": EventBus(auth=auth, rooms=[ChatRoom]),
+        "bus": EventBus(auth=auth, rooms=[ChatRoom, DocRoom]),
         "capture_broadcasts": capture_broadcasts,
         "serve": serve,
         "token": token,

@@ -13,6 +13,7 @@ import doctest
 import importlib
 import io
 import pkgutil
+import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,7 @@ from events._extras import MissingExtraError
 PACKAGES = (events, eventbus, codegen)
 LIBRARY = tuple(package.__name__ for package in PACKAGES)
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+NAMESPACE = "tests.doctest_namespace"
 REGISTRIES = (registry.server_events, registry.client_events, registry.rooms)
 
 Entries = list[tuple[registry.Registry[type], str, str, type]]
@@ -78,20 +80,30 @@ def _load(entries: Entries) -> None:
 _states: dict[bool, Entries] = {}
 
 
+def _imported(cls: type) -> bool:
+    """Whether ``cls`` is a class of a module an example imported (not one the example itself declared)."""
+    module = sys.modules.get(cls.__module__)
+    return cls.__module__ != NAMESPACE and getattr(module, cls.__qualname__, None) is cls
+
+
 @contextlib.contextmanager
 def example_registries(*, with_namespace: bool) -> Iterator[None]:
-    """The library's classes registered (and the namespace's, ``with_namespace``); the suite's put back afterwards."""
+    """The library's classes registered (and the namespace's, ``with_namespace``); the suite's put back afterwards.
+
+    Classes of modules an example imported stay registered, as they would after any import: the module stays imported.
+    """
     saved = _entries()
     try:
         if not _states:
             _load([entry for entry in saved if entry[3].__module__.partition(".")[0] in LIBRARY])
             _states[False] = _entries()
-            importlib.import_module("tests.doctest_namespace")
+            importlib.import_module(NAMESPACE)
             _states[True] = _entries()
         _load(_states[with_namespace])
         yield
     finally:
-        _load(saved)
+        added = [entry for entry in _entries() if entry not in saved and entry not in _states.get(True, [])]
+        _load(saved + [entry for entry in added if _imported(entry[3])])
 
 
 @pytest.mark.parametrize(("module", "docstring"), _docstrings())
@@ -101,9 +113,7 @@ def test_docstring_examples_pass(module: str, docstring: str) -> None:
     report = io.StringIO()
     with example_registries(with_namespace=with_namespace):
         if with_namespace:
-            from tests.doctest_namespace import namespace
-
-            test.globs.update(namespace())
+            test.globs.update(importlib.import_module(NAMESPACE).namespace())
         result = doctest.DocTestRunner(optionflags=OPTIONS).run(test, out=report.write)
 
     assert result.failed == 0, report.getvalue()
