@@ -63,10 +63,13 @@ class Application(Host):
     are its own: a broadcast here never reaches a client of another application.
 
     Example:
-        >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET), rooms=[OpsRoom])  # doctest: +SKIP
-        >>> await admin.broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
-        >>> admin.connection_count()  # doctest: +SKIP
-        3
+        >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET), rooms=[OpsRoom])
+        >>> with capture_broadcasts() as sent:  # records what is sent: eventbus.testing
+        ...     asyncio.run(admin.broadcast(AdminAlertEvent(text="disk full")))
+        >>> [(s.app, s.name, s.rooms) for s in sent]
+        [('/admin', 'admin_alert', ['ops'])]
+        >>> admin.connection_count()
+        0
     """
 
     def __init__(
@@ -125,7 +128,7 @@ class Application(Host):
         self.sio.on(handlers.leave_event, handlers.leave, namespace=self.namespace)
 
     def on(self, event: type[E]) -> Callable[[Handler[E]], Handler[E]]:
-        """Register the handler of a client event; its return annotation is the ack type.
+        """Register the handler of a client event; it returns the ack's data, of the event's ``ack=`` type.
 
         The payload is validated into ``event`` first; the handler's return value
         is sent as ``{"ok": true, "data": ...}`` (``{"ok": true}`` for ``None``).
@@ -133,10 +136,10 @@ class Application(Host):
         logged and acked as ``internal``.
 
         Example:
-            >>> @bus.on(SendMessage)  # doctest: +SKIP
+            >>> @bus.on(SendMessage)  # class SendMessage(ClientEvent, ack=MessageAck)
             ... async def send_message(ctx: Context, msg: SendMessage) -> MessageAck:
             ...     await ctx.broadcast(MessageEvent(chat_id=msg.chat_id, text=msg.text))
-            ...     return MessageAck(accepted=True)
+            ...     return MessageAck(id=17)  # the client gets {"ok": true, "data": {"id": 17}}
         """
         if not (isinstance(event, type) and issubclass(event, ClientEvent)):
             raise ConfigurationError(f"bus.on() takes a ClientEvent subclass (got {event!r})")
@@ -196,8 +199,8 @@ class Application(Host):
         """Who is in a ``presence=True`` room of this application, once per user (all processes with Redis).
 
         Example:
-            >>> [m.user_id for m in await bus.presence(ChatRoom(chat_id="42"))]  # doctest: +SKIP
-            ['alice', 'bob']
+            >>> asyncio.run(bus.apps["/"].presence(DocRoom(doc_id="readme")))  # nobody yet: see EventBus.presence
+            []
         """
         return await self._presence.members(room)
 
@@ -213,8 +216,9 @@ class Application(Host):
         """Connections of this application on this process: all of them, or one user's, oldest first.
 
         Example:
-            >>> [c.sid for c in admin.connections("alice")]  # doctest: +SKIP
-            ['Xq3...', 'b7K...']
+            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET))
+            >>> admin.connections("alice")  # none yet: see EventBus.connections for a client connected
+            []
         """
         return [self._info(sid) for sid in self._table.sids(None if user_id is None else str(user_id))]
 
@@ -232,7 +236,11 @@ class Application(Host):
         """Disconnect every connection of a user to this application; with ``reason``, send ``session_ended`` first.
 
         Example:
-            >>> await bus.apps["/admin"].disconnect_user("mallory", reason="banned")  # doctest: +SKIP
+            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET))
+            >>> with capture_broadcasts() as sent:  # records what is sent: eventbus.testing
+            ...     asyncio.run(bus.apps["/admin"].disconnect_user("mallory", reason="banned"))
+            >>> [(s.app, s.name, s.rooms) for s in sent]
+            [('/admin', 'session_ended', ['user:mallory'])]
         """
         room = UserRoom(user_id=str(user_id)).name
         if reason is not None:

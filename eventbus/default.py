@@ -41,6 +41,9 @@ async def broadcast(event: Event, *, exclude: Exclude = None) -> None:
 
     Example:
         >>> from eventbus import broadcast
-        >>> await broadcast(MessageEvent(chat_id="42", text="hi"))  # doctest: +SKIP
+        >>> with capture_broadcasts() as sent:  # records what is sent: eventbus.testing
+        ...     asyncio.run(broadcast(MessageEvent(chat_id="42", text="hi")))  # in async code: await broadcast(...)
+        >>> [(s.name, s.rooms) for s in sent]
+        [('message', ['chat:42'])]
     """
     await get_default().for_app(type(event).app_path).broadcast(event, exclude=exclude)

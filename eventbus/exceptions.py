@@ -32,7 +32,10 @@ class EventError(EventBusError):
     """Raise in a client-event handler to refuse with your own code: the client gets ``{"ok": false, "error": ...}``.
 
     Example:
-        >>> raise EventError("chat_closed", "this chat no longer accepts messages")  # doctest: +SKIP
+        >>> raise EventError("chat_closed", "this chat no longer accepts messages")  # in a handler
+        Traceback (most recent call last):
+        ...
+        eventbus.exceptions.EventError: chat_closed: this chat no longer accepts messages
     """
 
     def __init__(self, code: str, message: str) -> None:

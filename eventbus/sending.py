@@ -129,7 +129,10 @@ class Sender(Routing, ABC):
         The event is serialized once; a client in several of the rooms receives it once.
 
         Example:
-            >>> await bus.broadcast(MessageEvent(chat_id="42", text="hi"), exclude=ctx.sid)  # doctest: +SKIP
+            >>> with capture_broadcasts() as sent:  # records what is sent: eventbus.testing
+            ...     asyncio.run(bus.broadcast(MessageEvent(chat_id="42", text="hi"), exclude="sid-of-the-sender"))
+            >>> [(s.name, s.data, s.rooms, s.exclude) for s in sent]
+            [('message', {'chat_id': '42', 'text': 'hi'}, ['chat:42'], ['sid-of-the-sender'])]
         """
         self._event_app(event)
         rooms = await resolve_rooms(event, self.namespace)

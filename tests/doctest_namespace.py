@@ -75,6 +75,8 @@ def namespace() -> dict[str, Any]:
         "AdminAlertEvent": AdminAlertEvent,
         "ChatRoom": ChatRoom,
         "DocRoom": DocRoom,
+        "EventBus": EventBus,
+        "JWTAuth": JWTAuth,
         "Context": Context,
         "MessageAck": MessageAck,
         "MessageEvent": MessageEvent,

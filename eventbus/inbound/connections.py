@@ -24,8 +24,14 @@ class ConnectionInfo:
     ``"polling"`` (``"closed"`` while it is being torn down).
 
     Example:
-        >>> [(c.app, c.transport, c.rooms) for c in bus.connections("alice")]  # doctest: +SKIP
-        [('/', 'websocket', ['chat:42', 'user:alice']), ('/admin', 'polling', ['user:alice'])]
+        >>> async def main() -> None:
+        ...     async with serve(bus.asgi_app()) as url:  # serve and SocketTestClient: eventbus.testing
+        ...         alice = await SocketTestClient(url, token=token("alice")).connect()
+        ...         await alice.call("join_chat", {"chat_id": "42"})
+        ...         print([(c.app, c.user_id, c.transport, c.rooms) for c in bus.connections("alice")])
+        ...         await alice.close()
+        >>> asyncio.run(main())
+        [('/', 'alice', 'websocket', ['chat:42', 'user:alice'])]
     """
 
     sid: str

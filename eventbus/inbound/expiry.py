@@ -18,8 +18,10 @@ class TokenExpiry:
     """Calls ``expire(sid)`` when a connection's token reaches its ``exp`` claim plus ``leeway`` seconds.
 
     Example:
-        >>> expiry = TokenExpiry(end_session, leeway=5)  # doctest: +SKIP
-        >>> expiry.schedule(sid, user)  # a token without a numeric exp sets no timer  # doctest: +SKIP
+        >>> from events import User
+        >>> async def end_session(sid: str) -> None: ...
+        >>> expiry = TokenExpiry(end_session, leeway=5)
+        >>> expiry.schedule("sid1", User(id="alice"))  # a token without a numeric exp sets no timer
     """
 
     def __init__(self, expire: Callable[[str], Coroutine[Any, Any, None]], *, leeway: float = 0) -> None:

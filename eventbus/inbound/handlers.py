@@ -34,10 +34,10 @@ class Context:
     ``ctx.emit`` stay in it.
 
     Example:
-        >>> @bus.on(SendMessage)  # doctest: +SKIP
+        >>> @bus.on(SendMessage)
         ... async def send(ctx: Context, msg: SendMessage) -> MessageAck:
         ...     await ctx.broadcast(MessageEvent(chat_id=msg.chat_id, text=msg.text))  # to the others
-        ...     return MessageAck(id=...)
+        ...     return MessageAck(id=17)
     """
 
     bus: Host

@@ -29,9 +29,12 @@ class PresenceStore(ABC):
     qualifies with its node id where several processes share it.
 
     Example:
-        >>> async with MemoryPresenceStore() as store:  # doctest: +SKIP
-        ...     await store.add("chat:42", PresenceMember(user_id="alice"), "sid1")
-        ...     await store.add("chat:42", PresenceMember(user_id="alice"), "sid2")
+        >>> from events import PresenceMember
+        >>> async def main() -> None:
+        ...     async with MemoryPresenceStore() as store:
+        ...         print(await store.add("chat:42", PresenceMember(user_id="alice"), "sid1"))  # alice arrives
+        ...         print(await store.add("chat:42", PresenceMember(user_id="alice"), "sid2"))  # her second tab
+        >>> asyncio.run(main())
         True
         False
     """
@@ -68,7 +71,7 @@ class MemoryPresenceStore(PresenceStore):
     """One process, in memory: no awaits inside an operation, so each is atomic on the event loop.
 
     Example:
-        >>> bus = EventBus(auth=auth, rooms=[DocRoom], presence_store=MemoryPresenceStore())  # doctest: +SKIP
+        >>> bus = EventBus(auth=auth, rooms=[DocRoom], presence_store=MemoryPresenceStore())
     """
 
     def __init__(self) -> None:
