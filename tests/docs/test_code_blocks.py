@@ -124,9 +124,11 @@ def check(block: Block) -> str:
         return "same-as"
     included = includes(block)
     if included is not None:
-        for path, name in included:
-            assert path.startswith(TESTED_INCLUDES.get(block.lang, ())), f"{block}: {path} is not a file tests run"
-            section(path, name)
+        for included_path, included_section in included:
+            assert included_path.startswith(TESTED_INCLUDES.get(block.lang, ())), (
+                f"{block}: {included_path} is not a file the tests run"
+            )
+            section(included_path, included_section)
         return "included"
     if block.lang == "python":
         return "python"
@@ -201,3 +203,31 @@ def test_the_python_of_each_page_runs(
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["blocks"] == len(sources)
+
+
+def block(text: str, lang: str = "python", marker: tuple[str, str] | None = None) -> Block:
+    return Block(ROOT / "docs" / "example.md", 1, lang, text, marker)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (block("ls\n", lang="sh"), "mark it <!-- docs-test: skip REASON -->"),
+        (block("x = 1\n", marker=("skip", "too slow")), "only as a counter-example"),
+        (block("ls\n", lang="sh", marker=("skip", "")), "needs a reason"),
+        (block('--8<-- "examples/chat/events.py"\n'), "not a file the tests run"),
+        (block('--8<-- "examples/tutorial/app/main.py:nope"\n'), "no single section 'nope'"),
+        (block("bus = None\n", marker=("same-as", "examples/tutorial/app/main.py:serve")), "copy it again"),
+        (block("{not json}\n", lang="json"), "Expecting property name"),
+    ],
+)
+def test_the_checker_rejects_what_it_should(wrong: Block, message: str) -> None:
+    with pytest.raises(Exception, match=re.escape(message)):
+        check(wrong)
+
+
+def test_the_checker_accepts_the_include_forms() -> None:
+    assert check(block('--8<-- "examples/tutorial/app/main.py:serve"\n')) == "included"
+    assert check(block("--8<--\nexamples/tutorial/app/main.py:serve\nexamples/tutorial/app/chats.py\n--8<--\n")) == (
+        "included"
+    )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -12,18 +11,19 @@ from eventbus.testing import SocketTestClient, connect_error
 from tests.docs.tutorial import TUTORIAL, command, new_secret, uvicorn_server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def secret() -> str:
     return new_secret()
 
 
-@pytest.fixture
-async def url(secret: str, tmp_path: pathlib.Path) -> AsyncIterator[str]:
-    with uvicorn_server(secret, tmp_path / "uvicorn.log") as served:
+@pytest.fixture(scope="module")
+def url(secret: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``uvicorn app.main:app`` for the module; its log must hold no traceback and no PyJWT key warning."""
+    log = tmp_path_factory.mktemp("tutorial") / "uvicorn.log"
+    with uvicorn_server(secret, log) as served:
         yield served
-    log = (tmp_path / "uvicorn.log").read_text()
-    assert "Traceback" not in log, log
-    assert "InsecureKeyLengthWarning" not in log, log
+    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "InsecureKeyLengthWarning" not in log.read_text(), log.read_text()
 
 
 def token_for(user: str, secret: str) -> str:

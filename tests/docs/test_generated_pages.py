@@ -1,0 +1,60 @@
+"""What docs/hooks/generated.py writes into the pages: it must follow the code it is generated from."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+from types import ModuleType
+
+import pytest
+
+from eventbus import EventBusSettings
+from tests.docs.tutorial import ROOT
+
+
+@pytest.fixture(scope="module")
+def hooks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks" / "generated.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_configuration_table_has_a_row_per_setting(hooks: ModuleType) -> None:
+    rows = hooks.settings_table().splitlines()[2:]
+
+    assert [row.split(" | ")[0] for row in rows] == [
+        f"| `EVENTBUS_{name.upper()}`" for name in EventBusSettings.model_fields
+    ]
+    assert "| `EVENTBUS_RATE_LIMIT` | float | `100` | Client events and joins per second per connection. |" in rows
+    assert any(
+        row.startswith("| `EVENTBUS_TRANSPORTS` | list of `polling` / `websocket`, comma-separated |") for row in rows
+    )
+    assert any(row.startswith("| `EVENTBUS_JWT_SECRET` | secret | unset |") for row in rows)
+
+
+def test_the_marker_is_on_the_configuration_page(hooks: ModuleType) -> None:
+    page = (ROOT / "docs" / "reference" / "configuration.md").read_text()
+
+    assert hooks.MARKER in page
+    assert "| `EVENTBUS_MAX_ROOMS` |" in hooks.on_page_markdown(page)
+
+
+def test_the_module_table_lists_the_sub_packages(hooks: ModuleType) -> None:
+    table = hooks.module_table("eventbus")
+
+    for package in ("eventbus.inbound", "eventbus.presence", "eventbus.transport", "eventbus.transport.fastpath"):
+        assert f"| `{package}` |" in table
+
+
+def test_the_command_help_is_what_the_command_prints(hooks: ModuleType) -> None:
+    text = hooks.on_page_markdown("<!-- command-help: eventbus token -->")
+
+    assert text.startswith("```text\nusage: eventbus token")
+    assert "--user USER" in text
+
+
+def test_the_chart_exists() -> None:
+    assert pathlib.Path(ROOT / "bench" / "results" / "latest.png").is_file()
