@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     drift or ``--diff`` found breaking changes; 2: bad arguments or modules.
 
     Example:
-        >>> main(["app.socketio_events", "--out", "frontend/src/generated"])  # doctest: +SKIP
+        >>> main(["events", "--out", "frontend/src/generated", "--target", "ts"])  # yours: "app.socketio_events"
+        frontend/src/generated: wrote 1 of 1 files (events.ts)
         0
     """
     parser = _parser()

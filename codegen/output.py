@@ -74,8 +74,11 @@ def write(files: dict[str, str], out: Path) -> list[str]:
     Unchanged files are not rewritten, so their modification times (and watchers) stay quiet.
 
     Example:
-        >>> write({"events.ts": "// x\\n"}, Path("generated"))  # doctest: +SKIP
+        >>> from pathlib import Path
+        >>> write({"events.ts": "// x\\n"}, Path("generated"))
         ['events.ts']
+        >>> write({"events.ts": "// x\\n"}, Path("generated"))  # unchanged: not rewritten
+        []
     """
     changed = []
     for relative, text in files.items():

@@ -136,9 +136,9 @@ def collect(modules: Sequence[str], *, app: str | None = None) -> Spec:
     share a wire name or room prefix.
 
     Example:
-        >>> spec = collect(["tests.codegen.sample_app"])  # doctest: +SKIP
-        >>> [room.prefix for room in spec.rooms]  # doctest: +SKIP
-        ['project', 'sprint_board', 'status', 'user']
+        >>> spec = collect(["events"])  # the library's own declarations; yours: collect(["app.socketio_events"])
+        >>> [room.prefix for room in spec.rooms], [event.name for event in spec.server_events]
+        (['user'], ['session_ended', 'session_expired'])
     """
     import_modules(modules)
     return build_spec(

@@ -69,10 +69,20 @@ class Emitter(_Publisher, Sender):
     `EventBus` or `Emitter` created becomes the default of ``broadcast()``. A
     failed publish raises `PublishError`: nobody received the message.
 
-    Example:
-        >>> async with Emitter("redis://localhost:6379/0") as emitter:  # doctest: +SKIP
-        ...     await emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))
-        ...     await emitter.emit_to_user("alice", NoticeEvent(text="done"))
+    Examples:
+        >>> async def report_ready() -> None:
+        ...     async with Emitter("redis://localhost:6379/0") as emitter:  # checks that Redis answers
+        ...         await emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))
+        ...         await emitter.emit_to_user("alice", NoticeEvent(text="done"))
+        >>> asyncio.run(report_ready())  # needs Redis: run by tests/eventbus/test_emitters.py  # doctest: +SKIP
+
+        In a test, `capture_broadcasts` records what would be published, without Redis:
+
+        >>> emitter = Emitter("redis://localhost:6379/0")  # connects at the first publish
+        >>> with capture_broadcasts() as sent:
+        ...     asyncio.run(emitter.emit_to_user("alice", NoticeEvent(text="done")))
+        >>> [(s.name, s.data, s.rooms) for s in sent]
+        [('notice', {'text': 'done'}, ['user:alice'])]
     """
 
     manager: RedisManager
@@ -130,7 +140,11 @@ class Emitter(_Publisher, Sender):
         """This emitter, sending to application ``path`` (a Socket.IO namespace) over the same Redis connection.
 
         Example:
-            >>> await emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
+            >>> emitter = Emitter("redis://localhost:6379/0")
+            >>> with capture_broadcasts() as sent:  # records instead of publishing: eventbus.testing
+            ...     asyncio.run(emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full")))
+            >>> [(s.app, s.name, s.rooms) for s in sent]
+            [('/admin', 'admin_alert', ['ops'])]
         """
         return self._scoped(path)
 
@@ -148,9 +162,12 @@ class SyncEmitter(_Publisher):
     test capture behave the same.
 
     Example:
-        >>> emitter = SyncEmitter("redis://localhost:6379/0")  # doctest: +SKIP
-        >>> emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))  # doctest: +SKIP
-        >>> emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full"))  # doctest: +SKIP
+        >>> emitter = SyncEmitter("redis://localhost:6379/0")  # connects at the first publish
+        >>> with capture_broadcasts() as sent:  # records instead of publishing: eventbus.testing
+        ...     emitter.broadcast(MessageEvent(chat_id="42", text="report ready"))
+        ...     emitter.for_app("/admin").broadcast(AdminAlertEvent(text="disk full"))
+        >>> [(s.app, s.name, s.rooms) for s in sent]
+        [('/', 'message', ['chat:42']), ('/admin', 'admin_alert', ['ops'])]
     """
 
     manager: SyncRedisManager

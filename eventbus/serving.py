@@ -40,6 +40,6 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **overrides: Any
     ``uvicorn app:app --loop uvloop --ws-per-message-deflate false``.
 
     Example:
-        >>> run(bus.asgi_app(other_asgi_app=fastapi_app), host="0.0.0.0", port=8000)  # doctest: +SKIP
+        >>> run(bus.asgi_app(), port=8000)  # serves until Ctrl-C: run by tests/test_docstrings.py  # doctest: +SKIP
     """
     uvicorn.run(app, host=host, port=port, **uvicorn_options(**overrides))

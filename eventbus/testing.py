@@ -1,11 +1,14 @@
 """Helpers for testing applications built on the bus: capture broadcasts, serve an app, drive a real client.
 
 Example:
+    >>> from eventbus import broadcast
     >>> from eventbus.testing import capture_broadcasts
-    >>> with capture_broadcasts() as sent:  # doctest: +SKIP
-    ...     await create_message(chat_id="42", text="hi")      # application code calling broadcast()
-    >>> sent[0].rooms  # doctest: +SKIP
-    ['chat:42', 'business_monitoring:1']
+    >>> async def create_message(chat_id: str, text: str) -> None:  # application code calling broadcast()
+    ...     await broadcast(MessageEvent(chat_id=chat_id, text=text))
+    >>> with capture_broadcasts() as sent:
+    ...     asyncio.run(create_message(chat_id="42", text="hi"))
+    >>> sent[0].rooms
+    ['chat:42']
 """
 
 from __future__ import annotations
@@ -56,10 +59,11 @@ def capture_broadcasts(*, deliver: bool = False) -> Iterator[list[Sent]]:
     needed; module-level ``broadcast()`` works even when no bus exists.
 
     Example:
-        >>> with capture_broadcasts() as sent:  # doctest: +SKIP
-        ...     await broadcast(MessageEvent(chat_id="42", text="hi"))
-        >>> [(s.name, s.rooms) for s in sent]  # doctest: +SKIP
-        [('message', ['chat:42'])]
+        >>> from eventbus import broadcast
+        >>> with capture_broadcasts() as sent:
+        ...     asyncio.run(broadcast(MessageEvent(chat_id="42", text="hi")))  # in a test: await broadcast(...)
+        >>> [(s.name, s.data, s.rooms) for s in sent]
+        [('message', {'chat_id': '42', 'text': 'hi'}, ['chat:42'])]
     """
     sent: list[Sent] = []
     token = capture.set(_Capture(sent, deliver))
@@ -79,8 +83,13 @@ async def serve(app: Any, *, graceful_shutdown: int = 1) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in the running loop; yields its base URL.
 
     Example:
-        >>> async with serve(bus.asgi_app()) as url:  # doctest: +SKIP
-        ...     client = await SocketTestClient(url, token=token).connect()
+        >>> async def main() -> None:
+        ...     async with serve(bus.asgi_app()) as url:
+        ...         print(url)
+        ...         client = await SocketTestClient(url, token=token("alice")).connect()
+        ...         await client.close()
+        >>> asyncio.run(main())  # in a test: async with serve(...) directly
+        http://127.0.0.1:...
     """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -132,10 +141,15 @@ class SocketTestClient:
     ``namespace`` picks the application to connect to (default ``/``).
 
     Example:
-        >>> client = await SocketTestClient(url, token=token).connect()  # doctest: +SKIP
-        >>> await client.call("join_chat", {"chat_id": "42"})  # doctest: +SKIP
+        >>> async def main() -> None:
+        ...     async with serve(bus.asgi_app()) as url:
+        ...         client = await SocketTestClient(url, token=token("alice")).connect()
+        ...         print(await client.call("join_chat", {"chat_id": "42"}))
+        ...         await bus.broadcast(MessageEvent(chat_id="42", text="hi"))
+        ...         print(await client.inbox.wait_for("message"))
+        ...         await client.close()
+        >>> asyncio.run(main())
         {'ok': True, 'room': 'chat:42'}
-        >>> await client.inbox.wait_for("message")  # doctest: +SKIP
         [{'chat_id': '42', 'text': 'hi'}]
     """
 

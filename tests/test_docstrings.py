@@ -1,6 +1,7 @@
 """Every ``>>>`` example in the docstrings of ``events``, ``eventbus`` and ``codegen`` runs and passes.
 
-Each docstring is one test, run as ``doctest.testmod`` would (``ELLIPSIS | NORMALIZE_WHITESPACE``). The examples of
+Each docstring is one test, run as ``doctest.testmod`` would (``ELLIPSIS | NORMALIZE_WHITESPACE``), in an empty
+working directory. The examples of
 ``eventbus`` also see `tests.doctest_namespace` (an application's rooms, events and a fresh ``bus``); those of
 ``events`` and ``codegen`` stand alone. While an example runs, the registries hold only the library's own classes and
 the namespace's, so an example may declare a ``MessageEvent`` of its own and nothing it declares outlives it.
@@ -12,8 +13,15 @@ import contextlib
 import doctest
 import importlib
 import io
+import pathlib
 import pkgutil
+import re
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -30,6 +38,7 @@ PACKAGES = (events, eventbus, codegen)
 LIBRARY = tuple(package.__name__ for package in PACKAGES)
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 NAMESPACE = "tests.doctest_namespace"
+ROOT = pathlib.Path(__file__).parent.parent
 REGISTRIES = (registry.server_events, registry.client_events, registry.rooms)
 
 Entries = list[tuple[registry.Registry[type], str, str, type]]
@@ -107,7 +116,11 @@ def example_registries(*, with_namespace: bool) -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("module", "docstring"), _docstrings())
-def test_docstring_examples_pass(module: str, docstring: str) -> None:
+def test_docstring_examples_pass(
+    module: str, docstring: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here; no .env of the checkout is read
+    monkeypatch.setattr(sys, "path", [*sys.path])  # codegen's main() puts the working directory on it
     [test] = [t for t in doctest.DocTestFinder().find(importlib.import_module(module)) if t.name == docstring]
     with_namespace = module.partition(".")[0] == "eventbus"
     report = io.StringIO()
@@ -117,3 +130,62 @@ def test_docstring_examples_pass(module: str, docstring: str) -> None:
         result = doctest.DocTestRunner(optionflags=OPTIONS).run(test, out=report.write)
 
     assert result.failed == 0, report.getvalue()
+
+
+SKIPPED = re.compile(r"#\s*doctest:\s*\+SKIP")
+RUN_BY = re.compile(r"run by (tests/\S+\.py)")
+GENERATED = {
+    "codegen/_sdk_template.py"
+}  # text of the generated client, not a docstring of ours; its golden files pin it
+
+
+def test_a_skipped_example_names_the_test_that_runs_the_same_code() -> None:
+    unnamed = []
+    for package in LIBRARY:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if relative in GENERATED or not SKIPPED.search(line):
+                    continue
+                named = RUN_BY.search(line)
+                if named is None or not (ROOT / named.group(1)).is_file():
+                    unnamed.append(f"{relative}:{number}: {line.strip()}")
+
+    assert not unnamed, "a skipped example must say which test runs it (# run by tests/...):\n" + "\n".join(unnamed)
+
+
+def test_serving_run_serves_until_interrupted() -> None:
+    """The skipped example of `eventbus.serving.run`, for real: it blocks, serving, until Ctrl-C."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = (
+        "from eventbus import EventBus\n"
+        "from eventbus.serving import run\n"
+        f"run(EventBus(allow_anonymous=True).asgi_app(), port={port})\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        handshake = _get(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", server)
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=15)
+
+    assert handshake.startswith('0{"sid":'), handshake
+    assert server.returncode == 0, errors
+
+
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy of the environment
+
+
+def _get(url: str, server: subprocess.Popen[str], timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with DIRECT.open(url, timeout=2) as response:
+                body: str = response.read().decode()
+                return body
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

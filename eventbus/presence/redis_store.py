@@ -70,9 +70,12 @@ class RedisPresenceStore(PresenceStore):
     gone, with ``on_reaped`` called for each, within ``ttl + interval`` seconds.
 
     Example:
-        >>> store = RedisPresenceStore(lambda: redis.asyncio.Redis(), prefix="eventbus", node_id="n1")  # doctest: +SKIP
-        >>> async with store:  # doctest: +SKIP
-        ...     await store.add("chat:42", PresenceMember(user_id="alice"), "sid1")
+        >>> import redis.asyncio
+        >>> store = RedisPresenceStore(lambda: redis.asyncio.Redis(), prefix="eventbus", node_id="n1")
+        >>> async def main() -> None:
+        ...     async with store:  # connects, then keeps this process's heartbeat until the block ends
+        ...         print(await store.add("doc:1", PresenceMember(user_id="alice"), "sid1"))
+        >>> asyncio.run(main())  # needs Redis: run by tests/eventbus/test_presence_store.py  # doctest: +SKIP
         True
     """
 

@@ -57,8 +57,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
     """The client manager of a Redis-backed `EventBus`, and the publisher behind `Emitter` (``write_only``).
 
     Example:
-        >>> manager = RedisManager("redis://localhost:6379/0", channel="eventbus", signing_key=KEY)  # doctest: +SKIP
-        >>> sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)  # doctest: +SKIP
+        >>> manager = RedisManager("redis://localhost:6379/0", channel="eventbus", signing_key="a-long-random-key")
+        >>> sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)  # connects when the server starts
     """
 
     name = "eventbus-redis"
