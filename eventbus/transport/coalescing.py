@@ -57,7 +57,20 @@ class WriteCoalescer:
         >>> coalescer = WriteCoalescer(turns=64)
         >>> coalescer
         WriteCoalescer(turns=64, phase=idle, holding=0)
-        >>> # in a coroutine: coalescer.put(socket, [packet]); later coalescer.release(socket) before a direct send
+        >>> class Socket:  # what the coalescer uses of an AsyncSocket
+        ...     def __init__(self) -> None:
+        ...         self.upgraded, self.closed, self.queue = True, False, asyncio.Queue()
+        >>> async def main() -> None:
+        ...     socket = Socket()
+        ...     coalescer.put(socket, ["first"])  # queued now: a batch opens for this loop turn
+        ...     await asyncio.sleep(0)  # the next turn: packets are held for the next batch
+        ...     coalescer.put(socket, ["second"])
+        ...     print(socket.queue.qsize(), coalescer.holding)
+        ...     coalescer.release(socket)  # before sending to this socket in any other way
+        ...     print(socket.queue.qsize(), coalescer.holding)
+        >>> asyncio.run(main())
+        1 1
+        2 0
     """
 
     def __init__(self, turns: int) -> None:
