@@ -160,7 +160,14 @@ PAGES_WITH_PYTHON = sorted(
 )
 
 
-@pytest.mark.parametrize("page", PAGES_WITH_PYTHON, ids=lambda page: str(page.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(page, marks=[pytest.mark.redis] if "redis" in page_markers(page) else [])
+        for page in PAGES_WITH_PYTHON
+    ],
+    ids=lambda page: str(page.relative_to(ROOT)),
+)
 def test_the_python_of_each_page_runs(
     page: pathlib.Path, tmp_path: pathlib.Path, start_redis: Callable[..., RedisServer]
 ) -> None:
