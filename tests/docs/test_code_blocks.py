@@ -3,7 +3,7 @@
 The rules, also in docs/development.md:
 
 - a ``python`` block made only of ``--8<--`` includes must include files the tests
-  run (the tutorial's ``app/``), and each ``path:section`` must exist;
+  run (the tutorial's ``app/`` and ``talk.py``), and each ``path:section`` must exist;
 - a block right after ``<!-- docs-test: same-as PATH[:SECTION] -->`` (the README,
   which GitHub renders without includes) must equal that file or section;
 - any other ``python`` block is executed: a page's blocks in order, in one
@@ -37,7 +37,7 @@ from tests.redis_server import RedisServer
 
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 TESTED_INCLUDES = {  # what tests/docs runs: the tutorial's server (test_tutorial) and page (test_frontend)
-    "python": ("examples/tutorial/app/",),
+    "python": ("examples/tutorial/app/", "examples/tutorial/talk.py"),
     "ts": ("examples/tutorial/web/src/main.ts",),
     "json": ("examples/tutorial/web/tsconfig.json",),
 }

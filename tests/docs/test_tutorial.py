@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from eventbus.testing import SocketTestClient, connect_error
-from tests.docs.tutorial import TUTORIAL, command, new_secret, uvicorn_server
+from tests.docs.tutorial import TUTORIAL, command, environment, new_secret, uvicorn_server
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,24 @@ async def test_what_the_tutorial_says_clients_are_refused(url: str, secret: str)
     assert error == {"message": "unauthorized"}
 
 
+def test_talk_py_as_the_tutorial_runs_it(url: str, secret: str) -> None:
+    args = [sys.executable, "talk.py", "bob", "--url", url]
+    with subprocess.Popen(args, cwd=TUTORIAL, env=environment(secret), stdout=subprocess.PIPE, text=True) as listener:
+        assert listener.stdout is not None
+        try:
+            assert listener.stdout.readline() == "join_chat: {'ok': True, 'room': 'chat:42'}\n"
+
+            sent = command(sys.executable, "talk.py", "alice", "hello", "--url", url, secret=secret)
+
+            assert sent.returncode == 0, sent.stderr
+            joined, acked = sent.stdout.splitlines()
+            assert joined == "join_chat: {'ok': True, 'room': 'chat:42'}"
+            assert re.fullmatch(r"send_message: \{'ok': True, 'data': \{'id': \d+\}\}", acked)
+            assert listener.stdout.readline() == "alice: hello\n"
+        finally:
+            listener.terminate()
+
+
 def test_the_tutorial_is_the_whole_app() -> None:
     files = sorted(str(path.relative_to(TUTORIAL)) for path in TUTORIAL.rglob("*") if path.is_file())
     files = [name for name in files if "__pycache__" not in name and "generated" not in name]
@@ -89,6 +110,7 @@ def test_the_tutorial_is_the_whole_app() -> None:
         "app/main.py",
         "app/socketio_events/__init__.py",
         "app/socketio_events/chat.py",
+        "talk.py",
         "web/package.json",
         "web/src/main.ts",
         "web/tsconfig.json",
