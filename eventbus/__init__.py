@@ -1,4 +1,12 @@
-"""Typed real-time events over Socket.IO: declare once, broadcast, and let codegen type the frontend."""
+"""Typed real-time events over Socket.IO: declare once, broadcast, and let codegen type the frontend.
+
+The examples below run as tests. They assume a small chat application's declarations: ``ChatRoom``
+(``chat:{chat_id}``), ``DocRoom`` (a presence room), ``MessageEvent``, ``NoticeEvent``, ``SendMessage`` (acked with
+``MessageAck``), and ``AdminAlertEvent`` and ``OpsRoom`` of the application ``/admin``; a
+``bus = EventBus(auth=JWTAuth(secret=SECRET), rooms=[ChatRoom, DocRoom])``; and ``token("alice")``, a JWT that bus
+accepts (``tests/doctest_namespace.py``). An example is not inside a coroutine, so ``asyncio.run(...)`` stands where
+application code writes ``await``.
+"""
 
 from eventbus._version import __version__ as __version__
 from eventbus.applications import Application, ConnectGuard

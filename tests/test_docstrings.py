@@ -1,10 +1,13 @@
 """Every ``>>>`` example in the docstrings of ``events``, ``eventbus`` and ``codegen`` runs and passes.
 
 Each docstring is one test, run as ``doctest.testmod`` would (``ELLIPSIS | NORMALIZE_WHITESPACE``), in an empty
-working directory. The examples of
-``eventbus`` also see `tests.doctest_namespace` (an application's rooms, events and a fresh ``bus``); those of
-``events`` and ``codegen`` stand alone. While an example runs, the registries hold only the library's own classes and
-the namespace's, so an example may declare a ``MessageEvent`` of its own and nothing it declares outlives it.
+working directory. The examples of ``eventbus`` also see `tests.doctest_namespace` (an application's rooms, events and
+a fresh ``bus``); those of ``events`` and ``codegen`` stand alone, and declare their own classes.
+
+The registries are global, and the suite has registered its own ``MessageEvent`` and ``chat`` room, so while an example
+runs they hold: for ``events`` and ``codegen``, the library's classes only; for ``eventbus``, the namespace's too, and
+the suite's where their names do not clash with those. Afterwards the suite's are put back, with the classes of any
+module an example imported (the module stays imported); what an example declared itself is gone.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import eventbus
 import events
 from events import registry
 from events._extras import MissingExtraError
+from events.exceptions import NameConflictError
 
 PACKAGES = (events, eventbus, codegen)
 LIBRARY = tuple(package.__name__ for package in PACKAGES)
@@ -95,12 +99,17 @@ def _imported(cls: type) -> bool:
     return cls.__module__ != NAMESPACE and getattr(module, cls.__qualname__, None) is cls
 
 
+def _add_fitting(entries: Entries) -> None:
+    """Register those of ``entries`` whose names are free."""
+    for reg, name, app, cls in entries:
+        if reg.get(name, app) is None:
+            with contextlib.suppress(NameConflictError):
+                reg.register(name, cls, app=app)
+
+
 @contextlib.contextmanager
 def example_registries(*, with_namespace: bool) -> Iterator[None]:
-    """The library's classes registered (and the namespace's, ``with_namespace``); the suite's put back afterwards.
-
-    Classes of modules an example imported stay registered, as they would after any import: the module stays imported.
-    """
+    """The registries an example sees (see the module docstring); the suite's put back afterwards."""
     saved = _entries()
     try:
         if not _states:
@@ -109,6 +118,8 @@ def example_registries(*, with_namespace: bool) -> Iterator[None]:
             importlib.import_module(NAMESPACE)
             _states[True] = _entries()
         _load(_states[with_namespace])
+        if with_namespace:
+            _add_fitting(saved)
         yield
     finally:
         added = [entry for entry in _entries() if entry not in saved and entry not in _states.get(True, [])]
