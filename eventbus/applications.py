@@ -236,9 +236,9 @@ class Application(Host):
         """Disconnect every connection of a user to this application; with ``reason``, send ``session_ended`` first.
 
         Example:
-            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET))
+            >>> admin = bus.app("/admin", auth=JWTAuth(secret=ADMIN_SECRET))  # later: bus.apps["/admin"]
             >>> with capture_broadcasts() as sent:  # records what is sent: eventbus.testing
-            ...     asyncio.run(bus.apps["/admin"].disconnect_user("mallory", reason="banned"))
+            ...     asyncio.run(admin.disconnect_user("mallory", reason="banned"))
             >>> [(s.app, s.name, s.rooms) for s in sent]
             [('/admin', 'session_ended', ['user:mallory'])]
         """

@@ -274,7 +274,7 @@ class EventBus(Sender):
         application (``app=`` of the class; ``*`` rooms in every application).
 
         Example:
-            >>> modules = bus.autodiscover("tests.eventbus.discovered_app")  # app/socketio_events/*.py, say
+            >>> modules = bus.autodiscover("tests.eventbus.discovered_app")  # yours, say: "app.socketio_events"
             >>> [room.prefix for room in bus.rooms]
             ['chat', 'discovered_order', 'discovered_team', 'doc']
         """
