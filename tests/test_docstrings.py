@@ -132,12 +132,12 @@ def test_docstring_examples_pass(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # examples that write files write them here; no .env of the checkout is read
     monkeypatch.setattr(sys, "path", [*sys.path])  # codegen's main() puts the working directory on it
-    [test] = [t for t in doctest.DocTestFinder().find(importlib.import_module(module)) if t.name == docstring]
     with_namespace = module.partition(".")[0] == "eventbus"
     report = io.StringIO()
     with example_registries(with_namespace=with_namespace):
-        if with_namespace:
-            test.globs.update(importlib.import_module(NAMESPACE).namespace())
+        extraglobs = importlib.import_module(NAMESPACE).namespace() if with_namespace else {}
+        found = doctest.DocTestFinder().find(importlib.import_module(module), extraglobs=extraglobs)
+        [test] = [t for t in found if t.name == docstring]
         result = doctest.DocTestRunner(optionflags=OPTIONS).run(test, out=report.write)
 
     assert result.failed == 0, report.getvalue()
