@@ -145,9 +145,8 @@ def test_docstring_examples_pass(
 
 SKIPPED = re.compile(r"#\s*doctest:\s*\+SKIP")
 RUN_BY = re.compile(r"run by (tests/\S+\.py)")
-GENERATED = {
-    "codegen/_sdk_template.py"
-}  # text of the generated client, not a docstring of ours; its golden files pin it
+# The text of the generated client's docstring, not one of ours: the golden files pin it, and doctest never sees it.
+GENERATED = {"codegen/_sdk_template.py"}
 
 
 def test_a_skipped_example_names_the_test_that_runs_the_same_code() -> None:
@@ -197,6 +196,8 @@ def _get(url: str, server: subprocess.Popen[str], timeout: float = 15) -> str:
                 body: str = response.read().decode()
                 return body
         except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
+            if server.poll() is not None:
+                pytest.fail(f"the server exited with {server.returncode}: {server.communicate()[1]}")
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
