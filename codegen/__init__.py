@@ -1,15 +1,17 @@
-"""Code generation from the event registries: JSON Schema, TypeScript, a Python SDK and AsyncAPI."""
+"""Code generation from the event registries: JSON Schema, TypeScript, zod, a Python SDK and AsyncAPI."""
 
 from codegen.asyncapi import asyncapi_document, render_asyncapi
 from codegen.diff import Change, breaking_changes
 from codegen.exceptions import CodegenError, ModuleImportError, NameCollisionError
 from codegen.jsonschema import json_schema, render_schema
-from codegen.output import TARGETS, Drift, check, generate, write
+from codegen.output import DEFAULT_TARGETS, TARGETS, Drift, check, generate, write
 from codegen.python_sdk import render_python_sdk
 from codegen.spec import Spec, build_spec, collect
 from codegen.typescript import render_typescript
+from codegen.zod import render_zod
 
 __all__ = [
+    "DEFAULT_TARGETS",
     "TARGETS",
     "Change",
     "CodegenError",
@@ -28,5 +30,6 @@ __all__ = [
     "render_python_sdk",
     "render_schema",
     "render_typescript",
+    "render_zod",
     "write",
 ]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from codegen.diff import breaking_changes, load_bundle
 from codegen.exceptions import CodegenError
 from codegen.jsonschema import json_schema
-from codegen.output import TARGETS, check, generate, write
+from codegen.output import DEFAULT_TARGETS, TARGETS, check, generate, write
 from codegen.spec import collect
 from events._extras import MissingExtraError
 
@@ -42,9 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--target",
         type=_targets,
-        default=list(TARGETS),
+        default=list(DEFAULT_TARGETS),
         metavar="T[,T...]",
-        help=f"what to generate, among {','.join(TARGETS)} (default: all)",
+        help=f"what to generate, among {','.join(TARGETS)} (default: {','.join(DEFAULT_TARGETS)}; zod needs the zod "
+        "package and brings ts along)",
     )
     parser.add_argument(
         "--app",

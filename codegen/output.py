@@ -10,6 +10,7 @@ from codegen.asyncapi import render_asyncapi
 from codegen.jsonschema import json_schema, render_schema
 from codegen.python_sdk import render_python_sdk
 from codegen.typescript import render_typescript
+from codegen.zod import render_zod
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -17,8 +18,11 @@ if TYPE_CHECKING:
 
     from codegen.spec import Spec
 
-TARGETS = ("schema", "ts", "python", "asyncapi")
+TARGETS = ("schema", "ts", "python", "asyncapi", "zod")
 """What ``--target`` may name, in the order files are generated."""
+
+DEFAULT_TARGETS = ("schema", "ts", "python", "asyncapi")
+"""What codegen writes when no target is named: everything whose output needs no package of its own (zod does)."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,10 @@ class Drift:
         return f"{self.path}: differs (+{self.added} -{self.removed} lines)"
 
 
-def generate(spec: Spec, targets: Iterable[str] = TARGETS) -> dict[str, str]:
+def generate(spec: Spec, targets: Iterable[str] = DEFAULT_TARGETS) -> dict[str, str]:
     """The generated files, by path relative to the output directory, for the chosen targets.
+
+    ``zod`` brings ``events.ts`` along: ``events.zod.ts`` imports its types.
 
     Example:
         >>> from codegen.spec import build_spec
@@ -52,12 +58,14 @@ def generate(spec: Spec, targets: Iterable[str] = TARGETS) -> dict[str, str]:
     files: dict[str, str] = {}
     if "schema" in chosen:
         files["events.schema.json"] = render_schema(spec, bundle)
-    if "ts" in chosen:
+    if "ts" in chosen or "zod" in chosen:
         files["events.ts"] = render_typescript(spec, bundle)
     if "python" in chosen:
         files.update(render_python_sdk(spec, bundle))
     if "asyncapi" in chosen:
         files["asyncapi.yaml"] = render_asyncapi(spec, bundle)
+    if "zod" in chosen:
+        files["events.zod.ts"] = render_zod(spec, bundle)
     return files
 
 

@@ -49,7 +49,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 def tsc(
     workdir: pathlib.Path, files: Sequence[pathlib.Path], *, emit_to: pathlib.Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``tsc --strict --noEmit`` on ``files`` (or emitting to ``emit_to``), with socket.io-client from tests/js."""
+    """``tsc --strict --noEmit`` on ``files`` (or emitting to ``emit_to``), with tests/js's socket.io-client and zod."""
     compiler = JS_DIR / "node_modules" / ".bin" / "tsc"
     if shutil.which("node") is None or not compiler.exists():
         pytest.fail("tsc is not installed: install Node.js 20 and run `make node` (make test does both)")
@@ -62,7 +62,7 @@ def tsc(
             "module": "esnext",
             "moduleResolution": "bundler",
             "types": [],
-            "paths": {"socket.io-client": [str(JS_DIR / "node_modules" / "socket.io-client")]},
+            "paths": {name: [str(JS_DIR / "node_modules" / name)] for name in ("socket.io-client", "zod")},
         },
         "files": [str(path) for path in files],
     }
