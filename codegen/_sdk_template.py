@@ -91,7 +91,7 @@ class BaseClient:
         *,
         token: str | None = None,
         auth: dict[str, Any] | None = None,
-        namespace: str = "/",
+        namespace: str = {namespace},
         timeout: float = 10.0,
         sio: socketio.AsyncClient | None = None,
     ) -> None:

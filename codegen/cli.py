@@ -12,7 +12,7 @@ from codegen.diff import breaking_changes, load_bundle
 from codegen.exceptions import CodegenError
 from codegen.jsonschema import json_schema
 from codegen.output import DEFAULT_TARGETS, TARGETS, check, generate, write
-from codegen.spec import collect
+from codegen.spec import app_folder, applications, collect
 from events._extras import MissingExtraError
 
 if TYPE_CHECKING:
@@ -50,7 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--app",
         metavar="PATH",
-        help="generate for one application (namespace) such as /admin: its classes and the shared ones",
+        action="append",
+        help="generate for an application (namespace) such as /admin: its classes and the shared ones; repeated, "
+        "each application goes into its own folder of DIR (/admin into admin/)",
+    )
+    parser.add_argument(
+        "--all-apps",
+        action="store_true",
+        help="generate every application the modules declare, each into its own folder of DIR (/ into default/)",
     )
     parser.add_argument(
         "--diff",
@@ -77,7 +84,7 @@ def _report_diff(spec: Spec, old_path: Path) -> int:
     return 1
 
 
-def _check_or_write(spec: Spec, out: Path, targets: Sequence[str], *, check_only: bool) -> int:
+def _check_or_write(spec: Spec, out: Path, targets: Sequence[str], *, check_only: bool, command: str) -> int:
     files = generate(spec, targets)
     if check_only:
         drifts = check(files, out)
@@ -87,7 +94,7 @@ def _check_or_write(spec: Spec, out: Path, targets: Sequence[str], *, check_only
         print(f"{out}: {len(drifts)} of {len(files)} generated files are out of date:")
         for drift in drifts:
             print(f"  {drift}")
-        print(f"run `eventbus codegen {' '.join(spec.modules)} --out {out}` to regenerate them")
+        print(f"run `{command}` to regenerate them")
         return 1
     changed = write(files, out)
     print(f"{out}: wrote {len(changed)} of {len(files)} files" + (f" ({', '.join(changed)})" if changed else ""))
@@ -111,15 +118,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--out DIR is required (or --diff OLD_SCHEMA for a breaking-change report)")
     if args.check and args.out is None:
         parser.error("--check compares the files in --out DIR; pass --out")
+    if args.all_apps and args.app:
+        parser.error("--all-apps already generates every application; drop --app")
+    several = args.all_apps or len(args.app or []) > 1
+    if several and args.diff is not None:
+        parser.error("--diff compares one application's schema; pass a single --app with it")
     # Console scripts do not put the working directory on sys.path, but `python -m` does: behave the same.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        spec = collect(args.modules, app=args.app)
-        status = _report_diff(spec, args.diff) if args.diff is not None else 0
-        if args.out is not None:
-            status = max(status, _check_or_write(spec, args.out, args.target, check_only=args.check))
+        apps = applications(args.modules) if args.all_apps else (args.app or [None])
+        _check_folders(apps if several else [])
+        status = 0
+        for app in apps:
+            spec = collect(args.modules, app=app)
+            if args.diff is not None:
+                status = _report_diff(spec, args.diff)
+            if args.out is not None:
+                out = args.out / app_folder(app) if several and app is not None else args.out
+                command = _command(args.modules, args.out, apps if several or app is None else [app])
+                status = max(status, _check_or_write(spec, out, args.target, check_only=args.check, command=command))
     except (CodegenError, MissingExtraError) as exc:
         print(f"eventbus codegen: {exc}", file=sys.stderr)
         return 2
     return status
+
+
+def _check_folders(apps: Sequence[str | None]) -> None:
+    folders: dict[str, str] = {}
+    for app in apps:
+        if app is None:
+            continue
+        other = folders.setdefault(app_folder(app), app)
+        if other != app:
+            raise CodegenError(f"applications {other} and {app} would both be written to {app_folder(app)}/")
+
+
+def _command(modules: Sequence[str], out: Path, apps: Sequence[str | None]) -> str:
+    flags = "".join(f" --app {app}" for app in apps if app is not None)
+    return f"eventbus codegen {' '.join(modules)} --out {out}{flags}"

@@ -293,7 +293,7 @@ class _ClientWriter:
         for event in self.spec.client_events:
             self.event_method(event)
         exported = _wrapped("__all__ = [", [json.dumps(name) for name in exported_names(self.spec)], "]", "")
-        head = CLIENT_HEAD.format(all="\n".join(exported))
+        head = CLIENT_HEAD.format(all="\n".join(exported), namespace=json.dumps(self.spec.app or "/"))
         out = [f"# {self.spec.header}", head.rstrip("\n")]
         if self.types.imports:
             # Placed after the fixed imports, so ordering stays stable whatever the schema needs.

@@ -11,3 +11,7 @@ class AdminNotice(Event, name="notice", app="/admin"):
 
 class FeedNotice(Event, name="notice", app="/feed"):
     headline: str
+
+
+class Headline(Event, app="/feed"):
+    title: str
