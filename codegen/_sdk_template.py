@@ -73,6 +73,20 @@ def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {{name: value for name, value in fields.items() if value is not UNSET}}
 
 
+def _parse(name: str, model: type[BaseModel], data: Any) -> BaseModel | None:
+    prefix = PRESENCE_ROOMS.get(model)
+    if prefix is not None and isinstance(data, dict):
+        room = str(data.get("room", ""))
+        if room != prefix and not room.startswith(f"{{prefix}}:"):
+            return None  # a presence event of another room class: for another handler
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        # A server newer or older than this client: drop the message, loudly, and keep the connection.
+        logger.warning("dropped %s: payload does not match %s", name, model.__name__, exc_info=True)
+        return None
+
+
 def _key(value: Any) -> str:
     # The same text the server puts in room names: enum values, and JSON's true/false for booleans.
     if isinstance(value, Enum):
@@ -100,7 +114,7 @@ class BaseClient:
         self.namespace = namespace
         self.timeout = timeout
         self.sio = sio if sio is not None else socketio.AsyncClient()
-        self._handlers: dict[str, list[Callable[[Any], Awaitable[None] | None]]] = {{}}
+        self._handlers: dict[str, list[tuple[type[BaseModel], Callable[[Any], Awaitable[None] | None]]]] = {{}}
 
     async def connect(self, **options: Any) -> None:
         """Connect and authenticate; ``options`` go to ``socketio.AsyncClient.connect`` (``transports``, ...)."""
@@ -128,7 +142,9 @@ class BaseClient:
     ) -> Handler[EventT] | Callable[[Handler[EventT]], Handler[EventT]]:
         """Call ``handler`` with a validated ``event`` model each time the server sends that event.
 
-        Works as a decorator too: ``@client.on(models.MessageEvent)``.
+        Works as a decorator too: ``@client.on(models.MessageEvent)``. For the
+        presence events of one room class, with its members' ``info`` typed,
+        pass its classes: ``client.on(DocPresenceJoin, handler)``.
         """
         name = SERVER_EVENTS.get(event)
         if name is None:
@@ -138,21 +154,21 @@ class BaseClient:
         def register(handler: Handler[EventT]) -> Handler[EventT]:
             if name not in self._handlers:
                 self._handlers[name] = []
-                self.sio.on(name, self._dispatcher(name, event), namespace=self.namespace)
-            self._handlers[name].append(handler)
+                self.sio.on(name, self._dispatcher(name), namespace=self.namespace)
+            self._handlers[name].append((event, handler))
             return handler
 
         return register if handler is None else register(handler)
 
-    def _dispatcher(self, name: str, model: type[BaseModel]) -> Callable[[Any], Awaitable[None]]:
+    def _dispatcher(self, name: str) -> Callable[[Any], Awaitable[None]]:
         async def dispatch(data: Any) -> None:
-            try:
-                event = model.model_validate(data)
-            except ValidationError:
-                # A server newer or older than this client: drop the message, loudly, and keep the connection.
-                logger.warning("dropped %s: payload does not match %s", name, model.__name__, exc_info=True)
-                return
-            for handler in list(self._handlers[name]):
+            parsed: dict[type[BaseModel], BaseModel | None] = {{}}
+            for model, handler in list(self._handlers[name]):
+                if model not in parsed:
+                    parsed[model] = _parse(name, model, data)
+                event = parsed[model]
+                if event is None:
+                    continue
                 result = handler(event)
                 if inspect.isawaitable(result):
                     await result

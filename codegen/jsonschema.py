@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 REF_PREFIX = "#/$defs/"
 _Mode = Literal["validation", "serialization"]
+NO_INFO: dict[str, Any] = {"type": "object", "additionalProperties": False, "maxProperties": 0}
+"""The ``info`` of a presence room that keeps the default ``presence_info``: always ``{}``."""
 
 
 class WireSchema(GenerateJsonSchema):
@@ -62,7 +64,9 @@ def json_schema(spec: Spec) -> dict[str, Any]:
     """The schema bundle of ``spec``: ``$defs`` plus maps from wire names to definitions.
 
     ``server_to_client`` and ``client_to_server`` map each wire name to its
-    payload; ``acks`` maps each client-to-server name to the ack it gets back.
+    payload; ``acks`` maps each client-to-server name to the ack it gets back;
+    ``presence_info``, with presence rooms, maps each one's prefix to the
+    ``info`` of its members (what its ``presence_info`` returns).
 
     Example:
         >>> from codegen.spec import build_spec
@@ -80,6 +84,8 @@ def json_schema(spec: Spec) -> dict[str, Any]:
     inputs += [(("client", e.name), "validation", TypeAdapter(e.model)) for e in spec.client_events]
     inputs += [(("ack", e.name), "serialization", TypeAdapter(e.ack)) for e in spec.client_events if e.ack is not None]
     inputs += [(("room", r.prefix), "validation", TypeAdapter(r.model)) for r in spec.rooms]
+    presence = [room for room in spec.joinable_rooms if room.presence]
+    inputs += [(("info", r.prefix), "serialization", TypeAdapter(r.info)) for r in presence if r.info is not None]
     schemas, defs_holder = TypeAdapter.json_schemas(
         inputs, by_alias=True, ref_template=REF_PREFIX + "{model}", schema_generator=WireSchema
     )
@@ -101,7 +107,7 @@ def json_schema(spec: Spec) -> dict[str, Any]:
         client_to_server[event.name] = keys[("client", event.name)]
         data = keys[("ack", event.name)] if event.ack is not None else None
         acks[event.name] = {"anyOf": [success_ack(data), ref("ErrorAck")]}
-    return {
+    bundle = {
         "$schema": DRAFT,
         "$comment": spec.header,
         "$defs": defs,
@@ -110,6 +116,10 @@ def json_schema(spec: Spec) -> dict[str, Any]:
         "acks": dict(sorted(acks.items())),
         "rooms": {room.prefix: keys[("room", room.prefix)] for room in spec.rooms},
     }
+    if presence:
+        # A room that keeps the default presence_info always sends {} as info.
+        bundle["presence_info"] = {r.prefix: keys.get(("info", r.prefix), NO_INFO) for r in presence}
+    return bundle
 
 
 def success_ack(data: dict[str, Any] | None) -> dict[str, Any]:

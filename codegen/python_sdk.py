@@ -18,6 +18,7 @@ from codegen._sdk_template import CLIENT_HEAD
 from codegen.exceptions import CodegenError, NameCollisionError
 from codegen.jsonschema import json_schema, ref_name
 from codegen.typescript import room_pattern, ts_identifier
+from events import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 from events._extras import require
 
 if TYPE_CHECKING:
@@ -235,6 +236,8 @@ class _ClientWriter:
         self.adapters: list[str] = []
         self.methods: dict[str, str] = {}
         self.body: list[str] = []
+        queries = [event.name for event in spec.client_events if event.model is PresenceQuery]
+        self.presence_query = queries[0] if queries else None
 
     def model(self, target: str) -> str:
         name = self.classes.get(target)
@@ -262,10 +265,19 @@ class _ClientWriter:
             returns, call = "models.JoinOk", f"await self._join({json.dumps(event)}, payload)"
             if room.presence and verb == "Join":
                 doc += "\n\nThe ack's ``members`` are everyone in the room now, the caller included."
-                returns = "models.PresenceJoinOk"
-                call = f"models.PresenceJoinOk.model_validate(await self._request({json.dumps(event)}, payload))"
+                returns = f"{presence_class(room)}JoinOk"
+                call = f"{returns}.model_validate(await self._request({json.dumps(event)}, payload))"
             body = [*build, f"        return {call}"]
             self.add_method(event, event, [*_method(event, params, returns), *_docstring(doc), *body])
+        if room.presence and self.presence_query is not None:
+            name, returns = f"presence_{room.prefix}", f"{presence_class(room)}List"
+            doc = (
+                f"Who is in a ``{room.prefix}`` room now, their ``info`` typed; ``room`` from ``{room.prefix}_room()``."
+            )
+            query = f"models.{self.model('PresenceQuery')}(room=room)"
+            call = f"await self._request({json.dumps(self.presence_query)}, {query})"
+            body = [f"        reply = {call}", f'        return {returns}.model_validate(reply.get("data"))']
+            self.add_method(name, name, [*_method(name, ["room: str"], returns), *_docstring(doc), *body])
 
     def event_method(self, event: ClientEventSpec) -> None:
         target, schema = _definition(self.bundle, self.bundle["client_to_server"][event.name])
@@ -299,10 +311,21 @@ class _ClientWriter:
             # Placed after the fixed imports, so ordering stays stable whatever the schema needs.
             out += ["", *sorted(self.types.imports)]
         out += ["", ""]
+        presence = [room for room in self.spec.joinable_rooms if room.presence]
+        for room in presence:
+            out += [*self.presence_classes(room), "", ""]
         out += ["SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {"]
         for wire, payload in self.bundle["server_to_client"].items():
             out.append(f"    models.{self.model(_definition(self.bundle, payload)[0])}: {json.dumps(wire)},")
+            if wire in self.presence_events:
+                verb = self.presence_events[wire]
+                out += [f"    {presence_class(room)}{verb}: {json.dumps(wire)}," for room in presence]
         out += ["}", '"""The model of each event the server sends, and its wire name."""', ""]
+        out += ["PRESENCE_ROOMS: Final[dict[type[BaseModel], str]] = {"]
+        for room in presence:
+            pair = [f"{presence_class(room)}{verb}" for verb in sorted(set(self.presence_events.values()))]
+            out += [f"    {cls}: {json.dumps(room.prefix)}," for cls in pair]
+        out += ["}", '"""The presence events typed for one room class, and the room prefix each is for."""', ""]
         if self.adapters:
             out += [*self.adapters, ""]
         out += ["", "class Client(BaseClient):"]
@@ -314,6 +337,32 @@ class _ClientWriter:
         for room in self.spec.rooms:
             out += ["", "", *self.room_helper(room)]
         return "\n".join(out) + "\n"
+
+    @property
+    def presence_events(self) -> dict[str, str]:
+        """``presence_join`` -> ``Join``, ``presence_leave`` -> ``Leave`` (when the spec has them)."""
+        verbs = {PresenceJoinEvent: "Join", PresenceLeaveEvent: "Leave"}
+        return {event.name: verbs[event.model] for event in self.spec.server_events if event.model in verbs}
+
+    def presence_classes(self, room: RoomSpec) -> list[str]:
+        name = presence_class(room)
+        schema = self.bundle["presence_info"][room.prefix]
+        info = "dict[str, Any]" if room.info is None else self.types.annotation(schema)
+        what = "always ``{}``" if room.info is None else f"what ``{room.model.__name__}.presence_info`` returns"
+        out = [f"class {name}Member(BaseModel):"]
+        out += _docstring(f"A member of a ``{room.prefix}`` room; ``info`` is {what}.", "    ")
+        out += ["", "    user_id: str", f"    info: {info}", "", ""]
+        out += [f"class {name}JoinOk(models.{self.model('JoinOk')}):"]
+        out += _docstring(f"The ack of ``{room.join_event}``: the room and everyone in it now.", "    ")
+        out += ["", f"    members: list[{name}Member]", "", ""]
+        out += [f"class {name}List(BaseModel):"]
+        out += _docstring(f"Who is in a ``{room.prefix}`` room: the data of the ``presence`` ack.", "    ")
+        out += ["", "    room: str", f"    members: list[{name}Member]"]
+        for wire, verb in self.presence_events.items():
+            out += ["", "", f"class {name}{verb}(BaseModel):"]
+            out += _docstring(f"``{wire}`` in a ``{room.prefix}`` room: ``client.on({name}{verb}, handler)``.", "    ")
+            out += ["", "    room: str", f"    member: {name}Member"]
+        return out
 
     def room_helper(self, room: RoomSpec) -> list[str]:
         target, schema = _definition(self.bundle, self.bundle["rooms"][room.prefix])
@@ -336,10 +385,27 @@ class _ClientWriter:
         ]
 
 
+def presence_class(room: RoomSpec) -> str:
+    """The stem of the classes typed for a presence room: ``sprint_board`` -> ``SprintBoardPresence``.
+
+    Example:
+        >>> from codegen.spec import RoomSpec
+        >>> from events import UserRoom
+        >>> presence_class(RoomSpec("user", UserRoom, ("user_id",)))
+        'UserPresence'
+    """
+    return "".join(word[:1].upper() + word[1:] for word in room.prefix.split("_")) + "Presence"
+
+
 def exported_names(spec: Spec) -> list[str]:
-    """What ``client/client.py`` exports: the client, its helpers and one room-name function per room."""
+    """What ``client/client.py`` exports: the client, its helpers, the presence classes, a room-name function a room."""
     helpers = [f"{room.prefix}_room" for room in spec.rooms]
-    return sorted(["Client", "Handler", "RequestRefused", "SERVER_EVENTS", "UNSET", "Unset", *helpers])
+    presence = [room for room in spec.joinable_rooms if room.presence]
+    sent = {event.model for event in spec.server_events}
+    verbs = [verb for event, verb in ((PresenceJoinEvent, "Join"), (PresenceLeaveEvent, "Leave")) if event in sent]
+    classes = [f"{presence_class(room)}{kind}" for room in presence for kind in ("Member", "JoinOk", "List", *verbs)]
+    fixed = ["Client", "Handler", "PRESENCE_ROOMS", "RequestRefused", "SERVER_EVENTS", "UNSET", "Unset"]
+    return sorted([*fixed, *helpers, *classes])
 
 
 def render_client(spec: Spec, bundle: dict[str, Any], models_source: str) -> str:

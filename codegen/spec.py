@@ -6,11 +6,15 @@ Collecting is the only step that imports application code; each target
 
 from __future__ import annotations
 
+import collections.abc
 import importlib
 import pkgutil
 import traceback
+import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from codegen.exceptions import ModuleImportError, NameCollisionError
 from events import ClientEvent, Event, PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery, Room, UserRoom, registry
@@ -18,8 +22,6 @@ from events import ClientEvent, Event, PresenceJoinEvent, PresenceLeaveEvent, Pr
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from types import ModuleType
-
-    from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,18 @@ class ClientEventSpec:
 
 @dataclass(frozen=True)
 class RoomSpec:
-    """A room class: its prefix, key fields (wire names, in name order) and whether clients join it."""
+    """A room class: its prefix, key fields (wire names, in name order), whether clients join it, and presence.
+
+    ``info`` is the type a presence room's ``presence_info`` returns, ``None``
+    for a room that keeps the default (an empty ``info``).
+    """
 
     prefix: str
     model: type[Room]
     keys: tuple[str, ...]
     joinable: bool = True
     presence: bool = False
+    info: Any = None
 
     @property
     def join_event(self) -> str:
@@ -159,7 +166,9 @@ def applications(modules: Sequence[str]) -> list[str]:
     modules imported by the process do not count.
 
     Example:
-        >>> applications(["tests.codegen.multi_app"])  # doctest: +SKIP
+        >>> applications(["json"])  # no event classes: the default application
+        ['/']
+        >>> applications(["tests.codegen.multi_app"])  # run by tests/codegen/test_applications.py  # doctest: +SKIP
         ['/admin', '/feed']
     """
     import_modules(modules)
@@ -213,6 +222,11 @@ def _concrete(cls: type, base: type) -> bool:
 
 
 _PRESENCE_EVENTS: tuple[type[Event], ...] = (PresenceJoinEvent, PresenceLeaveEvent)
+_BROAD_INFO = typing.Union[  # noqa: UP007 (equal to what get_type_hints returns for the base method's annotation)
+    BaseModel,
+    collections.abc.Mapping[str, Any],
+    collections.abc.Awaitable[typing.Union[BaseModel, collections.abc.Mapping[str, Any]]],  # noqa: UP007
+]
 
 
 def build_spec(
@@ -254,7 +268,35 @@ def _room_spec(cls: type[Room]) -> RoomSpec:
     keys = tuple(info.alias or name for name, info in cls.model_fields.items())
     # Every connection is put in its user room on connect; no join_user/leave_user handler exists.
     joinable = not issubclass(cls, UserRoom)
-    return RoomSpec(cls.prefix, cls, keys, joinable=joinable, presence=cls.presence)
+    info = presence_info_type(cls) if cls.presence else None
+    return RoomSpec(cls.prefix, cls, keys, joinable=joinable, presence=cls.presence, info=info)
+
+
+def presence_info_type(cls: type[Room]) -> Any:
+    """The type a room's ``presence_info`` returns (awaited for ``async def``); ``None`` when not overridden.
+
+    An override without a return annotation, or with the base method's
+    broad one, gives ``dict[str, Any]``.
+
+    Example:
+        >>> from events import Room
+        >>> class SheetRoom(Room, prefix="sheet", presence=True):
+        ...     sheet_id: str
+        ...     async def presence_info(self, user: object) -> dict[str, str]:
+        ...         return {}
+        >>> presence_info_type(SheetRoom)
+        dict[str, str]
+    """
+    method = cls.presence_info
+    if method is Room.presence_info:
+        return None
+    try:
+        hint = typing.get_type_hints(method).get("return", Any)
+    except Exception:  # an annotation naming what the module imports only for type checking
+        hint = Any
+    if typing.get_origin(hint) in (collections.abc.Awaitable, collections.abc.Coroutine):
+        hint = typing.get_args(hint)[-1]
+    return dict[str, Any] if hint in (Any, _BROAD_INFO) else hint
 
 
 def _check_client_names(spec: Spec) -> None:

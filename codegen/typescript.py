@@ -13,17 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 from codegen.exceptions import NameCollisionError
 from codegen.jsonschema import json_schema, ref_name
+from events import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 
 if TYPE_CHECKING:
     from codegen.spec import RoomSpec, Spec
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_HELPER_TYPES = ("ClientToServerEvents", "EmptyAck", "EventAck", "JoinAck", "PresenceJoinAck", "ServerToClientEvents")
+_HELPER_TYPES = (
+    *("ClientToServerEvents", "EmptyAck", "EventAck", "JoinAck", "PresenceJoinAck", "ServerToClientEvents"),
+    *("PresenceEventIn", "PresenceInfo", "PresenceJoinAckIn", "PresenceListIn", "PresenceMemberIn", "PresenceRoomName"),
+)
 # Globals the generated code itself uses, and words a type may not be named.
 _RESERVED = frozenset(
     {*_HELPER_TYPES, "Record", "String", "any", "boolean", "never", "null", "number", "object", "string", "symbol"}
     | {"undefined", "unknown", "void", "type", "interface", "function", "class", "enum", "export", "import"}
 )
+_PRESENCE_EVENTS = (PresenceJoinEvent, PresenceLeaveEvent)
 _SCALARS = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean", "null": "null"}
 
 
@@ -255,6 +260,83 @@ def _room_helper(writer: TypeWriter, bundle: dict[str, Any], room: RoomSpec) -> 
     ]
 
 
+def room_name_type(room: RoomSpec) -> str:
+    """The TypeScript type of a room's names: ```chat:${string}``` (or ``"status"`` for a room without keys).
+
+    Example:
+        >>> from codegen.spec import RoomSpec
+        >>> from events import UserRoom
+        >>> room_name_type(RoomSpec("user", UserRoom, ("user_id",)))
+        '`user:${string}`'
+    """
+    if not room.keys:
+        return literal(room.prefix)
+    return "`" + ":".join([room.prefix.replace("$", "\\$"), *("${string}" for _ in room.keys)]) + "`"
+
+
+def info_type(writer: TypeWriter, bundle: dict[str, Any], room: RoomSpec) -> str:
+    """The type of ``info`` of a presence room's members: what its ``presence_info`` returns."""
+    # The default presence_info always sends {}: a type on which `info.name` does not compile.
+    return "Record<never, never>" if room.info is None else writer.type_of(bundle["presence_info"][room.prefix])
+
+
+_PRESENCE_HELPERS = """\
+/** A member of a presence room with the given prefix: `info` is what that room's `presence_info` returns. */
+export interface PresenceMemberIn<P extends keyof PresenceInfo> {
+  user_id: string;
+  info: PresenceInfo[P];
+}
+
+/** `presence_join` / `presence_leave`, one variant per presence room: narrow it with `presenceIn(event, prefix)`. */
+export type PresenceEventIn<P extends keyof PresenceInfo = keyof PresenceInfo> = {
+  [K in P]: { room: PresenceRoomName[K]; member: PresenceMemberIn<K> };
+}[P];
+
+/** The data of the `presence` ack, one variant per presence room: narrow it with `presenceIn(list, prefix)`. */
+export type PresenceListIn<P extends keyof PresenceInfo = keyof PresenceInfo> = {
+  [K in P]: { room: PresenceRoomName[K]; members: PresenceMemberIn<K>[] };
+}[P];
+
+/** The ack of a join to the presence room with the given prefix: `{ ok: true, room, members }`, or why not. */
+export type PresenceJoinAckIn<P extends keyof PresenceInfo> =
+  | { ok: true; room: PresenceRoomName[P]; members: PresenceMemberIn<P>[] }
+  | ErrorAck;
+
+/** Whether a presence event or list is about a room with the given prefix (then its `info` is typed for it). */
+export function presenceIn<T extends { room: string }, P extends keyof PresenceInfo>(
+  value: T,
+  prefix: P,
+): value is Extract<T, { room: PresenceRoomName[P] }> {
+  return value.room === prefix || value.room.startsWith(`${prefix}:`);
+}
+"""
+
+
+def _presence_types(writer: TypeWriter, bundle: dict[str, Any], spec: Spec) -> list[str]:
+    rooms = [room for room in spec.joinable_rooms if room.presence]
+    out = jsdoc(["The `info` of presence members, by room prefix: what each room's `presence_info` returns."])
+    out += ["export interface PresenceInfo {"]
+    out += [f"  {property_key(room.prefix)}: {info_type(writer, bundle, room)};" for room in rooms]
+    out += ["}", "", *jsdoc(["The names of each presence room, by prefix."]), "export interface PresenceRoomName {"]
+    out += [f"  {property_key(room.prefix)}: {room_name_type(room)};" for room in rooms]
+    return [*out, "}", "", _PRESENCE_HELPERS]
+
+
+def _typed_presence(spec: Spec) -> tuple[dict[str, str], dict[str, str]]:
+    # Payloads and acks that carry presence members, typed per room instead of with a bare `info` object.
+    payloads: dict[str, str] = {}
+    acks: dict[str, str] = {}
+    if spec.has_presence:
+        payloads = {event.name: "PresenceEventIn" for event in spec.server_events if event.model in _PRESENCE_EVENTS}
+        acks = {event.name: "EventAck<PresenceListIn>" for event in spec.client_events if event.model is PresenceQuery}
+        acks |= {
+            room.join_event: f"PresenceJoinAckIn<{literal(room.prefix)}>"
+            for room in spec.joinable_rooms
+            if room.presence
+        }
+    return payloads, acks
+
+
 def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     """``events.ts`` for ``spec``, from its schema bundle (computed when not given).
 
@@ -280,12 +362,16 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     out += ["export type EventAck<T> = { ok: true; data: T } | ErrorAck;", ""]
     out += jsdoc(["The ack of a client event whose success carries no data."])
     out += ["export type EmptyAck = { ok: true } | ErrorAck;", ""]
+    if spec.has_presence:
+        out += _presence_types(writer, bundle, spec)
+    typed_payloads, typed_acks = _typed_presence(spec)
 
     out += jsdoc(["Events the server sends: `socket.on(name, (payload) => ...)`."])
     out.append("export interface ServerToClientEvents {")
     for name, payload in bundle["server_to_client"].items():
         out += jsdoc(_description(bundle, payload), "  ")
-        out.append(f"  {property_key(name)}: (payload: {writer.type_of(payload)}) => void;")
+        kind = typed_payloads.get(name) or writer.type_of(payload)
+        out.append(f"  {property_key(name)}: (payload: {kind}) => void;")
     out += ["}", ""]
 
     out += jsdoc(["Events clients send, each answered by an ack: `socket.emit(name, payload, (ack) => ...)`."])
@@ -293,7 +379,7 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     handlers = {room.join_event: ("Join", room) for room in spec.joinable_rooms}
     handlers |= {room.leave_event: ("Leave", room) for room in spec.joinable_rooms}
     for name, payload in bundle["client_to_server"].items():
-        ack = _ack_type(writer, bundle["acks"][name])
+        ack = typed_acks.get(name) or _ack_type(writer, bundle["acks"][name])
         verb, room = handlers.get(name, ("", None))
         out += jsdoc([f"{verb} the room `{room_pattern(room)}`."] if room else _description(bundle, payload), "  ")
         out.append(

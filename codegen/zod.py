@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from codegen._zod_template import DISTINCT, HELPER, LENGTH
 from codegen.jsonschema import json_schema, ref_name
 from codegen.typescript import TypeWriter, jsdoc, literal, property_key
+from events import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 
 if TYPE_CHECKING:
-    from codegen.spec import Spec
+    from codegen.spec import RoomSpec, Spec
 
 _SCALARS = {"string": "z.string()", "boolean": "z.boolean()", "null": "z.null()"}
 _NUMBER_BOUNDS = {"minimum": "gte", "maximum": "lte", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
@@ -243,16 +244,72 @@ def _definition_order(defs: dict[str, Any]) -> tuple[list[str], set[str]]:
     return order, recursive
 
 
+def _room_name(room: RoomSpec) -> str:
+    if not room.keys:
+        return f"z.literal({literal(room.prefix)})"
+    parts = [literal(f"{room.prefix}:"), "z.string()"]
+    for _ in room.keys[1:]:
+        parts += ['":"', "z.string()"]
+    return f"z.templateLiteral([{', '.join(parts)}])"
+
+
+def _presence(writer: ZodWriter, bundle: dict[str, Any], spec: Spec) -> tuple[list[str], dict[str, str]]:
+    """The presence maps, and the schemas that replace the bare ones of presence events and acks, by wire name."""
+    rooms = [room for room in spec.joinable_rooms if room.presence]
+    if not rooms:
+        return [], {}
+    out = [*jsdoc(["The members of each presence room, by prefix: `info` is what its `presence_info` returns."])]
+    out.append("export const presenceMembers = {")
+    for room in rooms:
+        info = "z.strictObject({})" if room.info is None else writer.zod_of(bundle["presence_info"][room.prefix])
+        out.append(f"  {room.prefix}: z.object({{ user_id: z.string(), info: {info} }}),")
+    out += ["};", "", *jsdoc(["The names of each presence room, by prefix."]), "export const presenceRooms = {"]
+    out += [f"  {room.prefix}: {_room_name(room)}," for room in rooms]
+    out += ["};", ""]
+
+    def each(name: str, fields: str, doc: str) -> list[str]:
+        options = [fields.format(p=room.prefix) for room in rooms]
+        value = options[0] if len(options) == 1 else "z.union([\n" + "".join(f"  {o},\n" for o in options) + "])"
+        return [*jsdoc([doc]), f"export const {name} = {value};", ""]
+
+    members = "room: presenceRooms.{p}, members: z.array(presenceMembers.{p})"
+    out += each(
+        "presenceEvent",
+        "z.strictObject({{ room: presenceRooms.{p}, member: presenceMembers.{p} }})",
+        "`presence_join` and `presence_leave`: one variant per presence room.",
+    )
+    out += each(
+        "presenceList", f"z.object({{{{ {members} }}}})", "The data of the `presence` ack: one per presence room."
+    )
+    replaced = {
+        e.name: "presenceEvent" for e in spec.server_events if e.model in (PresenceJoinEvent, PresenceLeaveEvent)
+    }
+    for e in spec.client_events:
+        if e.model is PresenceQuery:
+            replaced[e.name] = _either("z.strictObject({ ok: z.literal(true), data: presenceList })")
+    for room in rooms:
+        joined = members.format(p=room.prefix)
+        replaced[room.join_event] = _either(f"z.object({{ ok: z.literal(true), {joined} }})")
+    return out, replaced
+
+
+def _either(success: str) -> str:
+    return f'z.discriminatedUnion("ok", [{success}, ErrorAckSchema])'
+
+
 def _ack(writer: ZodWriter, schema: dict[str, Any]) -> str:
     # Every ack is a success or an ErrorAck, told apart by "ok": zod then reports the issues of the right one.
     success, error = (writer.zod_of(option) for option in schema["anyOf"])
     return f'z.discriminatedUnion("ok", [{success}, {error}])'
 
 
-def _wire_map(writer: ZodWriter, name: str, schemas: dict[str, Any], check: str, doc: str) -> list[str]:
+def _wire_map(
+    writer: ZodWriter, name: str, schemas: dict[str, Any], check: str, doc: str, replaced: dict[str, str]
+) -> list[str]:
     lines = [*jsdoc([doc]), f"export const {name} = {{"]
     for event, schema in schemas.items():
         value = _ack(writer, schema) if name == "acks" else writer.zod_of(schema)
+        value = replaced.get(event, value)
         lines.append(f"  {property_key(event)}: {value},")
     return [*lines, f"}} satisfies {check};", ""]
 
@@ -272,12 +329,15 @@ def render_zod(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     bundle = bundle if bundle is not None else json_schema(spec)
     writer = ZodWriter(bundle["$defs"])
     out = writer.write_all()
+    presence, replaced = _presence(writer, bundle, spec)
+    out += presence
     out += _wire_map(
         writer,
         "serverToClient",
         bundle["server_to_client"],
         "{ [E in keyof T.ServerToClientEvents]: z.ZodType<Parameters<T.ServerToClientEvents[E]>[0]> }",
         "The schema of each event the server sends, by wire name.",
+        replaced,
     )
     out += _wire_map(
         writer,
@@ -285,6 +345,7 @@ def render_zod(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
         bundle["client_to_server"],
         "{ [E in keyof T.ClientToServerEvents]: z.ZodType<unknown, Parameters<T.ClientToServerEvents[E]>[0]> }",
         "The schema of each event clients send, by wire name (what the server checks on arrival).",
+        {},
     )
     out += _wire_map(
         writer,
@@ -292,6 +353,7 @@ def render_zod(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
         bundle["acks"],
         "{ [E in keyof T.ClientToServerEvents]: z.ZodType<Ack<T.ClientToServerEvents[E]>> }",
         "The schema of the ack each client event gets back, by the client event's wire name.",
+        replaced,
     )
     body = "\n".join(out)
     head = [f"// {spec.header}", 'import { z } from "zod";', 'import type { Socket } from "socket.io-client";']

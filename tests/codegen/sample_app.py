@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from events import ClientEvent, Event, Room
+from events import ClientEvent, Event, Room, User
 
 
 class ProjectRoom(Room, prefix="project", presence=True):
@@ -66,6 +66,22 @@ class Comment(BaseModel):
 class Label(BaseModel):
     name: str
     color: Color = Color.GREEN
+
+
+class DocInfo(BaseModel):
+    """What the others in a document see of a user."""
+
+    name: str
+    color: Color | None = None
+
+
+class DocRoom(Room, prefix="doc", presence=True, public=True):
+    """A document being edited; its members carry a name (``presence_info``)."""
+
+    doc_id: str
+
+    async def presence_info(self, user: User) -> DocInfo:
+        return DocInfo(name=str(user.claims.get("name", user.id)))
 
 
 class TaskUpdatedEvent(Event):

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from events import Room
 from events.acks import error_ack
-from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceMember, PresenceQuery
+from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 from tests.codegen import sample_app
 from tests.codegen.conftest import tsc
 
@@ -127,20 +127,41 @@ def _sent_by_client(instance: BaseModel) -> Any:
     return instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
+def _presence(make: Strategies) -> dict[type[Room], tuple[st.SearchStrategy[str], st.SearchStrategy[Any]]]:
+    # What the server sends about presence rooms: their names, and members whose info is what presence_info returns.
+    infos = {sample_app.DocRoom: make.model(sample_app.DocInfo).map(_sent), sample_app.ProjectRoom: st.just({})}
+    return {
+        room: (make.model(room).map(str), st.fixed_dictionaries({"user_id": st.text(max_size=8), "info": info}))
+        for room, info in infos.items()
+    }
+
+
 def _cases(bundle: dict[str, Any]) -> list[Case]:
     make = Strategies()
     server = {cls.event_name: cls for cls in (sample_app.TaskUpdatedEvent, sample_app.ProjectRenamed)}
     server[sample_app.StatusEvent.event_name] = sample_app.StatusEvent
-    server |= {cls.event_name: cls for cls in (PresenceJoinEvent, PresenceLeaveEvent)}
     client = {cls.event_name: cls for cls in (sample_app.UpdateTask, sample_app.CountTasks, sample_app.Heartbeat)}
     client[PresenceQuery.event_name] = PresenceQuery
     rooms = {f"join_{cls.prefix}": cls for cls in (sample_app.ProjectRoom, sample_app.SprintBoardRoom)}
-    rooms["join_status"] = sample_app.StatusRoom
+    rooms |= {"join_status": sample_app.StatusRoom, "join_doc": sample_app.DocRoom}
+    presence = _presence(make)
+    events = st.one_of([st.fixed_dictionaries({"room": name, "member": member}) for name, member in presence.values()])
+    lists = st.one_of(
+        [
+            st.fixed_dictionaries({"room": name, "members": st.lists(member, max_size=3)})
+            for name, member in presence.values()
+        ]
+    )
     errors = st.builds(error_ack, st.sampled_from(["forbidden", "invalid_payload"]), st.text(max_size=10))
     cases = [
         Case(name, f'Parameters<ServerToClientEvents["{name}"]>[0]', schema, make.model(cls).map(_sent))
         for name, cls in server.items()
         for schema in [bundle["server_to_client"][name]]
+    ]
+    cases += [
+        Case(cls.event_name, f'Parameters<ServerToClientEvents["{cls.event_name}"]>[0]', schema, events)
+        for cls in (PresenceJoinEvent, PresenceLeaveEvent)
+        for schema in [bundle["server_to_client"][cls.event_name]]
     ]
     for name, cls in {**client, **rooms}.items():
         request = f'Parameters<ClientToServerEvents["{name}"]>'
@@ -148,10 +169,12 @@ def _cases(bundle: dict[str, Any]) -> list[Case]:
             Case(name, f"{request}[0]", bundle["client_to_server"][name], make.model(cls).map(_sent_by_client))
         )
         if name in rooms:
-            success = make.model(sample_app.ProjectRoom).map(lambda room: {"ok": True, "room": str(room)})
+            success = make.model(rooms[name]).map(lambda room: {"ok": True, "room": str(room)})
             if rooms[name].presence:
-                members = st.lists(make.model(PresenceMember).map(_sent), max_size=3)
+                members = st.lists(presence[rooms[name]][1], max_size=3)
                 success = st.builds(lambda ack, found: {**ack, "members": found}, success, members)
+        elif cls is PresenceQuery:
+            success = lists.map(lambda data: {"ok": True, "data": data})
         else:
             ack = cls.ack_type  # type: ignore[attr-defined]
             data = make.of(ack).map(lambda value, ack=ack: _ack_data(ack, value)) if ack else st.none()

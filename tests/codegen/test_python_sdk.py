@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from eventbus import JWTAuth
+from eventbus import EventBus, JWTAuth
 from tests.codegen.chat_app import create_bus
 from tests.codegen.conftest import ROOT, run_codegen
+from tests.codegen.sample_app import DocRoom
 from tests.sample import ChatRoom, MessageEvent
 
 Serve = Callable[[Any], Awaitable[str]]
@@ -59,17 +60,26 @@ def chat_sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return out
 
 
-@pytest.fixture
-def sdk(chat_sdk_dir: pathlib.Path) -> Iterator[ModuleType]:
+def _imported(out: pathlib.Path) -> Iterator[ModuleType]:
     """The generated package, imported as ``client`` the way a consumer would, and forgotten afterwards."""
     assert str(ROOT) in sys.path
-    sys.path.insert(0, str(chat_sdk_dir))
+    sys.path.insert(0, str(out))
     try:
         yield importlib.import_module("client")
     finally:
-        sys.path.remove(str(chat_sdk_dir))
+        sys.path.remove(str(out))
         for name in [name for name in sys.modules if name == "client" or name.startswith("client.")]:
             del sys.modules[name]
+
+
+@pytest.fixture
+def sdk(chat_sdk_dir: pathlib.Path) -> Iterator[ModuleType]:
+    yield from _imported(chat_sdk_dir)
+
+
+@pytest.fixture
+def sample_sdk(generated: pathlib.Path) -> Iterator[ModuleType]:
+    yield from _imported(generated)
 
 
 async def test_sdk_joins_rooms_and_receives_event_models(
@@ -138,3 +148,27 @@ def test_on_refuses_a_model_the_server_never_sends(sdk: ModuleType) -> None:
     client = sdk.Client("http://127.0.0.1:1")
     with pytest.raises(TypeError, match="not an event the server sends"):
         client.on(sdk.models.ChatRoom, print)
+
+
+async def test_presence_is_typed_per_room_class(
+    sample_sdk: ModuleType, jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
+    url = await serve(EventBus(rooms=[DocRoom], auth=jwt_auth).asgi_app())
+    client = sample_sdk
+    async with client.Client(url, token=token("alice", name="Alice")) as alice:
+        joins: asyncio.Queue[Any] = asyncio.Queue()
+        alice.on(client.DocPresenceJoin, joins.put_nowait)
+        alice.on(client.ProjectPresenceJoin, joins.put_nowait)  # another room class: never called here
+        alone = await alice.join_doc(doc_id="d1")
+        async with client.Client(url, token=token("bob", name="Bob")) as bob:
+            await bob.join_doc(doc_id="d1")
+            joined = await asyncio.wait_for(joins.get(), 5)
+            listed = await bob.presence_doc(room=client.doc_room(doc_id="d1"))
+
+    assert isinstance(alone, client.DocPresenceJoinOk)
+    assert [(m.user_id, m.info.name, m.info.color) for m in alone.members] == [("alice", "Alice", None)]
+    assert isinstance(joined, client.DocPresenceJoin)
+    assert (joined.room, joined.member.info.name) == ("doc:d1", "Bob")
+    assert joins.empty()
+    assert isinstance(listed, client.DocPresenceList)
+    assert [member.info.name for member in listed.members] == ["Alice", "Bob"]

@@ -16,7 +16,7 @@ from tests.codegen import sample_app
 
 SAMPLE_EVENTS = [sample_app.TaskUpdatedEvent, sample_app.ProjectRenamed, sample_app.StatusEvent]
 SAMPLE_CLIENT = [sample_app.UpdateTask, sample_app.CountTasks, sample_app.Heartbeat]
-SAMPLE_ROOMS = [sample_app.ProjectRoom, sample_app.SprintBoardRoom, sample_app.StatusRoom, UserRoom]
+SAMPLE_ROOMS = [sample_app.DocRoom, sample_app.ProjectRoom, sample_app.SprintBoardRoom, sample_app.StatusRoom, UserRoom]
 
 
 @pytest.fixture
@@ -44,11 +44,22 @@ def test_collect_reads_the_registries_after_importing() -> None:
 
 
 def test_rooms_and_client_events_are_sorted_and_the_user_room_is_not_joinable(sample_spec: Spec) -> None:
-    assert [room.prefix for room in sample_spec.rooms] == ["project", "sprint_board", "status", "user"]
-    assert [room.prefix for room in sample_spec.joinable_rooms] == ["project", "sprint_board", "status"]
-    assert sample_spec.rooms[1].keys == ("org", "number")
+    assert [room.prefix for room in sample_spec.rooms] == ["doc", "project", "sprint_board", "status", "user"]
+    assert [room.prefix for room in sample_spec.joinable_rooms] == ["doc", "project", "sprint_board", "status"]
+    assert sample_spec.rooms[2].keys == ("org", "number")
     assert "join_user" not in sample_spec.client_event_names()
-    assert sample_spec.client_event_names()[:3] == ["count_tasks", "heartbeat", "join_project"]
+    assert sample_spec.client_event_names()[:3] == ["count_tasks", "heartbeat", "join_doc"]
+
+
+def test_a_presence_room_s_info_type_is_what_its_presence_info_returns(sample_spec: Spec) -> None:
+    rooms = {room.prefix: room for room in sample_spec.rooms}
+
+    assert rooms["doc"].info is sample_app.DocInfo  # an async def: the awaited type
+    assert rooms["project"].info is None  # the default presence_info: always {}
+    assert json_schema(sample_spec)["presence_info"] == {
+        "doc": {"$ref": "#/$defs/DocInfo"},
+        "project": {"type": "object", "additionalProperties": False, "maxProperties": 0},
+    }
 
 
 def test_server_payloads_use_serialization_mode_and_client_payloads_validation_mode(sample_spec: Spec) -> None:

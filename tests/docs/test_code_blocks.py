@@ -9,7 +9,8 @@ The rules, also in docs/development.md:
 - any other ``python`` block is executed: a page's blocks in order, in one
   namespace, in a fresh interpreter in ``examples/tutorial/`` (``run_blocks.py``);
 - ``ts`` blocks are included from the tutorial's ``web/src/main.ts`` (which
-  ``test_frontend.py`` compiles); ``json`` and ``toml`` blocks are parsed;
+  ``test_frontend.py`` compiles) or ``tests/codegen/ts/`` (which tests/codegen
+  compiles and runs); ``json`` and ``toml`` blocks are parsed;
 - a block right after ``<!-- docs-test: skip REASON -->`` is skipped (``python``
   only as a ``counter-example:``); ``sh`` and ``text`` blocks need that marker.
 
@@ -38,7 +39,7 @@ from tests.redis_server import RedisServer
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 TESTED_INCLUDES = {  # what tests/docs runs: the tutorial's server (test_tutorial) and page (test_frontend)
     "python": ("examples/tutorial/app/", "examples/tutorial/talk.py"),
-    "ts": ("examples/tutorial/web/src/main.ts",),
+    "ts": ("examples/tutorial/web/src/main.ts", "tests/codegen/ts/"),  # tests/codegen compiles and runs those
     "json": ("examples/tutorial/web/tsconfig.json",),
 }
 MARKER = re.compile(r"^\s*<!-- docs-test: (?P<kind>[\w-]+)(?: (?P<detail>.*?))? -->\s*$")

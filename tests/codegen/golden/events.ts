@@ -26,6 +26,17 @@ export interface CountTasks {
   project_id: string;
 }
 
+/** What the others in a document see of a user. */
+export interface DocInfo {
+  name: string;
+  color: Color | null;
+}
+
+/** A document being edited; its members carry a name (``presence_info``). */
+export interface DocRoom {
+  doc_id: string;
+}
+
 /** ``{"ok": false, "error": {...}}``. */
 export interface ErrorAck {
   ok: false;
@@ -228,12 +239,53 @@ export type EventAck<T> = { ok: true; data: T } | ErrorAck;
 /** The ack of a client event whose success carries no data. */
 export type EmptyAck = { ok: true } | ErrorAck;
 
+/** The `info` of presence members, by room prefix: what each room's `presence_info` returns. */
+export interface PresenceInfo {
+  doc: DocInfo;
+  project: Record<never, never>;
+}
+
+/** The names of each presence room, by prefix. */
+export interface PresenceRoomName {
+  doc: `doc:${string}`;
+  project: `project:${string}`;
+}
+
+/** A member of a presence room with the given prefix: `info` is what that room's `presence_info` returns. */
+export interface PresenceMemberIn<P extends keyof PresenceInfo> {
+  user_id: string;
+  info: PresenceInfo[P];
+}
+
+/** `presence_join` / `presence_leave`, one variant per presence room: narrow it with `presenceIn(event, prefix)`. */
+export type PresenceEventIn<P extends keyof PresenceInfo = keyof PresenceInfo> = {
+  [K in P]: { room: PresenceRoomName[K]; member: PresenceMemberIn<K> };
+}[P];
+
+/** The data of the `presence` ack, one variant per presence room: narrow it with `presenceIn(list, prefix)`. */
+export type PresenceListIn<P extends keyof PresenceInfo = keyof PresenceInfo> = {
+  [K in P]: { room: PresenceRoomName[K]; members: PresenceMemberIn<K>[] };
+}[P];
+
+/** The ack of a join to the presence room with the given prefix: `{ ok: true, room, members }`, or why not. */
+export type PresenceJoinAckIn<P extends keyof PresenceInfo> =
+  | { ok: true; room: PresenceRoomName[P]; members: PresenceMemberIn<P>[] }
+  | ErrorAck;
+
+/** Whether a presence event or list is about a room with the given prefix (then its `info` is typed for it). */
+export function presenceIn<T extends { room: string }, P extends keyof PresenceInfo>(
+  value: T,
+  prefix: P,
+): value is Extract<T, { room: PresenceRoomName[P] }> {
+  return value.room === prefix || value.room.startsWith(`${prefix}:`);
+}
+
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
   /** A user's first connection entered a presence room (sent to the others in it, once per user). */
-  presence_join: (payload: PresenceJoinEvent) => void;
+  presence_join: (payload: PresenceEventIn) => void;
   /** A user's last connection left a presence room, disconnected, or its server process died. */
-  presence_leave: (payload: PresenceLeaveEvent) => void;
+  presence_leave: (payload: PresenceEventIn) => void;
   "project.renamed": (payload: ProjectRenamed) => void;
   /**
    * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
@@ -258,12 +310,16 @@ export interface ClientToServerEvents {
   count_tasks: (payload: CountTasks, callback: (ack: EventAck<number>) => void) => void;
   /** Tells the server the client is alive; the ack carries no data. */
   heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;
+  /** Join the room `doc:{doc_id}`. */
+  join_doc: (payload: DocRoom, callback: (ack: PresenceJoinAckIn<"doc">) => void) => void;
   /** Join the room `project:{project_id}`. */
-  join_project: (payload: ProjectRoom, callback: (ack: PresenceJoinAck) => void) => void;
+  join_project: (payload: ProjectRoom, callback: (ack: PresenceJoinAckIn<"project">) => void) => void;
   /** Join the room `sprint_board:{org}:{number}`. */
   join_sprint_board: (payload: SprintBoardRoom, callback: (ack: JoinAck) => void) => void;
   /** Join the room `status`. */
   join_status: (payload: StatusRoom, callback: (ack: JoinAck) => void) => void;
+  /** Leave the room `doc:{doc_id}`. */
+  leave_doc: (payload: DocRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `project:{project_id}`. */
   leave_project: (payload: ProjectRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `sprint_board:{org}:{number}`. */
@@ -271,9 +327,14 @@ export interface ClientToServerEvents {
   /** Leave the room `status`. */
   leave_status: (payload: StatusRoom, callback: (ack: JoinAck) => void) => void;
   /** Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits. */
-  presence: (payload: PresenceQuery, callback: (ack: EventAck<PresenceList>) => void) => void;
+  presence: (payload: PresenceQuery, callback: (ack: EventAck<PresenceListIn>) => void) => void;
   /** Change a task's title or state; acked with its new version. */
   update_task: (payload: UpdateTask, callback: (ack: EventAck<TaskAck>) => void) => void;
+}
+
+/** The room name `doc:{doc_id}`. */
+export function docRoom(keys: DocRoom): `doc:${string}` {
+  return `doc:${String(keys.doc_id)}`;
 }
 
 /** The room name `project:{project_id}`. */

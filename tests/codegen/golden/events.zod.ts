@@ -40,6 +40,17 @@ export const CountTasksSchema = z.strictObject({
   project_id: z.string(),
 });
 
+/** What the others in a document see of a user. */
+export const DocInfoSchema = z.object({
+  name: z.string(),
+  color: ColorSchema.nullable(),
+});
+
+/** A document being edited; its members carry a name (``presence_info``). */
+export const DocRoomSchema = z.strictObject({
+  doc_id: z.string(),
+});
+
 /** ``{"ok": false, "error": {...}}``. */
 export const ErrorAckSchema = z.object({
   ok: z.literal(false),
@@ -210,10 +221,34 @@ export const UserRoomSchema = z.strictObject({
   user_id: z.string(),
 });
 
+/** The members of each presence room, by prefix: `info` is what its `presence_info` returns. */
+export const presenceMembers = {
+  doc: z.object({ user_id: z.string(), info: DocInfoSchema }),
+  project: z.object({ user_id: z.string(), info: z.strictObject({}) }),
+};
+
+/** The names of each presence room, by prefix. */
+export const presenceRooms = {
+  doc: z.templateLiteral(["doc:", z.string()]),
+  project: z.templateLiteral(["project:", z.string()]),
+};
+
+/** `presence_join` and `presence_leave`: one variant per presence room. */
+export const presenceEvent = z.union([
+  z.strictObject({ room: presenceRooms.doc, member: presenceMembers.doc }),
+  z.strictObject({ room: presenceRooms.project, member: presenceMembers.project }),
+]);
+
+/** The data of the `presence` ack: one per presence room. */
+export const presenceList = z.union([
+  z.object({ room: presenceRooms.doc, members: z.array(presenceMembers.doc) }),
+  z.object({ room: presenceRooms.project, members: z.array(presenceMembers.project) }),
+]);
+
 /** The schema of each event the server sends, by wire name. */
 export const serverToClient = {
-  presence_join: PresenceJoinEventSchema,
-  presence_leave: PresenceLeaveEventSchema,
+  presence_join: presenceEvent,
+  presence_leave: presenceEvent,
   "project.renamed": ProjectRenamedSchema,
   session_ended: SessionEndedEventSchema,
   session_expired: SessionExpiredEventSchema,
@@ -225,9 +260,11 @@ export const serverToClient = {
 export const clientToServer = {
   count_tasks: CountTasksSchema,
   heartbeat: HeartbeatSchema,
+  join_doc: DocRoomSchema,
   join_project: ProjectRoomSchema,
   join_sprint_board: SprintBoardRoomSchema,
   join_status: StatusRoomSchema,
+  leave_doc: DocRoomSchema,
   leave_project: ProjectRoomSchema,
   leave_sprint_board: SprintBoardRoomSchema,
   leave_status: StatusRoomSchema,
@@ -239,13 +276,15 @@ export const clientToServer = {
 export const acks = {
   count_tasks: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: z.number().int() }), ErrorAckSchema]),
   heartbeat: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true) }), ErrorAckSchema]),
-  join_project: z.discriminatedUnion("ok", [PresenceJoinOkSchema, ErrorAckSchema]),
+  join_doc: z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), room: presenceRooms.doc, members: z.array(presenceMembers.doc) }), ErrorAckSchema]),
+  join_project: z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), room: presenceRooms.project, members: z.array(presenceMembers.project) }), ErrorAckSchema]),
   join_sprint_board: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   join_status: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
+  leave_doc: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_project: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_sprint_board: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_status: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
-  presence: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: PresenceListSchema }), ErrorAckSchema]),
+  presence: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: presenceList }), ErrorAckSchema]),
   update_task: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: TaskAckSchema }), ErrorAckSchema]),
 } satisfies { [E in keyof T.ClientToServerEvents]: z.ZodType<Ack<T.ClientToServerEvents[E]>> };
 

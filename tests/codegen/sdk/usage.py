@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import uuid
 
-from client import UNSET, Client, RequestRefused, models, project_room, sprint_board_room, status_room
+from client import (
+    UNSET,
+    Client,
+    DocPresenceJoin,
+    DocPresenceList,
+    ProjectPresenceJoin,
+    ProjectPresenceJoinOk,
+    RequestRefused,
+    doc_room,
+    models,
+    project_room,
+    sprint_board_room,
+    status_room,
+)
 
 
 async def right(events: Client) -> None:
-    joined: models.PresenceJoinOk = await events.join_project(project_id="42")
+    joined: ProjectPresenceJoinOk = await events.join_project(project_id="42")
     present: list[str] = [member.user_id for member in joined.members]
     left: models.JoinOk = await events.leave_project(project_id="42")
     plain: models.JoinOk = await events.join_sprint_board(org="acme", number=3)
@@ -36,6 +49,13 @@ async def right(events: Client) -> None:
         print(refused.code, refused.error.message)
     print(joined.room, present, left, plain, who.members, task.version, count, names, updated)
 
+    # doc rooms type their members' info: DocRoom.presence_info returns a DocInfo.
+    doc = await events.join_doc(doc_id="d1")
+    in_doc: list[str] = [member.info.name for member in doc.members]
+    listed: DocPresenceList = await events.presence_doc(room=doc_room(doc_id="d1"))
+    events.on(DocPresenceJoin, lambda event: print(event.member.info.name.upper(), event.room))
+    print(in_doc, listed.members[0].info.color)
+
 
 async def wrong(events: Client) -> None:
     await events.join_project(project_id=42)  # type: ignore[arg-type]
@@ -51,3 +71,9 @@ async def wrong(events: Client) -> None:
     plain = await events.join_sprint_board(org="acme", number=3)
     print(plain.members)  # type: ignore[attr-defined]
     print(joined, count, room)
+    project = await events.join_project(project_id="1")
+    print(project.members[0].info.name)  # type: ignore[attr-defined]
+    events.on(ProjectPresenceJoin, lambda event: event.member.info.name)  # type: ignore[attr-defined]
+    doc = await events.join_doc(doc_id="d1")
+    name: int = doc.members[0].info.name  # type: ignore[assignment]
+    print(name)

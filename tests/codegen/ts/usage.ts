@@ -7,6 +7,8 @@ import {
   type PresenceJoinAck,
   type ServerToClientEvents,
   type TaskUpdatedEvent,
+  docRoom,
+  presenceIn,
   projectRoom,
   sprintBoardRoom,
   statusRoom,
@@ -50,7 +52,7 @@ socket.emit("leave_project", { project_id: "42" }, (ack) => console.log(joined(a
 socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
 
 // project is a presence room: its join ack lists the members, and presence_join / presence_leave arrive.
-const members = new Map<string, Record<string, unknown>>();
+const members = new Map<string, object>();
 function present(ack: PresenceJoinAck): void {
   if (ack.ok) ack.members.forEach((member) => members.set(member.user_id, member.info));
 }
@@ -60,6 +62,20 @@ socket.on("presence_leave", (event) => members.delete(event.member.user_id) && c
 socket.emit("presence", { room: projectRoom({ project_id: "42" }) }, (ack) => {
   console.log(ack.ok ? ack.data.members.map((member) => member.user_id) : ack.error.code);
 });
+
+// --8<-- [start:presence]
+// doc rooms type their members' info (DocRoom.presence_info returns a DocInfo); presenceIn narrows an event to them.
+socket.emit("join_doc", { doc_id: "d1" }, (ack) => {
+  if (ack.ok) ack.members.forEach((member) => console.log(member.info.name, member.info.color ?? "no color"));
+});
+socket.on("presence_join", (event) => {
+  if (presenceIn(event, "doc")) console.log(event.member.info.name.toUpperCase(), event.room);
+  else console.log(event.member.user_id, event.room);
+});
+socket.emit("presence", { room: docRoom({ doc_id: "d1" }) }, (ack) => {
+  if (ack.ok && presenceIn(ack.data, "doc")) console.log(ack.data.members.map((member) => member.info.name));
+});
+// --8<-- [end:presence]
 socket.emit("leave_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
 socket.emit("join_status", {}, (ack) => console.log(joined(ack)));
 socket.emit("leave_status", {}, (ack) => console.log(joined(ack)));

@@ -1,7 +1,14 @@
 // Compiled with the generated events.ts by tests/codegen/test_typescript.py. Each wrong line below is
 // marked as an expected error: a line that compiles leaves its directive unused, which fails tsc.
 import { io, type Socket } from "socket.io-client";
-import { type ClientToServerEvents, type EventAck, type ServerToClientEvents, projectRoom, type TaskAck } from "./events.js";
+import {
+  type ClientToServerEvents,
+  type EventAck,
+  type ServerToClientEvents,
+  presenceIn,
+  projectRoom,
+  type TaskAck,
+} from "./events.js";
 
 const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io("http://localhost:8000");
 
@@ -71,3 +78,13 @@ socket.emit("count_tasks", { project_id: "1" }, (ack) => {
 socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(ack.ok && ack.members));
 // @ts-expect-error presence events carry a member, not a user id
 socket.on("presence_join", (event: { room: string; member: string }) => console.log(event));
+// @ts-expect-error project rooms keep the default presence_info: their members' info has no name
+socket.emit("join_project", { project_id: "1" }, (ack) => ack.ok && ack.members[0]?.info.name);
+// @ts-expect-error a presence event may come from any presence room: narrow it with presenceIn first
+socket.on("presence_join", (event) => event.member.info.name);
+// @ts-expect-error narrowed to project rooms, the info has no name
+socket.on("presence_leave", (event) => presenceIn(event, "project") && event.member.info.name);
+// @ts-expect-error sprint_board is not a presence room
+socket.on("presence_join", (event) => presenceIn(event, "sprint_board"));
+// @ts-expect-error a doc member's name is a string
+socket.emit("join_doc", { doc_id: "d1" }, (ack) => ack.ok && ack.members[0]?.info.name.toFixed());

@@ -33,13 +33,16 @@ const fake = new FakeSocket();
 const socket = fake as unknown as Socket<ServerToClientEvents, ClientToServerEvents>;
 const invalid: InvalidPayload[] = [];
 const seen: unknown[] = [];
+// --8<-- [start:validate]
 const events = validateSocket(socket, { onInvalid: (report) => invalid.push(report) });
 
 const stop = events.on("status", (status) => {
+  // Only a payload that parsed gets here: status.healthy is a boolean at run time too.
   const healthy: boolean = status.healthy;
   const message: string | null = status.message;
   seen.push(["status", healthy, message]);
 });
+// --8<-- [end:validate]
 events.on("project.renamed", (event) => seen.push(["project.renamed", event.project_id, event.name]));
 
 fake.deliver("status", { healthy: true, message: null });
@@ -49,9 +52,11 @@ stop();
 fake.deliver("status", { healthy: false, message: "after stop" });
 
 fake.nextAck = { ok: true, data: { task_id: "0b7e7c4e-7a4e-4a53-9f35-2d4ed5c1b9a1", version: 3 } };
+// --8<-- [start:ack]
 events.emit("update_task", { task_id: "0b7e7c4e-7a4e-4a53-9f35-2d4ed5c1b9a1" }, (ack) => {
   seen.push(["update_task", ack.ok ? ack.data.version : ack.error.code]);
 });
+// --8<-- [end:ack]
 fake.nextAck = { ok: true, data: { task_id: "t", version: "3" } };
 events.emit("update_task", { task_id: "t" }, (ack) => seen.push(["update_task (never)", ack]));
 fake.nextAck = { ok: false, error: { code: "forbidden", message: "no" } };

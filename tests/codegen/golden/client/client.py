@@ -24,11 +24,23 @@ from . import models
 
 __all__ = [
     "Client",
+    "DocPresenceJoin",
+    "DocPresenceJoinOk",
+    "DocPresenceLeave",
+    "DocPresenceList",
+    "DocPresenceMember",
     "Handler",
+    "PRESENCE_ROOMS",
+    "ProjectPresenceJoin",
+    "ProjectPresenceJoinOk",
+    "ProjectPresenceLeave",
+    "ProjectPresenceList",
+    "ProjectPresenceMember",
     "RequestRefused",
     "SERVER_EVENTS",
     "UNSET",
     "Unset",
+    "doc_room",
     "project_room",
     "sprint_board_room",
     "status_room",
@@ -80,6 +92,20 @@ def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not UNSET}
 
 
+def _parse(name: str, model: type[BaseModel], data: Any) -> BaseModel | None:
+    prefix = PRESENCE_ROOMS.get(model)
+    if prefix is not None and isinstance(data, dict):
+        room = str(data.get("room", ""))
+        if room != prefix and not room.startswith(f"{prefix}:"):
+            return None  # a presence event of another room class: for another handler
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        # A server newer or older than this client: drop the message, loudly, and keep the connection.
+        logger.warning("dropped %s: payload does not match %s", name, model.__name__, exc_info=True)
+        return None
+
+
 def _key(value: Any) -> str:
     # The same text the server puts in room names: enum values, and JSON's true/false for booleans.
     if isinstance(value, Enum):
@@ -107,7 +133,7 @@ class BaseClient:
         self.namespace = namespace
         self.timeout = timeout
         self.sio = sio if sio is not None else socketio.AsyncClient()
-        self._handlers: dict[str, list[Callable[[Any], Awaitable[None] | None]]] = {}
+        self._handlers: dict[str, list[tuple[type[BaseModel], Callable[[Any], Awaitable[None] | None]]]] = {}
 
     async def connect(self, **options: Any) -> None:
         """Connect and authenticate; ``options`` go to ``socketio.AsyncClient.connect`` (``transports``, ...)."""
@@ -135,7 +161,9 @@ class BaseClient:
     ) -> Handler[EventT] | Callable[[Handler[EventT]], Handler[EventT]]:
         """Call ``handler`` with a validated ``event`` model each time the server sends that event.
 
-        Works as a decorator too: ``@client.on(models.MessageEvent)``.
+        Works as a decorator too: ``@client.on(models.MessageEvent)``. For the
+        presence events of one room class, with its members' ``info`` typed,
+        pass its classes: ``client.on(DocPresenceJoin, handler)``.
         """
         name = SERVER_EVENTS.get(event)
         if name is None:
@@ -145,21 +173,21 @@ class BaseClient:
         def register(handler: Handler[EventT]) -> Handler[EventT]:
             if name not in self._handlers:
                 self._handlers[name] = []
-                self.sio.on(name, self._dispatcher(name, event), namespace=self.namespace)
-            self._handlers[name].append(handler)
+                self.sio.on(name, self._dispatcher(name), namespace=self.namespace)
+            self._handlers[name].append((event, handler))
             return handler
 
         return register if handler is None else register(handler)
 
-    def _dispatcher(self, name: str, model: type[BaseModel]) -> Callable[[Any], Awaitable[None]]:
+    def _dispatcher(self, name: str) -> Callable[[Any], Awaitable[None]]:
         async def dispatch(data: Any) -> None:
-            try:
-                event = model.model_validate(data)
-            except ValidationError:
-                # A server newer or older than this client: drop the message, loudly, and keep the connection.
-                logger.warning("dropped %s: payload does not match %s", name, model.__name__, exc_info=True)
-                return
-            for handler in list(self._handlers[name]):
+            parsed: dict[type[BaseModel], BaseModel | None] = {}
+            for model, handler in list(self._handlers[name]):
+                if model not in parsed:
+                    parsed[model] = _parse(name, model, data)
+                event = parsed[model]
+                if event is None:
+                    continue
                 result = handler(event)
                 if inspect.isawaitable(result):
                     await result
@@ -180,9 +208,81 @@ from typing import Literal
 from uuid import UUID
 
 
+class DocPresenceMember(BaseModel):
+    """A member of a ``doc`` room; ``info`` is what ``DocRoom.presence_info`` returns."""
+
+    user_id: str
+    info: models.DocInfo
+
+
+class DocPresenceJoinOk(models.JoinOk):
+    """The ack of ``join_doc``: the room and everyone in it now."""
+
+    members: list[DocPresenceMember]
+
+
+class DocPresenceList(BaseModel):
+    """Who is in a ``doc`` room: the data of the ``presence`` ack."""
+
+    room: str
+    members: list[DocPresenceMember]
+
+
+class DocPresenceJoin(BaseModel):
+    """``presence_join`` in a ``doc`` room: ``client.on(DocPresenceJoin, handler)``."""
+
+    room: str
+    member: DocPresenceMember
+
+
+class DocPresenceLeave(BaseModel):
+    """``presence_leave`` in a ``doc`` room: ``client.on(DocPresenceLeave, handler)``."""
+
+    room: str
+    member: DocPresenceMember
+
+
+class ProjectPresenceMember(BaseModel):
+    """A member of a ``project`` room; ``info`` is always ``{}``."""
+
+    user_id: str
+    info: dict[str, Any]
+
+
+class ProjectPresenceJoinOk(models.JoinOk):
+    """The ack of ``join_project``: the room and everyone in it now."""
+
+    members: list[ProjectPresenceMember]
+
+
+class ProjectPresenceList(BaseModel):
+    """Who is in a ``project`` room: the data of the ``presence`` ack."""
+
+    room: str
+    members: list[ProjectPresenceMember]
+
+
+class ProjectPresenceJoin(BaseModel):
+    """``presence_join`` in a ``project`` room: ``client.on(ProjectPresenceJoin, handler)``."""
+
+    room: str
+    member: ProjectPresenceMember
+
+
+class ProjectPresenceLeave(BaseModel):
+    """``presence_leave`` in a ``project`` room: ``client.on(ProjectPresenceLeave, handler)``."""
+
+    room: str
+    member: ProjectPresenceMember
+
+
 SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {
     models.PresenceJoinEvent: "presence_join",
+    DocPresenceJoin: "presence_join",
+    ProjectPresenceJoin: "presence_join",
     models.PresenceLeaveEvent: "presence_leave",
+    DocPresenceLeave: "presence_leave",
+    ProjectPresenceLeave: "presence_leave",
     models.ProjectRenamed: "project.renamed",
     models.SessionEndedEvent: "session_ended",
     models.SessionExpiredEvent: "session_expired",
@@ -191,26 +291,59 @@ SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {
 }
 """The model of each event the server sends, and its wire name."""
 
+PRESENCE_ROOMS: Final[dict[type[BaseModel], str]] = {
+    DocPresenceJoin: "doc",
+    DocPresenceLeave: "doc",
+    ProjectPresenceJoin: "project",
+    ProjectPresenceLeave: "project",
+}
+"""The presence events typed for one room class, and the room prefix each is for."""
+
 _COUNT_TASKS_ACK: TypeAdapter[int] = TypeAdapter(int)
 
 
 class Client(BaseClient):
     """The typed client: ``on(Model)`` for server events, one coroutine per join, leave and client event."""
 
-    async def join_project(self, *, project_id: str) -> models.PresenceJoinOk:
+    async def join_doc(self, *, doc_id: str) -> DocPresenceJoinOk:
+        """Join the room ``doc:{doc_id}``; raises `RequestRefused` when the server says no.
+
+        The ack's ``members`` are everyone in the room now, the caller included.
+        """
+        fields: dict[str, Any] = {"doc_id": doc_id}
+        payload = models.DocRoom.model_validate(_given(fields))
+        return DocPresenceJoinOk.model_validate(await self._request("join_doc", payload))
+
+    async def leave_doc(self, *, doc_id: str) -> models.JoinOk:
+        """Leave the room ``doc:{doc_id}``; raises `RequestRefused` when the server says no."""
+        fields: dict[str, Any] = {"doc_id": doc_id}
+        payload = models.DocRoom.model_validate(_given(fields))
+        return await self._join("leave_doc", payload)
+
+    async def presence_doc(self, *, room: str) -> DocPresenceList:
+        """Who is in a ``doc`` room now, their ``info`` typed; ``room`` from ``doc_room()``."""
+        reply = await self._request("presence", models.PresenceQuery(room=room))
+        return DocPresenceList.model_validate(reply.get("data"))
+
+    async def join_project(self, *, project_id: str) -> ProjectPresenceJoinOk:
         """Join the room ``project:{project_id}``; raises `RequestRefused` when the server says no.
 
         The ack's ``members`` are everyone in the room now, the caller included.
         """
         fields: dict[str, Any] = {"project_id": project_id}
         payload = models.ProjectRoom.model_validate(_given(fields))
-        return models.PresenceJoinOk.model_validate(await self._request("join_project", payload))
+        return ProjectPresenceJoinOk.model_validate(await self._request("join_project", payload))
 
     async def leave_project(self, *, project_id: str) -> models.JoinOk:
         """Leave the room ``project:{project_id}``; raises `RequestRefused` when the server says no."""
         fields: dict[str, Any] = {"project_id": project_id}
         payload = models.ProjectRoom.model_validate(_given(fields))
         return await self._join("leave_project", payload)
+
+    async def presence_project(self, *, room: str) -> ProjectPresenceList:
+        """Who is in a ``project`` room now, their ``info`` typed; ``room`` from ``project_room()``."""
+        reply = await self._request("presence", models.PresenceQuery(room=room))
+        return ProjectPresenceList.model_validate(reply.get("data"))
 
     async def join_sprint_board(self, *, org: str, number: int) -> models.JoinOk:
         """Join the room ``sprint_board:{org}:{number}``; raises `RequestRefused` when the server says no."""
@@ -281,6 +414,11 @@ class Client(BaseClient):
         payload = models.UpdateTask.model_validate(_given(fields))
         reply = await self._request("update_task", payload)
         return models.TaskAck.model_validate(reply.get("data"))
+
+
+def doc_room(*, doc_id: str) -> str:
+    """The room name ``doc:{doc_id}``."""
+    return f"doc:{_key(doc_id)}"
 
 
 def project_room(*, project_id: str) -> str:

@@ -46,6 +46,31 @@ class CountTasks(BaseModel):
     project_id: str
 
 
+class DocInfo(BaseModel):
+    """
+    What the others in a document see of a user.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    name: str
+    color: Color | None
+
+
+class DocRoom(BaseModel):
+    """
+    A document being edited; its members carry a name (``presence_info``).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    doc_id: str
+
+
 class FieldError(BaseModel):
     """
     One validation problem: where (``loc``) and what (``msg``), never the offending input.
