@@ -10,7 +10,9 @@ The rules, also in docs/development.md:
   namespace, in a fresh interpreter in ``examples/tutorial/`` (``run_blocks.py``);
 - ``ts`` blocks are included from the tutorial's ``web/src/main.ts`` (which
   ``test_frontend.py`` compiles) or ``tests/codegen/ts/`` (which tests/codegen
-  compiles and runs); ``json`` and ``toml`` blocks are parsed;
+  compiles and runs), or follow ``<!-- docs-test: compile ... -->`` and are compiled by
+  ``test_frontend.py`` against the types codegen makes from the page's own Python;
+  ``json`` and ``toml`` blocks are parsed;
 - a block right after ``<!-- docs-test: skip REASON -->`` is skipped (``python``
   only as a ``counter-example:``); ``sh`` and ``text`` blocks need that marker.
 
@@ -26,87 +28,20 @@ import pathlib
 import re
 import subprocess
 import sys
-import textwrap
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
+from tests.docs.blocks import ALL_BLOCKS, Block, includes, own_python, page_markers, section
 from tests.docs.tutorial import ROOT, TUTORIAL, environment, new_secret
 from tests.redis_server import RedisServer
 
-PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 TESTED_INCLUDES = {  # what tests/docs runs: the tutorial's server (test_tutorial) and page (test_frontend)
     "python": ("examples/tutorial/app/", "examples/tutorial/talk.py"),
     "ts": ("examples/tutorial/web/src/main.ts", "tests/codegen/ts/"),  # tests/codegen compiles and runs those
     "json": ("examples/tutorial/web/tsconfig.json",),
 }
-MARKER = re.compile(r"^\s*<!-- docs-test: (?P<kind>[\w-]+)(?: (?P<detail>.*?))? -->\s*$")
-FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>\w*)\s*$")
-INCLUDE = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>\w+))?"$')
-BLOCK_INCLUDE_LINE = re.compile(r"^(?P<path>[^\s:]+)(?::(?P<section>\w+))?$")
-
-
-@dataclass
-class Block:
-    page: pathlib.Path
-    line: int
-    lang: str
-    text: str
-    marker: tuple[str, str] | None
-
-    def __str__(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line} ({self.lang})"
-
-
-def blocks_of(page: pathlib.Path) -> list[Block]:
-    lines = page.read_text().splitlines()
-    found: list[Block] = []
-    index = 0
-    while index < len(lines):
-        fence = FENCE.match(lines[index])
-        if fence is None:
-            index += 1
-            continue
-        end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == "```")
-        previous = MARKER.match(lines[index - 1]) if index else None
-        marker = (previous["kind"], previous["detail"] or "") if previous else None
-        text = textwrap.dedent("\n".join(lines[index + 1 : end]))
-        found.append(Block(page, index + 1, fence["lang"], text + "\n", marker))
-        index = end + 1
-    return found
-
-
-def page_markers(page: pathlib.Path) -> set[str]:
-    return {m["kind"] for line in page.read_text().splitlines() if (m := MARKER.match(line))} & {"redis", "codegen"}
-
-
-def includes(block: Block) -> list[tuple[str, str | None]] | None:
-    """The ``(path, section)`` a block includes, or None when it holds code of its own."""
-    lines = block.text.strip().splitlines()
-    if len(lines) == 1 and (single := INCLUDE.match(lines[0])):
-        return [(single["path"], single["section"])]
-    if len(lines) >= 3 and lines[0] == lines[-1] == "--8<--":
-        matches = [BLOCK_INCLUDE_LINE.match(line) for line in lines[1:-1]]
-        if all(matches):
-            return [(m["path"], m["section"]) for m in matches if m]
-    return None
-
-
-def section(path: str, name: str | None) -> str:
-    """The text pymdownx.snippets includes for ``path:name``: the section's lines, dedented, markers dropped."""
-    lines = (ROOT / path).read_text().splitlines()
-    if name is not None:
-        starts = [i for i, line in enumerate(lines) if line.strip().endswith(f"--8<-- [start:{name}]")]
-        ends = [i for i, line in enumerate(lines) if line.strip().endswith(f"--8<-- [end:{name}]")]
-        assert len(starts) == len(ends) == 1, f"{path} has no single section {name!r}"
-        lines = lines[starts[0] + 1 : ends[0]]
-    kept = [line for line in lines if not re.search(r"--8<-- \[(start|end):\w+\]", line)]
-    return textwrap.dedent("\n".join(kept)).strip("\n") + "\n"
-
-
-ALL_BLOCKS = [block for page in PAGES for block in blocks_of(page)]
 
 
 def check(block: Block) -> str:
@@ -118,6 +53,9 @@ def check(block: Block) -> str:
                 f"{block}: Python is skipped only as a counter-example"
             )
         return "skipped"
+    if block.marker is not None and block.marker[0] == "compile":
+        assert block.lang == "ts", f"{block}: only TypeScript is compiled with its page's types"
+        return "compiled"  # by tests/docs/test_frontend.py, against the types codegen makes from the page's Python
     if block.marker is not None and block.marker[0] == "same-as":
         path, _, name = block.marker[1].partition(":")
         assert block.text == section(path, name or None), f"{block} differs from {block.marker[1]}: copy it again"
@@ -172,7 +110,7 @@ PAGES_WITH_PYTHON = sorted(
 def test_the_python_of_each_page_runs(
     page: pathlib.Path, tmp_path: pathlib.Path, start_redis: Callable[..., RedisServer]
 ) -> None:
-    sources = [b.text for b in blocks_of(page) if b.lang == "python" and b.marker is None and includes(b) is None]
+    sources = own_python(page)
     (tmp_path / "blocks.json").write_text(json.dumps(sources))
     secret = new_secret()
     env = environment(secret)

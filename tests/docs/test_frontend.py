@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from tests.codegen.conftest import JS_DIR
-from tests.docs.tutorial import TUTORIAL, command, new_secret
+from tests.docs.blocks import ALL_BLOCKS, blocks_of, own_python
+from tests.docs.tutorial import ROOT, TUTORIAL, command, new_secret
 
 pytestmark = pytest.mark.node
 
@@ -73,5 +74,50 @@ def test_main_ts_compiles_and_wrong_usages_fail_with_the_documented_tsconfig(web
         result = tsc(web)
     finally:
         (web / "src" / "wrong.ts").unlink()
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# A page's TypeScript marked <!-- docs-test: compile ... --> is typed by what codegen makes of the page's own Python,
+# with `socket` typed as in the tutorial's main.ts.
+SOCKET = """\
+import { io, Socket } from "socket.io-client";
+import type { ClientToServerEvents, ServerToClientEvents } from "./generated/events";
+
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io("http://127.0.0.1:8000");
+"""
+COMPILED_PAGES = sorted(
+    {
+        block.page
+        for block in ALL_BLOCKS
+        if block.lang == "ts" and block.marker is not None and block.marker[0] == "compile"
+    }
+)
+
+
+@pytest.mark.parametrize("page", COMPILED_PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_typescript_compiles_with_the_types_of_its_pages_python(page: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    (tmp_path / "docs_page.py").write_text("\n\n".join(own_python(page)))
+    web = tmp_path / "web"
+    (web / "src").mkdir(parents=True)
+    shutil.copy(TUTORIAL / "web" / "tsconfig.json", web / "tsconfig.json")
+    (web / "node_modules").symlink_to(JS_DIR / "node_modules", target_is_directory=True)
+    generated = command(
+        "eventbus",
+        "codegen",
+        "docs_page",
+        "--out",
+        "web/src/generated",
+        "--target",
+        "ts",
+        secret=new_secret(),
+        cwd=tmp_path,
+    )
+    assert generated.returncode == 0, generated.stderr
+    blocks = [b for b in blocks_of(page) if b.lang == "ts" and b.marker is not None and b.marker[0] == "compile"]
+    for number, block in enumerate(blocks):
+        (web / "src" / f"block{number}.ts").write_text(SOCKET + block.text)
+
+    result = tsc(web)
 
     assert result.returncode == 0, result.stdout + result.stderr
