@@ -7,6 +7,8 @@
   prints (any ``eventbus`` command line; run as ``python -m eventbus.cli``).
 - ``<!-- module-table: eventbus -->`` becomes a table of the package's modules, each
   with the first line of its docstring (read with `ast`, nothing imported).
+- ``<!-- bench-per-round -->`` becomes a table of the latest benchmark run's main
+  ratios, round by round, from ``bench/results/latest.json``.
 - The benchmark's chart, ``bench/results/latest.png``, is published as
   ``assets/bench-latest.png``.
 """
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import pathlib
 import re
@@ -34,6 +37,18 @@ if typing.TYPE_CHECKING:
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "bench" / "results" / "latest.png"
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+PER_ROUND = "<!-- bench-per-round -->"
+RATIOS = {  # keys of the report's summary, and what each ratio compares
+    "typed_over_raw_1000": "typed / raw python-socketio, deliveries/s, 1,000 clients",
+    "typed_over_nofast_1000": "fast path alone: typed / typed with EVENTBUS_FAST_EMIT=false",
+    "typed_over_node_1000": "typed / Node socket.io, 1,000 clients",
+    "paced_p99_typed_over_raw_1000": "paced p99 latency, typed / raw",
+    "acks_typed_over_raw": "client events with acks, round trips/s, typed / raw",
+    "redis_typed_over_in_memory": "Redis (2 processes) / in memory, typed",
+    "no_deflate_over_deflate_typed": "permessage-deflate off / on, typed",
+    "uvloop_over_asyncio_typed": "uvloop / asyncio's loop, typed",
+}
 
 MARKER = "<!-- eventbus-settings-table -->"
 HELP = re.compile(r"<!-- command-help: eventbus(?P<args>[^>]*?) -->")
@@ -116,9 +131,23 @@ def module_table(package: str) -> str:
     return "\n".join(rows)
 
 
+def per_round_table() -> str:
+    """The main ratios of ``bench/results/latest.json``: the median the report gives, then each round."""
+    summary = json.loads(RESULTS.read_text())["summary"]
+    rounds = summary["per_round"]
+    header = "| ratio | median | " + " | ".join(f"round {n}" for n in range(1, len(rounds) + 1)) + " |"
+    rows = [header, "|---|---|" + "---|" * len(rounds)]
+    for key, label in RATIOS.items():
+        cells = [f"{summary[key]:.2f}x", *(f"{r[key]:.2f}x" if r.get(key) is not None else "-" for r in rounds)]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     """Replace the markers with the generated tables and help texts."""
     markdown = markdown.replace(MARKER, settings_table())
+    if PER_ROUND in markdown:
+        markdown = markdown.replace(PER_ROUND, per_round_table())
     markdown = MODULES.sub(lambda match: module_table(match["package"]), markdown)
     return HELP.sub(lambda match: command_help(match["args"]), markdown)
 

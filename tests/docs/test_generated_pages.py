@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import pathlib
+import re
 from types import ModuleType
 
 import pytest
@@ -58,3 +60,25 @@ def test_the_command_help_is_what_the_command_prints(hooks: ModuleType) -> None:
 
 def test_the_chart_exists() -> None:
     assert pathlib.Path(ROOT / "bench" / "results" / "latest.png").is_file()
+
+
+def test_the_per_round_table_comes_from_the_latest_run(hooks: ModuleType) -> None:
+    table = hooks.per_round_table()
+
+    assert table.splitlines()[0] == "| ratio | median | round 1 | round 2 | round 3 |"
+    assert len(table.splitlines()) == 2 + len(hooks.RATIOS)
+
+
+def test_per_round_figures_in_the_prose_are_the_latest_runs() -> None:
+    # The prose quotes some ratios round by round; re-running the benchmark must not leave them behind.
+    summary = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())["summary"]
+    measured = {
+        tuple(f"{r[key]:.2f}" for r in summary["per_round"])
+        for key, value in summary.items()
+        if isinstance(value, float) and all(isinstance(r.get(key), float) for r in summary["per_round"])
+    }
+    prose = (ROOT / "docs" / "performance.md").read_text()
+    quoted = re.findall(r"(\d+\.\d\d)x,\s+(\d+\.\d\d)x,?\s+(?:and\s+)?(\d+\.\d\d)x", prose)
+
+    assert len(quoted) >= 5
+    assert [triple for triple in quoted if triple not in measured] == []
