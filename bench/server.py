@@ -88,7 +88,7 @@ def raw_server(redis_url: str | None) -> tuple[socketio.AsyncServer, Emit]:
 
 
 def typed_server(redis_url: str | None, *, fast_emit: bool) -> tuple[EventBus, Emit]:
-    """Our library, written the way the README shows."""
+    """Our library, written the way the docs show."""
     # The rate limiter runs (its cost is part of the typed path) but never refuses: the bench measures throughput.
     settings = EventBusSettings(fast_emit=fast_emit, redis_channel="bench", rate_limit=1e9, rate_burst=10**9)
     bus = EventBus(auth=JWTAuth(secret=SECRET), rooms=[BenchRoom], redis_url=redis_url, settings=settings)

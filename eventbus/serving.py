@@ -1,4 +1,4 @@
-"""Serving a bus under uvicorn with the options the benchmark measured as fastest (``bench/``, README "Performance").
+"""Serving a bus under uvicorn with the options the benchmark measured as fastest (``bench/``, docs/performance.md).
 
 uvicorn's own defaults suit HTTP apps; for a Socket.IO fan-out two of them cost:
 

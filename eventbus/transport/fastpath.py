@@ -5,7 +5,7 @@ python-socketio's ``AsyncManager.emit`` encodes a broadcast once, then creates o
 them with ``asyncio.wait``. Each task only does ``await socket.queue.put(pkt)``
 on an unbounded queue, which never suspends, so at 1,000 recipients the cost of
 a broadcast is mostly creating, scheduling and collecting 1,000 tasks (see the
-profile in the README, "Performance"). `FastEmitManager` does the same puts
+profile in docs/internals/fast-path.md). `FastEmitManager` does the same puts
 synchronously with ``put_nowait``: the bytes on the wire, the recipients
 (python-socketio's own ``get_participants``: several rooms, each socket once)
 and ``skip_sid`` are unchanged. A run of broadcasts lets the socket writers run
