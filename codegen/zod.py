@@ -187,9 +187,42 @@ def _string(schema: dict[str, Any]) -> str:
         bounds = f"{low or 0}, {'Infinity' if high is None else high}"
         out += f'.refine(length({bounds}), "must have {_between(low, high)} characters")'
     if "pattern" in schema:
-        pattern = json.dumps(schema["pattern"])
+        pattern = json.dumps(js_pattern(schema["pattern"]))
         out += f'.regex(new RegExp({pattern}, "u"), {json.dumps("must match " + schema["pattern"])})'
     return out
+
+
+_CLASSES = {"d": r"\p{Nd}", "D": r"\P{Nd}", "w": r"\p{L}\p{M}\p{Nd}\p{Pc}"}
+
+
+def js_pattern(pattern: str) -> str:
+    r"""A pydantic pattern as a JavaScript one (``u`` flag) that matches the same strings.
+
+    Rust's (pydantic's) and Python's ``\d`` and ``\w`` are Unicode classes (``"٣"`` is a digit); JavaScript's
+    are ASCII only, so they become the Unicode properties they stand for.
+
+    Example:
+        >>> print(js_pattern(r"^\d{3}[\w-]+$"))
+        ^\p{Nd}{3}[\p{L}\p{M}\p{Nd}\p{Pc}-]+$
+    """
+    out: list[str] = []
+    in_class = False
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            if escaped in _CLASSES:
+                word = escaped == "w"
+                out.append(_CLASSES[escaped] if in_class or not word else f"[{_CLASSES[escaped]}]")
+            else:
+                out.append(char + escaped)
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+    return "".join(out)
 
 
 def _between(low: int | None, high: int | None) -> str:
