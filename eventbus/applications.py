@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import socketio
 
 from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.history.service import Recovery
 from eventbus.inbound.connections import ConnectionInfo, ConnectionTable
 from eventbus.inbound.expiry import TokenExpiry
 from eventbus.inbound.handlers import ClientEventHandler, E, Handler
@@ -25,6 +26,8 @@ from eventbus.inbound.joins import RoomHandlers
 from eventbus.inbound.limits import TokenBucket
 from eventbus.presence.service import Presence, query_presence
 from eventbus.transport.managers import disconnect_room
+from eventbus.transport.recovery import emit_recoverable
+from eventbus.transport.server import recoverable
 from events import (
     ClientEvent,
     Event,
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from eventbus.auth import Authenticator
+    from eventbus.history.recovery import RecoveryLog
     from eventbus.presence.store import PresenceStore
     from eventbus.settings import EventBusSettings
 
@@ -83,6 +87,7 @@ class Application(Host):
         allow_anonymous: bool = False,
         authorize: ConnectGuard | None = None,
         rooms: Iterable[type[Room]] = (),
+        recovery_log: RecoveryLog | None = None,
     ) -> None:
         if auth is None and not allow_anonymous:
             raise ConfigurationError(f"application {path!r} needs auth=... or allow_anonymous=True")
@@ -99,6 +104,7 @@ class Application(Host):
         self._expiry = TokenExpiry(self._expire, leeway=float(getattr(auth, "leeway", 0)))
         self._table = ConnectionTable()
         self._presence = Presence(self, presence_store)
+        self._recovery = Recovery(sio, path, recovery_log) if recovery_log is not None else None
         sio.on("connect", self._on_connect, namespace=path)
         sio.on("disconnect", self._on_disconnect, namespace=path)
         sio.on("*", self._on_unknown, namespace=path)
@@ -187,12 +193,18 @@ class Application(Host):
 
     async def join_room(self, sid: str, room: Target) -> None:
         """Put a connection in a room, without asking ``can_join`` (the server decides); records presence."""
-        await self.sio.enter_room(sid, room_name(room, self.namespace), namespace=self.namespace)
+        name = room_name(room, self.namespace)
+        await self.sio.enter_room(sid, name, namespace=self.namespace)
+        if self._recovery is not None:
+            self._recovery.entered(sid, name)
         await self._presence.joined(sid, room)
 
     async def leave_room(self, sid: str, room: Target) -> None:
         """Take a connection out of a room."""
-        await self.sio.leave_room(sid, room_name(room, self.namespace), namespace=self.namespace)
+        name = room_name(room, self.namespace)
+        await self.sio.leave_room(sid, name, namespace=self.namespace)
+        if self._recovery is not None:
+            self._recovery.left(sid, name)
         await self._presence.left(sid, room)
 
     async def presence(self, room: Target) -> list[PresenceMember]:
@@ -206,6 +218,8 @@ class Application(Host):
 
     async def room_moved(self, sid: str, room: str, entered: bool) -> None:
         """Another process put ``sid`` (held here) in ``room`` or took it out, through Redis: record presence."""
+        if self._recovery is not None:
+            (self._recovery.entered if entered else self._recovery.left)(sid, room)
         await self._presence.moved(sid, room, entered)
 
     def connection_count(self) -> int:
@@ -267,6 +281,9 @@ class Application(Host):
             traffic.debug(
                 "out app=%s event=%s to=%s skip=%s", self.namespace, name, self._describe(rooms), skip_sid or []
             )
+        if self._recovery is not None:
+            await emit_recoverable(self.sio, self._recovery.log, name, data, self.namespace, rooms, skip_sid)
+            return
         await self.sio.emit(name, data, to=rooms, skip_sid=skip_sid, namespace=self.namespace)
 
     def _describe(self, rooms: list[str] | None) -> str:
@@ -281,13 +298,22 @@ class Application(Host):
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         user = await self._authenticate(sid, environ, auth)
         await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
-        if user is not None:
+        restored = None
+        if self._recovery is not None:
+            restored = await self._recovery.connect(sid, user, auth)  # enters the user: room, restored ones too
+        elif user is not None:
             await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
+        if user is not None:
             self._expiry.schedule(sid, user)
         self._table.add(sid, user)
+        if restored is not None:
+            for room in restored.rooms:
+                await self._presence.joined(sid, room)
         logger.debug("connected app=%s sid=%s user=%s", self.namespace, sid, user and user.id)
 
     async def _start(self) -> None:
+        if self._recovery is not None:
+            await self._recovery.log.start()
         if any(room.presence for room in self.rooms):
             # Only then: an application without presence rooms needs no Redis keys (its ACL user may have none).
             await self._presence.start()
@@ -295,8 +321,12 @@ class Application(Host):
     async def _stop(self) -> None:
         await self._expiry.cancel_all()
         await self._presence.stop()
+        if self._recovery is not None:
+            await self._recovery.log.stop()
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        if self._recovery is not None:
+            await self._recovery.disconnected(sid, recoverable=recoverable(reason))
         await self._presence.disconnected(sid)
         self._table.remove(sid)
         self._buckets.pop(sid, None)

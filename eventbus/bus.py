@@ -6,7 +6,6 @@ import difflib
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import socketio
 
 from eventbus.applications import Application, ConnectGuard
 from eventbus.asgi import Lifespan, combined_app
@@ -18,7 +17,9 @@ from eventbus.logs import configure_logging
 from eventbus.sending import Sender
 from eventbus.settings import AppSettings, EventBusSettings
 from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
+from eventbus.transport.recovery import recovery_log_for
 from eventbus.transport.redis_manager import RedisManager
+from eventbus.transport.server import Server
 from events import ANY_APP, DEFAULT_APP, Event, PresenceMember, Room, Target, User, UserRoom, WrongApplicationError
 from events.registry import check_app_path
 
@@ -153,7 +154,7 @@ class EventBus(Sender):
             fast_emit=self.settings.fast_emit,
             coalesce_turns=self.settings.coalesce_turns,
         )
-        self.sio = socketio.AsyncServer(
+        self.sio = Server(
             async_mode="asgi",
             client_manager=manager,
             cors_allowed_origins=self.cors_allowed_origins,
@@ -161,6 +162,7 @@ class EventBus(Sender):
         )
         if isinstance(manager, RedisManager):
             manager.room_listener = self._room_moved
+        self._recovery_log = recovery_log_for(self.sio.manager, self.settings)
         self.default_app = Application(
             self.sio,
             DEFAULT_APP,
@@ -170,6 +172,7 @@ class EventBus(Sender):
             allow_anonymous=anonymous,
             authorize=authorize,
             rooms=rooms,
+            recovery_log=self._recovery_log,
         )
         self._apps: dict[str, Application] = {DEFAULT_APP: self.default_app}
         for declared in self.settings.apps:
@@ -233,6 +236,7 @@ class EventBus(Sender):
             allow_anonymous=allow_anonymous,
             authorize=authorize,
             rooms=rooms,
+            recovery_log=self._recovery_log,
         )
         self._apps[path] = application
         return application

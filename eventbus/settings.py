@@ -132,6 +132,17 @@ class EventBusSettings(BaseSettings):
     presence_interval: float = Field(
         default=3, gt=0, description="Seconds between presence heartbeats and reaper passes (below the ttl)."
     )
+    recovery_window: float = Field(
+        default=0,
+        ge=0,
+        description="Seconds a dropped connection may come back within and get what it missed (Socket.IO connection "
+        "state recovery); 0 turns it off. When on, every recoverable event carries its offset as a last argument.",
+    )
+    recovery_max_packets: int = Field(
+        default=100_000,
+        gt=0,
+        description="Most packets kept for recovery (per process in memory, per channel on Redis), whatever the window.",
+    )
     apps: Annotated[list[AppSettings], NoDecode] = Field(
         default=[], description="Applications besides '/': a JSON list or a .toml/.json file path."
     )

@@ -194,6 +194,28 @@ class SocketTestClient:
         )
         return self
 
+    @property
+    def recovered(self) -> bool:
+        """Whether the last connect restored the previous connection (Socket.IO's ``socket.recovered``)."""
+        return self.sio.recovered.get(self.namespace, False)
+
+    async def reconnect(self) -> SocketTestClient:
+        """Connect again after `drop`, presenting the session id and last offset as socket.io-client does.
+
+        With the server's ``recovery_window`` on and the drop within it, `recovered` is then true, the
+        missed events are in the inbox, in order, and the rooms are the same.
+        """
+        auth = {**(self.auth or {}), **self.sio.recovery_auth(self.namespace)}
+        await self.sio.connect(
+            self.url,
+            auth=auth or None,
+            transports=self.transports,
+            namespaces=[self.namespace],
+            wait_timeout=5,
+            **self.connect_kwargs,
+        )
+        return self
+
     async def call(self, event: str, *args: Any, timeout: float = 5) -> Any:  # noqa: ASYNC109 - the ack deadline
         """Emit ``event`` with ``args`` and return the ack."""
         return await self.sio.call(

@@ -69,11 +69,11 @@ class Channel:
             return sentinel.master_for(service or self.channel)
         return module.Redis.from_url(self.redis_url, **options)
 
-    def _decode(self, raw: bytes | str) -> dict[str, Any] | None:
-        """The message to act on, or ``None`` (logged) when it must be dropped."""
+    def _decode(self, raw: bytes | str, *, fresh: bool = True) -> dict[str, Any] | None:
+        """The message to act on, or ``None`` (logged) when it must be dropped; ``fresh``: see `Signer.verify`."""
         if self.signer is not None:
             try:
-                return self.signer.verify(raw)
+                return self.signer.verify(raw, fresh=fresh)
             except SignatureError as exc:
                 logger.warning("dropped %s message from Redis channel %r: %s", _method_of(raw), self.channel, exc)
                 return None

@@ -40,6 +40,8 @@ from eventbus.transport.redis_url import check_url
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
+    from eventbus.history.recovery import RecoveryLog
+
     RoomListener = Callable[[str, str, bool], Awaitable[None]]
     """``(sid, room, entered)``: a socket of this process was put in or taken out of a room by another process."""
 
@@ -76,6 +78,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         self._setup_signing(signing_key)
         self.subscribed = asyncio.Event()
         self.room_listener: RoomListener | None = None
+        self.recovery: RecoveryLog | None = None  # a RedisRecoveryLog, set by eventbus.transport.recovery when recovery is on
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
 
@@ -181,14 +184,33 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         async for message in self._subscription():
             if message.get("channel") != channel or message.get("type") != "message":
                 continue
-            decoded = self._decode(message["data"])
+            raw, offset = message["data"], None
+            if raw[:5] == b"eb-r ":  # a recoverable emit, published with its offset (eventbus.transport.recovery)
+                offset, _, raw = raw[5:].partition(b" ")
+            decoded = self._decode(raw)
             if decoded is None:
+                continue
+            if offset is not None and decoded.get("method") == "emit":
+                await self._deliver_logged(decoded, offset.decode())
                 continue
             if decoded.get("method") == "disconnect_room":
                 if decoded.get("host_id") != self.host_id:
                     await self._handle_disconnect_room(decoded)
                 continue
             yield decoded
+
+    async def _deliver_logged(self, message: dict[str, Any], offset: str) -> None:
+        # Every process delivers these from the subscription, the sender too: the channel's order (the stream's)
+        # is then each socket's order. Without recovery on this process, the packet goes out without its offset.
+        if self.recovery is not None:
+            self.recovery.seen(offset)
+            args = message.get("data")
+            args = list(args) if isinstance(args, list) else [args]
+            message["data"] = [*([] if args == [None] else args), offset]
+        try:
+            await super()._handle_emit(message)
+        except Exception:
+            logger.exception("could not deliver a recoverable emit of %r", message.get("event"))
 
     def _log_subscribed(self, lost_at: float | None) -> None:
         if lost_at is None:

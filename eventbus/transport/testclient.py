@@ -1,7 +1,7 @@
 """The test client's python-socketio/engine.io subclasses: a quick close and a drop that looks like a killed process.
 
-Part of the seam (`eventbus.transport`): it overrides ``socketio.AsyncClient._engineio_client_class``
-and reads python-engineio client internals (``read_loop_task``, ``write_loop_task``, ``queue``,
+Part of the seam (`eventbus.transport`): it overrides ``socketio.AsyncClient._engineio_client_class``,
+``_handle_connect`` and ``_handle_event``, and reads python-engineio client internals (``read_loop_task``, ``write_loop_task``, ``queue``,
 ``http``, ``_trigger_event``, ``_reset``).
 """
 
@@ -45,5 +45,42 @@ class QuickCloseEngineIO(engineio.AsyncClient):  # type: ignore[misc]
 
 
 class QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
+    """python-socketio's client, plus Socket.IO 4.6+'s connection state recovery as socket.io-client does it.
+
+    It keeps the ``pid`` of each namespace's CONNECT reply and the last offset
+    (the last string argument of an event, once a pid is known, taken off the
+    arguments the handlers get); `recovery_auth` is what to merge into the auth
+    of the next connect, and ``recovered[namespace]`` says whether that worked.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pids: dict[str, str] = {}
+        self.offsets: dict[str, str] = {}
+        self.recovered: dict[str, bool] = {}
+
     def _engineio_client_class(self) -> type[engineio.AsyncClient]:
         return QuickCloseEngineIO
+
+    def recovery_auth(self, namespace: str = "/") -> dict[str, str]:
+        """``{"pid": ..., "offset": ...}`` for the next connect to ``namespace`` (empty before any pid)."""
+        pid = self.pids.get(namespace)
+        if pid is None:
+            return {}
+        offset = self.offsets.get(namespace)
+        return {"pid": pid} if offset is None else {"pid": pid, "offset": offset}
+
+    async def _handle_connect(self, namespace: str | None, data: Any) -> None:
+        namespace = namespace or "/"
+        pid = data.get("pid") if isinstance(data, dict) else None
+        self.recovered[namespace] = pid is not None and self.pids.get(namespace) == pid
+        if isinstance(pid, str):
+            self.pids[namespace] = pid
+        await super()._handle_connect(namespace, data)
+
+    async def _handle_event(self, namespace: str | None, id: Any, data: list[Any]) -> None:  # noqa: A002
+        key = namespace or "/"
+        if key in self.pids and len(data) > 1 and isinstance(data[-1], str):
+            self.offsets[key] = data[-1]
+            data = data[:-1]
+        await super()._handle_event(namespace, id, data)

@@ -1,0 +1,1 @@
+"""Delivery guarantees: the packet log behind connection state recovery, and per-room history with positions."""

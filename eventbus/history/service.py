@@ -1,0 +1,203 @@
+"""Connection state recovery for one application: sessions kept on drops, restored (or refused) on reconnects.
+
+The rules, beyond Socket.IO's own:
+
+* the reconnect is authenticated like any connection first; a session is
+  restored only for the same user (or an anonymous one for an anonymous one);
+* each restored room is asked ``can_join`` again: a refused room is not
+  entered and none of its missed packets is sent (rooms the server put a
+  connection in by name, without a room class, are kept);
+* a packet sent with ``exclude=`` that socket stays excluded; acks are never
+  logged, so never replayed;
+* the missed packets go out before the connection enters its rooms again, so
+  nothing new can come before them; a position the log no longer covers (too
+  old, another epoch, an unknown session) gives a fresh connection and no
+  packet at all.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from eventbus.history.recovery import RecoveryLog, Session, compare, replayable
+from events import InvalidNameError, UserRoom
+from events.rooms import room_from_name
+
+if TYPE_CHECKING:
+    from events import User
+
+__all__ = ["Recovery", "Restored", "Wire"]
+
+logger = logging.getLogger(__name__)
+
+
+class Wire(Protocol):
+    """What recovery needs of the Socket.IO server (``eventbus.transport.server.Server`` has it)."""
+
+    def add_to_connect_reply(self, namespace: str, sid: str, fields: dict[str, Any]) -> None: ...
+
+    async def resend(self, namespace: str, sid: str, packets: list[list[Any]]) -> None: ...
+
+    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None: ...
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A recovered connection: the rooms it is back in (its own aside) and how many packets it was sent again."""
+
+    rooms: list[str] = field(default_factory=list)
+    missed: int = 0
+
+
+class _Unrecoverable(Exception):
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+class Recovery:
+    """Connection state recovery of one application (namespace) over a `RecoveryLog`.
+
+    ``outcomes`` counts what reconnects got: ``recovered``, ``unknown`` (no such
+    session, or expired), ``refused`` (another user), ``too_old`` (the log no
+    longer covers the position) and ``epoch_changed`` (the log was lost).
+    """
+
+    def __init__(self, wire: Wire, namespace: str, log: RecoveryLog) -> None:
+        self.wire = wire
+        self.namespace = namespace
+        self.log = log
+        self.outcomes: Counter[str] = Counter()
+        self._live: dict[str, Session] = {}
+
+    def __repr__(self) -> str:
+        return f"Recovery({self.namespace!r}, {self.log!r}, outcomes={dict(self.outcomes)})"
+
+    async def connect(self, sid: str, user: User | None, auth: Any) -> Restored | None:
+        """Set up an authenticated connection: restored from its ``pid`` and ``offset`` when it can be, else fresh.
+
+        Either way the connection is in its ``user:`` room on return and its CONNECT reply will carry its ``pid``.
+        """
+        pid = auth.get("pid") if isinstance(auth, dict) else None
+        offset = auth.get("offset") if isinstance(auth, dict) else None
+        if isinstance(pid, str) and pid:
+            try:
+                return await self._restore(sid, user, pid, offset if isinstance(offset, str) else None)
+            except _Unrecoverable as exc:
+                self.outcomes[exc.outcome] += 1
+                logger.info("recovery: fresh connection app=%s sid=%s (%s)", self.namespace, sid, exc.outcome)
+        await self._start(sid, user, Session(secrets.token_urlsafe(16), sid, self.namespace, _id(user), ""), {})
+        return None
+
+    async def _restore(self, sid: str, user: User | None, pid: str, offset: str | None) -> Restored:
+        old = await self.log.take(pid)
+        if old is None or old.namespace != self.namespace:
+            raise _Unrecoverable("unknown")
+        if old.user_id != _id(user):
+            logger.warning("recovery: session of user %s presented by user %s: refused", old.user_id, _id(user))
+            raise _Unrecoverable("refused")
+        after = old.start
+        if offset is not None:
+            order = compare(offset, old.start)
+            if order is None:
+                raise _Unrecoverable("epoch_changed")
+            after = offset if order == 1 else old.start
+        kept = {room: at for room, at in old.rooms.items() if await self._may_rejoin(room, user, old.sid)}
+        old.rooms = kept
+        missed, position = await self._catch_up(old, after, sid)
+        new = Session(pid, sid, self.namespace, _id(user), position)
+        rooms = [room for room in kept if room != old.sid]
+        await self._start(sid, user, new, {room: position for room in rooms})
+        self.outcomes["recovered"] += 1
+        logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
+        return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
+
+    async def _catch_up(self, session: Session, after: str, sid: str) -> tuple[int, str]:
+        # Resend what the log holds up to this process's position, until the position stops moving while we read:
+        # from then on, entering the rooms (no await in between) makes every later packet a live one.
+        sent = 0
+        while True:
+            head = self.log.position
+            order = compare(after, head) if head else None
+            if order is None:
+                raise _Unrecoverable("epoch_changed")
+            if order >= 0:
+                return sent, after
+            entries = await self.log.read(after, head)
+            if entries is None:
+                raise _Unrecoverable("too_old")
+            packets = [entry.packet_data() for entry in entries if replayable(entry, session)]
+            await self.wire.resend(self.namespace, sid, packets)
+            sent += len(packets)
+            after = head
+
+    async def _start(self, sid: str, user: User | None, session: Session, rooms: dict[str, str]) -> None:
+        if not session.start:
+            session.start = self.log.position
+        session.sid = sid
+        session.rooms = {sid: session.start, **rooms}
+        if user is not None:
+            session.rooms[UserRoom(user_id=user.id).name] = session.start
+        # No await suspends between reading the position above and the last room entered: local enter_room only.
+        for room in session.rooms:
+            if room != sid:
+                await self.wire.enter_room(sid, room, namespace=self.namespace)
+        self._live[sid] = session
+        self.wire.add_to_connect_reply(self.namespace, sid, {"pid": session.pid})
+
+    async def _may_rejoin(self, room: str, user: User | None, old_sid: str) -> bool:
+        if room == old_sid:
+            return True
+        try:
+            typed = room_from_name(room, self.namespace)
+        except (InvalidNameError, ValueError):
+            return True  # a room the server named itself: no class to ask
+        try:
+            allowed = typed.can_join(user)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+        except Exception:
+            logger.exception("%s.can_join raised while restoring room %s", type(typed).__name__, room)
+            return False
+        if not allowed:
+            logger.info("recovery: not restored into %s (can_join refused user %s)", room, _id(user))
+        return bool(allowed)
+
+    def entered(self, sid: str, room: str) -> None:
+        """``sid`` entered ``room`` now: it is owed that room's packets from here on."""
+        session = self._live.get(sid)
+        if session is not None and room not in session.rooms:
+            session.rooms[room] = self.log.position
+
+    def left(self, sid: str, room: str) -> None:
+        """``sid`` left ``room``."""
+        session = self._live.get(sid)
+        if session is not None:
+            session.rooms.pop(room, None)
+
+    async def disconnected(self, sid: str, *, recoverable: bool) -> None:
+        """Keep the session of a connection that was lost (not closed) for the window."""
+        session = self._live.pop(sid, None)
+        if session is None or not recoverable:
+            return
+        current = self.wire.rooms(sid, namespace=self.namespace)
+        session.rooms = {room: session.rooms.get(room, session.start) for room in current}
+        try:
+            await self.log.save(session)
+        except Exception:
+            logger.exception("recovery: could not keep the session of sid=%s", sid)
+
+    def forget(self, sid: str) -> None:
+        """The connection was refused after `connect`: no session to keep."""
+        self._live.pop(sid, None)
+
+
+def _id(user: User | None) -> str | None:
+    return None if user is None else user.id

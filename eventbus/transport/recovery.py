@@ -1,0 +1,237 @@
+"""Recoverable sends: the packet log in memory or in a Redis stream, and the emit that gives each packet its offset.
+
+In memory, `emit_recoverable` logs the packet (`MemoryRecoveryLog.append`) and
+emits it with its offset as an extra argument, in the same loop turn.
+
+With Redis, one Lua script appends the message to the channel's stream
+(``XADD``, trimmed to the window and to ``recovery_max_packets``) and publishes
+it prefixed with its offset, ``eb-r {epoch}:{stream id} {message}``: both in
+one atomic step, so the order of the stream is the order every process
+receives the channel in. Each process, the sender included, delivers these
+messages from its subscription only (never locally first), appending the
+offset to the arguments: every socket gets its packets in offset order, which
+is what lets a client's last offset say exactly what it has. A session is a
+Redis key with the window as TTL, so a client can come back on any process.
+
+Keys, all under ``{channel}:recovery:`` (an ACL grants ``~{channel}:recovery:*``):
+``stream``, ``epoch`` (set once by the script; lost with the data, so a flushed
+or restarted Redis without persistence gives a new epoch and no false recovery)
+and ``session:{pid}``. The offset prefix is outside the signature of a signed
+message: a forged offset can at worst make a client's next recovery fail or skip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, Session, later, new_epoch
+from eventbus.transport.redis_manager import RedisManager
+
+if TYPE_CHECKING:
+    import socketio
+
+    from eventbus.settings import EventBusSettings
+
+__all__ = ["RedisRecoveryLog", "emit_recoverable", "recovery_log_for"]
+
+logger = logging.getLogger(__name__)
+
+READ_BATCH = 1000
+
+# KEYS: stream, epoch. ARGV: channel, message, epoch candidate, window in ms, max packets.
+_PUBLISH = """
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+local epoch = redis.call('GET', KEYS[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2])
+local now = redis.call('TIME')
+local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
+if horizon > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', horizon) end
+local offset = epoch .. ':' .. id
+redis.call('PUBLISH', ARGV[1], 'eb-r ' .. offset .. ' ' .. ARGV[2])
+return offset
+"""
+
+# KEYS: stream, epoch. ARGV: after (exclusive), upto (inclusive), count.
+# Returns {epoch or '', max deleted id, entries}: entries are complete when max deleted <= after.
+_READ = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then return {'', '0-0', {}} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, '0-0', {}} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local deleted = '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+end
+return {epoch, deleted, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+"""
+
+
+def _arguments(data: Any) -> list[Any]:
+    # A pub/sub message's argument list; [None] is no argument, as python-socketio reads it.
+    args = list(data) if isinstance(data, list) else [data]
+    return [] if args == [None] else args
+
+
+def _stream_id(offset: str) -> str:
+    return offset.partition(":")[2]
+
+
+class RedisRecoveryLog(RecoveryLog):
+    """The packet log and sessions of every process sharing a Redis channel (see the module docstring)."""
+
+    def __init__(self, manager: RedisManager, *, window: float, max_packets: int = 100_000) -> None:
+        self.manager = manager
+        self.window = window
+        self.max_packets = max_packets
+        prefix = f"{manager.channel}:recovery"
+        self.stream_key, self.epoch_key, self.session_prefix = f"{prefix}:stream", f"{prefix}:epoch", f"{prefix}:session:"
+        self._position = ""
+        self._redis: Any = None
+
+    def __repr__(self) -> str:
+        return f"RedisRecoveryLog({self.manager.safe_url!r}, key={self.stream_key!r}, window={self.window:g})"
+
+    @property
+    def position(self) -> str:
+        return self._position
+
+    def seen(self, offset: str) -> None:
+        self._position = offset
+
+    def _client(self) -> Any:
+        if self._redis is None:
+            self._redis = self.manager.new_client()
+        return self._redis
+
+    async def start(self) -> None:
+        client = self._client()
+        await client.set(self.epoch_key, new_epoch(), nx=True)
+        epoch = (await client.get(self.epoch_key)).decode()
+        last = await client.xrevrange(self.stream_key, count=1)
+        here = f"{epoch}:{last[0][0].decode() if last else '0-0'}"
+        # The listener may already have delivered later packets: keep the later position.
+        self._position = later(self._position, here) if self._position else here
+
+    async def stop(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def publish(self, raw: str) -> str:
+        """Append ``raw`` (an encoded pub/sub message) to the stream and publish it with its offset; the offset."""
+        window_ms = str(int(self.window * 1000))
+        args = [self.manager.channel, raw, new_epoch(), window_ms, str(self.max_packets)]
+        offset = await self._client().eval(_PUBLISH, 2, self.stream_key, self.epoch_key, *args)
+        return offset.decode() if isinstance(offset, bytes) else str(offset)
+
+    async def read(self, after: str, upto: str) -> list[Entry] | None:
+        epoch = after.partition(":")[0]
+        if upto.partition(":")[0] != epoch:
+            return None
+        entries: list[Entry] = []
+        cursor = _stream_id(after)
+        while True:
+            found_epoch, deleted, batch = await self._client().eval(
+                _READ, 2, self.stream_key, self.epoch_key, cursor, _stream_id(upto), str(READ_BATCH)
+            )
+            if found_epoch.decode() != epoch or not _not_after(deleted.decode(), _stream_id(after)):
+                return None  # the stream was lost (new epoch) or trimmed past the client's offset
+            for stream_id, fields in batch:
+                entry = self._entry(f"{epoch}:{stream_id.decode()}", fields)
+                if entry is not None:
+                    entries.append(entry)
+            if len(batch) < READ_BATCH:
+                return entries
+            cursor = batch[-1][0].decode()
+
+    def _entry(self, offset: str, fields: list[bytes]) -> Entry | None:
+        message = self.manager._decode(dict(zip(fields[::2], fields[1::2], strict=True)).get(b"m", b""), fresh=False)
+        if message is None or message.get("method") != "emit":
+            return None
+        room, skip = message.get("room"), message.get("skip_sid")
+        return Entry(
+            offset=offset,
+            namespace=message.get("namespace") or "/",
+            event=str(message.get("event")),
+            args=_arguments(message.get("data")),
+            rooms=None if room is None else [room] if isinstance(room, str) else list(room),
+            skip=None if skip is None else [skip] if isinstance(skip, str) else list(skip),
+        )
+
+    async def save(self, session: Session) -> None:
+        key = self.session_prefix + session.pid
+        await self._client().set(key, json.dumps(session.to_json()), px=max(1, int(self.window * 1000)))
+
+    async def take(self, pid: str) -> Session | None:
+        try:
+            raw = await self._client().getdel(self.session_prefix + pid)
+        except RedisError:
+            logger.exception("could not read recovery session from Redis at %s", self.manager.safe_url)
+            return None
+        if raw is None:
+            return None
+        return Session.from_json(json.loads(raw))
+
+
+def _not_after(a: str, b: str) -> bool:
+    # Stream ids "ms-seq": whether a <= b.
+    left, right = a.split("-"), b.split("-")
+    return (int(left[0]), int(left[1])) <= (int(right[0]), int(right[1]))
+
+
+def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSettings) -> RecoveryLog | None:
+    """The recovery log for this manager (``None`` when ``recovery_window`` is 0): in its Redis, or in memory."""
+    if not settings.recovery_window:
+        return None
+    if isinstance(manager, RedisManager):
+        if manager.recovery is None:
+            manager.recovery = RedisRecoveryLog(
+                manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets
+            )
+        return manager.recovery
+    return MemoryRecoveryLog(settings.recovery_window, max_packets=settings.recovery_max_packets)
+
+
+async def emit_recoverable(
+    sio: socketio.AsyncServer,
+    log: RecoveryLog,
+    event: str,
+    data: Any,
+    namespace: str,
+    rooms: list[str] | None,
+    skip: list[str] | None,
+) -> None:
+    """Send one event with its offset as last argument, logged for the sockets that miss it.
+
+    Binary payloads are sent as they are, unlogged (python-socketio splits their attachments from the arguments).
+    """
+    args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+    if sio.packet_class.data_is_binary(args):
+        await sio.emit(event, data, to=rooms, skip_sid=skip, namespace=namespace)
+        return
+    manager = sio.manager
+    if isinstance(log, RedisRecoveryLog) and isinstance(manager, RedisManager):
+        message = {
+            "method": "emit",
+            "event": event,
+            "data": args or [None],
+            "binary": False,
+            "namespace": namespace,
+            "room": rooms,
+            "skip_sid": skip,
+            "callback": None,
+            "host_id": manager.host_id,
+        }
+        try:
+            await log.publish(manager._encode(message))
+        except RedisError as exc:
+            raise manager._publish_failed(message, exc) from exc
+        return
+    if isinstance(log, MemoryRecoveryLog):
+        offset = log.append(namespace, event, args, rooms, skip)
+        # No await between the append and the queueing below: the log's order is every socket's order.
+        await sio.emit(event, (*args, offset), to=rooms, skip_sid=skip, namespace=namespace)
