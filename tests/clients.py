@@ -102,6 +102,19 @@ class JSClient:
         await self._command({"cmd": "set_token", "token": token})
         await self._command({"cmd": "connect"})
 
+    async def drop(self) -> None:
+        """Close the engine.io connection, not the socket: what a lost network does to the page."""
+        count = len(self.lifecycle())
+        await self._command({"cmd": "drop"})
+        await self.inbox.wait_for("__lifecycle__", count + 1)
+
+    async def reconnect(self) -> dict[str, Any]:
+        """Connect again (socket.io-client presents its pid and last offset itself); the ``connect`` message."""
+        count = len(self.lifecycle())
+        await self._command({"cmd": "connect"})
+        await self.inbox.wait_for("__lifecycle__", count + 1, timeout=15)
+        return self.lifecycle()[count]
+
     def lifecycle(self) -> list[dict[str, Any]]:
         """``connect`` / ``connect_error`` / ``disconnect`` messages, in order."""
         return list(self.inbox.events["__lifecycle__"])

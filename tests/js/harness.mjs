@@ -2,7 +2,8 @@
 //   argv[2]: {"url": ..., "namespace": "/admin" | null, "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
 //   stdin:   {"id": 1, "cmd": "emit", "event": "join_chat", "args": [...], "ack": true}
 //            {"id": 2, "cmd": "set_token", "token": "..."} | {"id": 3, "cmd": "connect"} | {"id": 4, "cmd": "disconnect"}
-//   stdout:  {"type": "connect"} | {"type": "connect_error", "message": ...} | {"type": "event", "event": ..., "args": [...]}
+//            {"id": 5, "cmd": "drop"} (closes the engine.io connection, not the socket: a lost network)
+//   stdout:  {"type": "connect", "id": ..., "recovered": false} | {"type": "connect_error", "message": ...} | {"type": "event", "event": ..., "args": [...]}
 //            {"type": "ack", "id": 1, "args": [...]} | {"type": "disconnect", "reason": ...} | {"type": "done", "id": 2}
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
@@ -21,7 +22,7 @@ const socket = io(options.url + (options.namespace && options.namespace !== "/" 
   forceNew: true,
 });
 
-socket.on("connect", () => out({ type: "connect", id: socket.id }));
+socket.on("connect", () => out({ type: "connect", id: socket.id, recovered: socket.recovered }));
 socket.on("connect_error", (err) => out({ type: "connect_error", message: err.message, data: err.data ?? null }));
 socket.on("disconnect", (reason) => out({ type: "disconnect", reason }));
 socket.onAny((event, ...args) => out({ type: "event", event, args }));
@@ -42,6 +43,9 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     out({ type: "done", id: command.id });
   } else if (command.cmd === "connect") {
     socket.connect();
+    out({ type: "done", id: command.id });
+  } else if (command.cmd === "drop") {
+    socket.io.engine.close();
     out({ type: "done", id: command.id });
   } else if (command.cmd === "disconnect") {
     socket.disconnect();
