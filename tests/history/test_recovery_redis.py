@@ -1,0 +1,63 @@
+"""Connection state recovery across two buses sharing a real redis-server: a client comes back on the other one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from eventbus import EventBus, JWTAuth
+from eventbus.settings import EventBusSettings
+from tests.clients import PyClient
+from tests.redis_server import RedisServer
+from tests.sample import ChatRoom, LobbyRoom, MessageEvent
+
+pytestmark = pytest.mark.redis
+
+Serve = Callable[[Any], Awaitable[str]]
+Connect = Callable[..., Awaitable[PyClient]]
+Token = Callable[..., str]
+KEY = "recovery-signing-key-0123456789abcdef"
+
+
+@pytest.fixture
+def two_buses(
+    jwt_auth: JWTAuth, serve: Serve, redis_server: RedisServer
+) -> Callable[..., Awaitable[list[tuple[EventBus, str]]]]:
+    async def start(**settings: Any) -> list[tuple[EventBus, str]]:
+        channel = f"recovery-{uuid.uuid4().hex[:8]}"
+        served = []
+        for _ in range(2):
+            bus = EventBus(
+                auth=jwt_auth,
+                rooms=[ChatRoom, LobbyRoom],
+                redis_url=redis_server.url,
+                redis_channel=channel,
+                redis_signing_key=KEY,
+                settings=EventBusSettings(recovery_window=60, **settings),
+            )
+            served.append((bus, await serve(bus.asgi_app())))
+        return served
+
+    return start
+
+
+async def test_client_recovers_on_the_other_process(
+    two_buses: Callable[..., Awaitable[list[tuple[EventBus, str]]]], py_client: Connect, token: Token
+) -> None:
+    (bus_a, url_a), (bus_b, url_b) = await two_buses()
+    alice = await py_client(url_a, token=token("alice"))
+    assert await alice.call("join_chat", {"chat_id": "42"}) == {"ok": True, "room": "chat:42"}
+    await bus_b.broadcast(MessageEvent(chat_id="42", text="before"))
+    await alice.inbox.wait_for("message", 1)
+    await alice.drop()
+    for n in range(5):
+        await (bus_a, bus_b)[n % 2].broadcast(MessageEvent(chat_id="42", text=f"missed {n}"))
+    alice.url = url_b
+    await alice.reconnect()
+    assert alice.recovered
+    await bus_a.broadcast(MessageEvent(chat_id="42", text="after"))
+    received = await alice.inbox.wait_for("message", 7)
+    assert [m["text"] for m in received] == ["before", *(f"missed {n}" for n in range(5)), "after"]
