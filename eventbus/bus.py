@@ -6,7 +6,6 @@ import difflib
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-
 from eventbus.applications import Application, ConnectGuard
 from eventbus.asgi import Lifespan, combined_app
 from eventbus.auth import Authenticator, JWTAuth

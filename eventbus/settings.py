@@ -141,7 +141,8 @@ class EventBusSettings(BaseSettings):
     recovery_max_packets: int = Field(
         default=100_000,
         gt=0,
-        description="Most packets kept for recovery (per process in memory, per channel on Redis), whatever the window.",
+        description="Most packets kept for recovery (per process in memory, per channel on Redis), "
+        "whatever the window.",
     )
     apps: Annotated[list[AppSettings], NoDecode] = Field(
         default=[], description="Applications besides '/': a JSON list or a .toml/.json file path."

@@ -108,10 +108,13 @@ class JSClient:
         await self._command({"cmd": "drop"})
         await self.inbox.wait_for("__lifecycle__", count + 1)
 
-    async def reconnect(self) -> dict[str, Any]:
-        """Connect again (socket.io-client presents its pid and last offset itself); the ``connect`` message."""
+    async def reconnect(self, url: str | None = None) -> dict[str, Any]:
+        """Connect again, to ``url`` if given (socket.io-client presents its pid and last offset itself).
+
+        Returns the ``connect`` (or ``connect_error``) message.
+        """
         count = len(self.lifecycle())
-        await self._command({"cmd": "connect"})
+        await self._command({"cmd": "connect", "url": url})
         await self.inbox.wait_for("__lifecycle__", count + 1, timeout=15)
         return self.lifecycle()[count]
 

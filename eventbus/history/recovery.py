@@ -130,7 +130,7 @@ class RecoveryLog(ABC):
     def position(self) -> str:
         """The offset of the last packet this process handed to its sockets: where a new connection starts."""
 
-    def seen(self, offset: str) -> None:
+    def seen(self, offset: str) -> None:  # noqa: B027 - a hook only the Redis log needs
         """This process is about to deliver the packet at ``offset`` (from Redis): new connections start after it."""
 
     @abstractmethod
@@ -145,10 +145,10 @@ class RecoveryLog(ABC):
     async def take(self, pid: str) -> Session | None:
         """The session of ``pid``, removed (a session is restored once); ``None`` when unknown or expired."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - nothing to do in memory
         """Connect and find the current position (nothing to do in memory)."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - nothing to do in memory
         """Release connections (nothing to do in memory)."""
 
 
@@ -171,7 +171,9 @@ class MemoryRecoveryLog(RecoveryLog):
         self._sessions: dict[str, tuple[float, Session]] = {}
 
     def __repr__(self) -> str:
-        return f"MemoryRecoveryLog(window={self.window:g}, packets={len(self._packets)}, sessions={len(self._sessions)})"
+        return (
+            f"MemoryRecoveryLog(window={self.window:g}, packets={len(self._packets)}, sessions={len(self._sessions)})"
+        )
 
     @property
     def position(self) -> str:

@@ -56,7 +56,7 @@ class Restored:
     missed: int = 0
 
 
-class _Unrecoverable(Exception):
+class _UnrecoverableError(Exception):
     def __init__(self, outcome: str) -> None:
         super().__init__(outcome)
         self.outcome = outcome
@@ -90,7 +90,7 @@ class Recovery:
         if isinstance(pid, str) and pid:
             try:
                 return await self._restore(sid, user, pid, offset if isinstance(offset, str) else None)
-            except _Unrecoverable as exc:
+            except _UnrecoverableError as exc:
                 self.outcomes[exc.outcome] += 1
                 logger.info("recovery: fresh connection app=%s sid=%s (%s)", self.namespace, sid, exc.outcome)
         await self._start(sid, user, Session(secrets.token_urlsafe(16), sid, self.namespace, _id(user), ""), {})
@@ -99,22 +99,22 @@ class Recovery:
     async def _restore(self, sid: str, user: User | None, pid: str, offset: str | None) -> Restored:
         old = await self.log.take(pid)
         if old is None or old.namespace != self.namespace:
-            raise _Unrecoverable("unknown")
+            raise _UnrecoverableError("unknown")
         if old.user_id != _id(user):
             logger.warning("recovery: session of user %s presented by user %s: refused", old.user_id, _id(user))
-            raise _Unrecoverable("refused")
+            raise _UnrecoverableError("refused")
         after = old.start
         if offset is not None:
             order = compare(offset, old.start)
             if order is None:
-                raise _Unrecoverable("epoch_changed")
+                raise _UnrecoverableError("epoch_changed")
             after = offset if order == 1 else old.start
         kept = {room: at for room, at in old.rooms.items() if await self._may_rejoin(room, user, old.sid)}
         old.rooms = kept
         missed, position = await self._catch_up(old, after, sid)
         new = Session(pid, sid, self.namespace, _id(user), position)
         rooms = [room for room in kept if room != old.sid]
-        await self._start(sid, user, new, {room: position for room in rooms})
+        await self._start(sid, user, new, dict.fromkeys(rooms, position))
         self.outcomes["recovered"] += 1
         logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
         return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
@@ -127,12 +127,12 @@ class Recovery:
             head = self.log.position
             order = compare(after, head) if head else None
             if order is None:
-                raise _Unrecoverable("epoch_changed")
+                raise _UnrecoverableError("epoch_changed")
             if order >= 0:
                 return sent, after
             entries = await self.log.read(after, head)
             if entries is None:
-                raise _Unrecoverable("too_old")
+                raise _UnrecoverableError("too_old")
             packets = [entry.packet_data() for entry in entries if replayable(entry, session)]
             await self.wire.resend(self.namespace, sid, packets)
             sent += len(packets)

@@ -12,6 +12,8 @@ needs more lives here, one module per concern:
 * `channel`, `signing`, `redis_url`: the wire format of a pub/sub message, its HMAC
   signature, and URL checks.
 * `testclient`: the engine.io client subclass behind `eventbus.testing`.
+* `server`: `Server`, python-socketio's server with the CONNECT reply's ``pid`` and packet replay;
+  `recovery`: recoverable emits and the Redis stream they are logged in (connection state recovery).
 
 Internals used, with the versions ``pyproject.toml`` pins (python-socketio 5.16-5.18,
 python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on the wire:
@@ -23,7 +25,10 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   overridden by `redis_manager`;
 * python-engineio ``AsyncServer.sockets`` and ``send_packet`` (wrapped), and
   ``AsyncSocket.queue``, ``closed``, ``last_ping``, ``upgraded`` (`fastpath`, `coalescing`);
-* python-socketio ``AsyncClient._engineio_client_class`` and python-engineio
+* python-socketio ``AsyncServer._send_packet``, ``_handle_eio_disconnect``, ``manager.eio_sid_from_sid``
+  and ``packet_class`` (`server`, `recovery`), ``AsyncPubSubManager._handle_emit`` with a pub/sub message
+  built by `recovery` (the shape ``AsyncPubSubManager.emit`` publishes), and ``Channel._encode``/``_decode``;
+* python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
   ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
   ``_trigger_event``, ``_reset`` (`testclient`).
 

@@ -88,7 +88,11 @@ class RedisRecoveryLog(RecoveryLog):
         self.window = window
         self.max_packets = max_packets
         prefix = f"{manager.channel}:recovery"
-        self.stream_key, self.epoch_key, self.session_prefix = f"{prefix}:stream", f"{prefix}:epoch", f"{prefix}:session:"
+        self.stream_key, self.epoch_key, self.session_prefix = (
+            f"{prefix}:stream",
+            f"{prefix}:epoch",
+            f"{prefix}:session:",
+        )
         self._position = ""
         self._redis: Any = None
 

@@ -78,7 +78,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         self._setup_signing(signing_key)
         self.subscribed = asyncio.Event()
         self.room_listener: RoomListener | None = None
-        self.recovery: RecoveryLog | None = None  # a RedisRecoveryLog, set by eventbus.transport.recovery when recovery is on
+        self.recovery: RecoveryLog | None = (
+            None  # a RedisRecoveryLog, set by eventbus.transport.recovery when recovery is on
+        )
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
 

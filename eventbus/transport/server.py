@@ -75,7 +75,7 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]  # python-socketio shi
 
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         if pkt.packet_type == sio_packet.CONNECT and isinstance(pkt.data, dict) and self._connect_extras:
-            extra = self._connect_extras.pop((pkt.namespace or "/", pkt.data.get("sid")), None)
+            extra = self._connect_extras.pop((pkt.namespace or "/", str(pkt.data.get("sid"))), None)
             if extra:
                 pkt.data = {**pkt.data, **extra}
         await super()._send_packet(eio_sid, pkt)

@@ -1,8 +1,8 @@
 """The test client's python-socketio/engine.io subclasses: a quick close and a drop that looks like a killed process.
 
 Part of the seam (`eventbus.transport`): it overrides ``socketio.AsyncClient._engineio_client_class``,
-``_handle_connect`` and ``_handle_event``, and reads python-engineio client internals (``read_loop_task``, ``write_loop_task``, ``queue``,
-``http``, ``_trigger_event``, ``_reset``).
+``_handle_connect`` and ``_handle_event``, and reads python-engineio client internals (``read_loop_task``,
+``write_loop_task``, ``queue``, ``http``, ``_trigger_event``, ``_reset``).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
             self.pids[namespace] = pid
         await super()._handle_connect(namespace, data)
 
-    async def _handle_event(self, namespace: str | None, id: Any, data: list[Any]) -> None:  # noqa: A002
+    async def _handle_event(self, namespace: str | None, id: Any, data: list[Any]) -> None:
         key = namespace or "/"
         if key in self.pids and len(data) > 1 and isinstance(data[-1], str):
             self.offsets[key] = data[-1]

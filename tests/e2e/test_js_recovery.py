@@ -10,6 +10,7 @@ import pytest
 from eventbus import EventBus, JWTAuth
 from eventbus.settings import EventBusSettings
 from tests.clients import JSClient
+from tests.e2e.cluster import Cluster
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
 
 pytestmark = pytest.mark.node
@@ -45,3 +46,44 @@ async def test_stock_client_recovers_missed_events_and_rooms(
     await bus.broadcast(MessageEvent(chat_id="42", text="after"))  # still in chat:42: no rejoin
     await alice.inbox.wait_for("message", 6)
     assert texts(alice) == [*(f"missed {n}" for n in range(5)), "after"]
+
+
+async def test_stock_client_disconnecting_itself_is_not_recovered(
+    jwt_auth: JWTAuth, serve: Serve, js_client: StartJS, token: Token
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=60))
+    url = await serve(bus.asgi_app())
+    alice = await js_client(url, token=token("alice"))
+    assert await alice.call("join_chat", {"chat_id": "42"}) == {"ok": True, "room": "chat:42"}
+    await bus.broadcast(MessageEvent(chat_id="42", text="seen"))
+    await alice.inbox.wait_for("message")
+    count = len(alice.lifecycle())
+    await alice._command({"cmd": "disconnect"})  # socket.disconnect(): a Socket.IO DISCONNECT, not a lost network
+    await alice.inbox.wait_for("__lifecycle__", count + 1)
+    await bus.broadcast(MessageEvent(chat_id="42", text="while away"))
+    connected = await alice.reconnect()
+    assert connected["recovered"] is False
+    await bus.broadcast(MessageEvent(chat_id="42", text="not in the room any more"))
+    await bus.emit_to_user("alice", "ping", {})
+    await alice.inbox.wait_for("ping")
+    assert texts(alice) == ["seen"]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_stock_client_recovers_on_the_other_server_process(
+    cluster: Callable[..., Awaitable[Cluster]], js_client: StartJS, token: Token, transport: str
+) -> None:
+    started = await cluster(recovery_window="60")
+    server_a, server_b = started.servers
+    alice = await js_client(server_a.url, token=token("alice"), transports=[transport])
+    assert await alice.call("join_team", {"team_id": "t1"}) == {"ok": True, "room": "team:t1"}
+    await alice.drop()
+    ticks = [{"op": "broadcast", "event": {"source": "A", "seq": n, "teams": ["t1"]}} for n in range(4)]
+    assert await server_a.run(ticks[:2]) == [{"ok": True}] * 2
+    assert await server_b.run(ticks[2:]) == [{"ok": True}] * 2
+    connected = await alice.reconnect(server_b.url)
+    assert connected["recovered"] is True, started.logs()
+    assert await server_a.run([{"op": "broadcast", "event": {"source": "A", "seq": 4, "teams": ["t1"]}}])
+    await alice.inbox.wait_for("tick", 5)
+    assert [args[0]["seq"] for args in alice.received("tick")] == [0, 1, 2, 3, 4]

@@ -1,34 +1,193 @@
-"""Connection state recovery on one process, with eventbus.testing's client over the wire."""
+"""Connection state recovery on one process, over the wire with eventbus.testing's client: the rules, case by case."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
+import socketio
 
 from eventbus import EventBus, JWTAuth
 from eventbus.settings import EventBusSettings
 from tests.clients import PyClient
-from tests.sample import ChatRoom, LobbyRoom, MessageEvent
+from tests.sample import CHAT_MEMBERS, ChatRoom, LobbyRoom, MessageEvent, NoticeEvent
 
 Serve = Callable[[Any], Awaitable[str]]
 Connect = Callable[..., Awaitable[PyClient]]
 Token = Callable[..., str]
 
 
-async def test_dropped_client_gets_missed_events_in_order_and_keeps_its_rooms(
-    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
-) -> None:
+@pytest.fixture
+async def served(jwt_auth: JWTAuth, serve: Serve) -> tuple[EventBus, str]:
     bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=60))
-    url = await serve(bus.asgi_app())
-    alice = await py_client(url, token=token("alice"))
-    assert await alice.call("join_chat", {"chat_id": "42"}) == {"ok": True, "room": "chat:42"}
+    return bus, await serve(bus.asgi_app())
+
+
+async def joined_and_dropped(bus: EventBus, url: str, py_client: Connect, token: str) -> PyClient:
+    """A client in chat:42 and the lobby that received one message, then lost its connection."""
+    client = await py_client(url, token=token)
+    assert (await client.call("join_chat", {"chat_id": "42"}))["ok"]
+    assert (await client.call("join_lobby", {}))["ok"]
     await bus.broadcast(MessageEvent(chat_id="42", text="before"))
-    await alice.inbox.wait_for("message", 1)
-    await alice.drop()
+    await client.inbox.wait_for("message", 1)
+    await client.drop()
+    return client
+
+
+def texts(client: PyClient) -> list[str]:
+    return [m["text"] for m in client.received("message")]
+
+
+async def test_missed_events_arrive_once_in_order_and_rooms_are_kept(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    bus, url = served
+    alice = await joined_and_dropped(bus, url, py_client, token("alice"))
     for n in range(5):
         await bus.broadcast(MessageEvent(chat_id="42", text=f"missed {n}"))
+    await bus.emit_to_user("alice", NoticeEvent(text="for alice"))
+    await bus.broadcast(MessageEvent(chat_id="7", text="not her chat"))
     await alice.reconnect()
     assert alice.recovered
-    await bus.broadcast(MessageEvent(chat_id="42", text="after"))
-    received = await alice.inbox.wait_for("message", 7)
-    assert [m["text"] for m in received] == ["before", *(f"missed {n}" for n in range(5)), "after"]
+    await bus.broadcast(MessageEvent(chat_id="42", text="after"))  # no rejoin needed
+    await alice.inbox.wait_for("message", 7)
+    await alice.fence(bus)
+    assert texts(alice) == ["before", *(f"missed {n}" for n in range(5)), "after"]
+    assert alice.received("notice") == [{"text": "for alice"}]
+    assert sorted(bus.joined_rooms(alice.sid)) == ["chat:42", "lobby"]
+
+
+async def test_a_client_that_received_nothing_yet_recovers_from_its_start(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    # socket.io-client sends no offset before its first event: the session's start stands in for it.
+    bus, url = served
+    await bus.broadcast(MessageEvent(chat_id="42", text="long before"))
+    bob = await py_client(url, token=token("bob"))
+    assert (await bob.call("join_chat", {"chat_id": "42"}))["ok"]
+    await bob.drop()
+    await bus.broadcast(MessageEvent(chat_id="42", text="missed"))
+    await bob.reconnect()
+    assert bob.recovered
+    await bob.inbox.wait_for("message")
+    await bob.fence(bus)
+    assert texts(bob) == ["missed"]
+
+
+async def test_excluded_events_stay_excluded(served: tuple[EventBus, str], py_client: Connect, token: Token) -> None:
+    bus, url = served
+    alice = await py_client(url, token=token("alice"))
+    assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+    old_sid = alice.sid
+    await alice.drop()
+    await bus.broadcast(MessageEvent(chat_id="42", text="her own"), exclude=old_sid)
+    await bus.broadcast(MessageEvent(chat_id="42", text="from bob"))
+    await alice.reconnect()
+    assert alice.recovered
+    await alice.fence(bus)
+    assert texts(alice) == ["from bob"]
+
+
+async def test_acks_are_not_replayed(served: tuple[EventBus, str], py_client: Connect, token: Token) -> None:
+    bus, url = served
+    alice = await joined_and_dropped(bus, url, py_client, token("alice"))
+    assert alice.sio.recovery_auth()["offset"]
+    await alice.reconnect()
+    assert alice.recovered
+    await alice.fence(bus)
+    assert alice.received("message") == [{"chat_id": "42", "text": "before"}]
+    assert set(alice.inbox.events) <= {"message", "__eventbus_fence__"}
+
+
+async def test_a_room_whose_can_join_now_refuses_is_dropped_with_its_events(
+    served: tuple[EventBus, str], py_client: Connect, token: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus, url = served
+    alice = await joined_and_dropped(bus, url, py_client, token("alice"))
+    monkeypatch.setitem(CHAT_MEMBERS, "42", {"bob"})  # removed from the chat while offline
+    await bus.broadcast(MessageEvent(chat_id="42", text="secret"))
+    await bus.emit_to_room(LobbyRoom(), NoticeEvent(text="lobby news"))
+    await alice.reconnect()
+    assert alice.recovered
+    await alice.fence(bus)
+    assert texts(alice) == ["before"]
+    assert alice.received("notice") == [{"text": "lobby news"}]
+    assert bus.joined_rooms(alice.sid) == ["lobby"]
+
+
+async def test_another_users_token_gets_a_fresh_connection(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    bus, url = served
+    alice = await joined_and_dropped(bus, url, py_client, token("alice"))
+    await bus.broadcast(MessageEvent(chat_id="42", text="for alice's chat"))
+    mallory = PyClient(url, token=token("mallory"))
+    mallory.auth = {**(mallory.auth or {}), **alice.sio.recovery_auth()}
+    await mallory.connect()
+    try:
+        assert not mallory.recovered
+        await mallory.fence(bus)
+        assert mallory.received("message") == []
+        assert bus.joined_rooms(mallory.sid) == []
+    finally:
+        await mallory.close()
+    await alice.reconnect()  # the session was spent on the refusal: alice starts afresh too
+    assert not alice.recovered
+
+
+async def test_an_expired_token_is_refused_and_the_session_kept_for_a_fresh_one(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    bus, url = served
+    alice = await joined_and_dropped(bus, url, py_client, token("alice"))
+    await bus.broadcast(MessageEvent(chat_id="42", text="missed"))
+    alice.auth = {"token": token("alice", ttl=-60)}
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await alice.reconnect()
+    assert alice.received("message") == [{"chat_id": "42", "text": "before"}]
+    alice.auth = {"token": token("alice")}  # the page refreshed its token within the window
+    await alice.reconnect()
+    assert alice.recovered
+    await alice.inbox.wait_for("message", 2)
+    assert texts(alice) == ["before", "missed"]
+
+
+async def test_unknown_pid_is_a_fresh_connection(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    bus, url = served
+    client = PyClient(url, token=token("alice"))
+    client.auth = {**(client.auth or {}), "pid": "no-such-session", "offset": "nope:1"}
+    await client.connect()
+    try:
+        assert not client.recovered
+        assert bus.joined_rooms(client.sid) == []
+    finally:
+        await client.close()
+
+
+async def test_after_the_window_nothing_is_replayed(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=0.3))
+    url = await serve(bus.asgi_app())
+    alice = await joined_and_dropped(bus, url, py_client, token("alice"))
+    await bus.broadcast(MessageEvent(chat_id="42", text="missed"))
+    await asyncio.sleep(0.5)  # past the window: the session is gone
+    await alice.reconnect()
+    assert not alice.recovered
+    await alice.fence(bus)
+    assert texts(alice) == ["before"]
+    assert bus.joined_rooms(alice.sid) == []
+
+
+async def test_recovery_off_sends_no_offset(jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom])
+    url = await serve(bus.asgi_app())
+    alice = await py_client(url, token=token("alice"))
+    assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+    await bus.broadcast(MessageEvent(chat_id="42", text="plain"))
+    assert await alice.inbox.wait_for("message") == [{"chat_id": "42", "text": "plain"}]
+    assert alice.sio.recovery_auth() == {}

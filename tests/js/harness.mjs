@@ -1,7 +1,7 @@
 // Drives the real socket.io-client for the Python tests: JSON commands on stdin, JSON lines on stdout.
 //   argv[2]: {"url": ..., "namespace": "/admin" | null, "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
 //   stdin:   {"id": 1, "cmd": "emit", "event": "join_chat", "args": [...], "ack": true}
-//            {"id": 2, "cmd": "set_token", "token": "..."} | {"id": 3, "cmd": "connect"} | {"id": 4, "cmd": "disconnect"}
+//            {"id": 2, "cmd": "set_token", "token": "..."} | {"id": 3, "cmd": "connect", "url": null} | {"id": 4, "cmd": "disconnect"}
 //            {"id": 5, "cmd": "drop"} (closes the engine.io connection, not the socket: a lost network)
 //   stdout:  {"type": "connect", "id": ..., "recovered": false} | {"type": "connect_error", "message": ...} | {"type": "event", "event": ..., "args": [...]}
 //            {"type": "ack", "id": 1, "args": [...]} | {"type": "disconnect", "reason": ...} | {"type": "done", "id": 2}
@@ -42,6 +42,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     auth = { token: command.token };
     out({ type: "done", id: command.id });
   } else if (command.cmd === "connect") {
+    if (command.url) socket.io.uri = command.url; // another server process, as behind a load balancer
     socket.connect();
     out({ type: "done", id: command.id });
   } else if (command.cmd === "drop") {
