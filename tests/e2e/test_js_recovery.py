@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from eventbus import EventBus, JWTAuth
-from eventbus.settings import EventBusSettings
 from tests.clients import JSClient
 from tests.e2e.cluster import Cluster
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
@@ -31,7 +30,7 @@ def texts(client: JSClient) -> list[str]:
 async def test_stock_client_recovers_missed_events_and_rooms(
     jwt_auth: JWTAuth, serve: Serve, js_client: StartJS, token: Token, transport: str
 ) -> None:
-    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=60))
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], recovery_window=60)
     url = await serve(bus.asgi_app())
     alice = await js_client(url, token=token("alice"), transports=[transport])
     assert alice.lifecycle()[0]["recovered"] is False
@@ -51,7 +50,7 @@ async def test_stock_client_recovers_missed_events_and_rooms(
 async def test_stock_client_disconnecting_itself_is_not_recovered(
     jwt_auth: JWTAuth, serve: Serve, js_client: StartJS, token: Token
 ) -> None:
-    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=60))
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], recovery_window=60)
     url = await serve(bus.asgi_app())
     alice = await js_client(url, token=token("alice"))
     assert await alice.call("join_chat", {"chat_id": "42"}) == {"ok": True, "room": "chat:42"}

@@ -10,7 +10,6 @@ import pytest
 import socketio
 
 from eventbus import EventBus, JWTAuth
-from eventbus.settings import EventBusSettings
 from tests.clients import PyClient
 from tests.sample import CHAT_MEMBERS, ChatRoom, LobbyRoom, MessageEvent, NoticeEvent
 
@@ -21,7 +20,7 @@ Token = Callable[..., str]
 
 @pytest.fixture
 async def served(jwt_auth: JWTAuth, serve: Serve) -> tuple[EventBus, str]:
-    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=60))
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], recovery_window=60)
     return bus, await serve(bus.asgi_app())
 
 
@@ -171,7 +170,7 @@ async def test_unknown_pid_is_a_fresh_connection(
 async def test_after_the_window_nothing_is_replayed(
     jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
 ) -> None:
-    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], settings=EventBusSettings(recovery_window=0.3))
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom, LobbyRoom], recovery_window=0.3)
     url = await serve(bus.asgi_app())
     alice = await joined_and_dropped(bus, url, py_client, token("alice"))
     await bus.broadcast(MessageEvent(chat_id="42", text="missed"))

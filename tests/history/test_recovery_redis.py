@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from eventbus import EventBus, JWTAuth
-from eventbus.settings import EventBusSettings
 from tests.clients import PyClient
 from tests.redis_server import RedisServer
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
@@ -36,7 +35,8 @@ def two_buses(
                 redis_url=redis_server.url,
                 redis_channel=channel,
                 redis_signing_key=KEY,
-                settings=EventBusSettings(recovery_window=60, **settings),
+                recovery_window=60,
+                **settings,
             )
             served.append((bus, await serve(bus.asgi_app())))
         return served
