@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import socketio
 
 from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.history.queries import query_history
 from eventbus.history.service import Recovery
 from eventbus.inbound.connections import ConnectionInfo, ConnectionTable
 from eventbus.inbound.expiry import TokenExpiry
@@ -26,7 +27,8 @@ from eventbus.inbound.joins import RoomHandlers
 from eventbus.inbound.limits import TokenBucket
 from eventbus.presence.service import Presence, query_presence
 from eventbus.transport.managers import disconnect_room
-from eventbus.transport.recovery import emit_recoverable
+from eventbus.transport.publishing import emit_logged
+from eventbus.transport.room_streams import room_history_for
 from eventbus.transport.server import recoverable
 from events import (
     ClientEvent,
@@ -41,6 +43,7 @@ from events import (
     UserRoom,
 )
 from events.acks import ErrorCode, error_ack
+from events.history import HistoryJoinOk, HistoryList, HistoryQuery, StreamPosition
 from events.targets import check_app, room_name
 
 if TYPE_CHECKING:
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 
     from eventbus.auth import Authenticator
     from eventbus.history.recovery import RecoveryLog
+    from eventbus.history.rooms import RoomHistory
     from eventbus.presence.store import PresenceStore
     from eventbus.settings import EventBusSettings
 
@@ -99,16 +103,19 @@ class Application(Host):
         self.authorize = authorize
         self.max_rooms = settings.max_rooms
         self._rooms: dict[str, RoomHandlers] = {}
+        self._keeps_history = False
         self._handlers: dict[str, ClientEventHandler[Any]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._expiry = TokenExpiry(self._expire, leeway=float(getattr(auth, "leeway", 0)))
         self._table = ConnectionTable()
         self._presence = Presence(self, presence_store)
         self._recovery = Recovery(sio, path, recovery_log) if recovery_log is not None else None
+        self._history: RoomHistory = room_history_for(sio.manager, path)
         sio.on("connect", self._on_connect, namespace=path)
         sio.on("disconnect", self._on_disconnect, namespace=path)
         sio.on("*", self._on_unknown, namespace=path)
         self.on(PresenceQuery)(query_presence)
+        self.on(HistoryQuery)(query_history)
         for room in rooms:
             self.add_room(room)
 
@@ -128,8 +135,11 @@ class Application(Host):
         known = self._rooms.get(room.prefix)
         if known is not None and known.room is not room:
             raise ConfigurationError(f"{room.__name__} and {known.room.__name__} both use room prefix {room.prefix!r}")
+        if room.history and "since" in room.model_fields:
+            raise ConfigurationError(f"{room.__name__} keeps history: 'since' is its join's position, not a room key")
         handlers = RoomHandlers(self, room)
         self._rooms[room.prefix] = handlers
+        self._keeps_history = self._keeps_history or bool(room.history)
         self.sio.on(handlers.join_event, handlers.join, namespace=self.namespace)
         self.sio.on(handlers.leave_event, handlers.leave, namespace=self.namespace)
 
@@ -281,10 +291,69 @@ class Application(Host):
             traffic.debug(
                 "out app=%s event=%s to=%s skip=%s", self.namespace, name, self._describe(rooms), skip_sid or []
             )
-        if self._recovery is not None:
-            await emit_recoverable(self.sio, self._recovery.log, name, data, self.namespace, rooms, skip_sid)
+        history_rooms = self._history_rooms(rooms)
+        if self._recovery is not None or history_rooms:
+            recovery = self._recovery.log if self._recovery is not None else None
+            await emit_logged(
+                self.sio,
+                name,
+                data,
+                self.namespace,
+                rooms,
+                skip_sid,
+                recovery=recovery,
+                history=self._history,
+                history_rooms=history_rooms,
+            )
             return
         await self.sio.emit(name, data, to=rooms, skip_sid=skip_sid, namespace=self.namespace)
+
+    def _history_rooms(self, rooms: list[str] | None) -> list[tuple[type[Room], str]]:
+        # The rooms of a send that keep history: those whose prefix names a history room class of this application.
+        if not rooms or not self._keeps_history:
+            return []
+        found = []
+        for name in rooms:
+            handlers = self._rooms.get(name.partition(":")[0])
+            if handlers is not None and handlers.room.history:
+                found.append((handlers.room, name))
+        return found
+
+    async def join_history(self, sid: str, room: Room, since: StreamPosition | None) -> dict[str, object]:
+        """Enter a history room (``can_join`` already asked) with the events after ``since``: the join ack.
+
+        The room is entered after the history is read and nothing is awaited after that, so the ack
+        (sent as this returns) comes before any later event of the room, and each event is in one of the two.
+        """
+        members = None
+        if type(room).presence:
+            await self._presence.joined(sid, room)
+            members = await self._presence.members(room)
+        caught = await self._history.catch_up(type(room), room.name, since)
+        await self.sio.enter_room(sid, room.name, namespace=self.namespace)  # local: does not suspend
+        self._history.hold(sid, room.name, caught.position)
+        if self._recovery is not None:
+            self._recovery.entered(sid, room.name)
+        ack = HistoryJoinOk(
+            room=room.name,
+            recovered=caught.recovered,
+            position=caught.position,
+            publications=caught.publications,
+            members=members,
+        )
+        return ack.model_dump(mode="json")
+
+    async def history(self, room: Room, limit: int = 50) -> HistoryList:
+        """The last ``limit`` events of a history room of this application, oldest first, and its position.
+
+        Example:
+            >>> [p.data["text"] for p in (await bus.history(ChatRoom(chat_id="42"), 2)).publications]  # doctest: +SKIP
+            ['hi', 'hello']
+        """
+        if not type(room).history:
+            raise ConfigurationError(f"{type(room).__name__} keeps no history: declare it with history=N")
+        position, publications = await self._history.last(type(room), room.name, limit)
+        return HistoryList(room=room.name, position=position, publications=publications)
 
     def _describe(self, rooms: list[str] | None) -> str:
         if rooms is None:
@@ -321,6 +390,7 @@ class Application(Host):
     async def _stop(self) -> None:
         await self._expiry.cancel_all()
         await self._presence.stop()
+        await self._history.close()
         if self._recovery is not None:
             await self._recovery.log.stop()
 

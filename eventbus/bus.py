@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from eventbus.inbound.connections import ConnectionInfo
     from eventbus.inbound.handlers import E, Handler
     from eventbus.presence.store import PresenceStore
+    from events.history import HistoryList
 
 __all__ = ["ConnectGuard", "EventBus", "authenticator_from"]
 
@@ -379,6 +380,10 @@ class EventBus(Sender):
             ['alice']
         """
         return await self.default_app.presence(room)
+
+    async def history(self, room: Room, limit: int = 50) -> HistoryList:
+        """The last ``limit`` events of a ``history=N`` room of the application ``/``; see `Application.history`."""
+        return await self.default_app.history(room, limit)
 
     async def _room_moved(self, sid: str, room: str, entered: bool) -> None:
         # Another process put one of our sockets in a room (or took it out) through Redis: its application

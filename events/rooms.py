@@ -73,6 +73,20 @@ def check_room_name(name: str) -> str:
     return name
 
 
+DEFAULT_HISTORY_TTL = 600.0
+"""Seconds a room's history outlives its last event when the class gives ``history`` but no ``history_ttl``."""
+
+
+def _history_options(owner: str, history: Any, ttl: Any) -> tuple[int, float]:
+    if not isinstance(history, int) or isinstance(history, bool) or history < 0:
+        raise ValueError(f"{owner}: history must be a number of events >= 0 (got {history!r})")
+    if ttl is None:
+        return history, DEFAULT_HISTORY_TTL if history else 0.0
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool) or ttl <= 0:
+        raise ValueError(f"{owner}: history_ttl must be a number of seconds > 0 (got {ttl!r})")
+    return history, float(ttl)
+
+
 def _key_text(value: Any) -> str:
     if isinstance(value, Enum):
         value = value.value
@@ -89,6 +103,9 @@ class Room(BaseModel):
     can name another room. ``can_join`` denies by default; ``public=True``
     lets any authenticated user in. ``app="/admin"`` binds the room to an
     application (default ``/``): only that application's clients can join it.
+    ``history=N`` keeps the room's last ``N`` events for ``history_ttl``
+    seconds (default 600) after the last one, with stream positions (see
+    ``events.history``).
 
     Example:
         >>> class ChatRoom(Room, prefix="chat"):
@@ -102,6 +119,8 @@ class Room(BaseModel):
     prefix: ClassVar[str] = "room"
     public: ClassVar[bool] = False
     presence: ClassVar[bool] = False
+    history: ClassVar[int] = 0
+    history_ttl: ClassVar[float] = 0
     app_path: ClassVar[str] = registry.DEFAULT_APP
 
     def __init_subclass__(
@@ -111,6 +130,8 @@ class Room(BaseModel):
         public: bool | None = None,
         presence: bool | None = None,
         app: str | None = None,
+        history: int | None = None,
+        history_ttl: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -121,6 +142,8 @@ class Room(BaseModel):
             cls.presence = presence
         if app is not None:
             cls.app_path = registry.check_app_path(app, owner=cls.__qualname__)
+        if history is not None or history_ttl is not None:
+            cls.history, cls.history_ttl = _history_options(cls.__qualname__, history, history_ttl)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

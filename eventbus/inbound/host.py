@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from eventbus.sending import Sender
 
 if TYPE_CHECKING:
-    from events import Event, PresenceMember, Target, User
+    from events import Event, PresenceMember, Room, Target, User
+    from events.history import HistoryList, StreamPosition
 
 
 class Host(Sender):
@@ -44,6 +45,14 @@ class Host(Sender):
     @abstractmethod
     async def leave_room(self, sid: str, room: Target) -> None:
         """Take a connection out of a room."""
+
+    @abstractmethod
+    async def join_history(self, sid: str, room: Room, since: StreamPosition | None) -> dict[str, object]:
+        """Enter a history room (``can_join`` already asked), with the events after ``since``: the join ack."""
+
+    @abstractmethod
+    async def history(self, room: Room, limit: int) -> HistoryList:
+        """The last ``limit`` events of a history room and its position."""
 
     @abstractmethod
     async def presence(self, room: Target) -> list[PresenceMember]:

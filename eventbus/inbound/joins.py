@@ -6,8 +6,11 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from eventbus.inbound.payloads import parse_payload
-from events.acks import ErrorCode, JoinOk, error_ack
+from events.acks import ErrorCode, JoinOk, error_ack, field_errors
+from events.history import StreamPosition
 from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
@@ -17,8 +20,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-async def admit(bus: Host, sid: str, user: User | None, room: Room) -> dict[str, object] | None:
-    """Ask ``can_join`` and the room limit, then enter; ``None`` on success, else the refusal ack."""
+async def admit(bus: Host, sid: str, user: User | None, room: Room, *, enter: bool = True) -> dict[str, object] | None:
+    """Ask ``can_join`` and the room limit, then enter unless ``enter=False``; ``None`` if admitted, else the ack."""
     try:
         allowed = room.can_join(user)
         if inspect.isawaitable(allowed):
@@ -34,8 +37,24 @@ async def admit(bus: Host, sid: str, user: User | None, room: Room) -> dict[str,
     if room.name not in joined and len(joined) >= bus.max_rooms:
         logger.info("join refused (too_many_rooms): sid=%s user=%s room=%s", sid, user and user.id, room.name)
         return error_ack(ErrorCode.TOO_MANY_ROOMS, f"a connection may be in at most {bus.max_rooms} rooms")
-    await bus.join_room(sid, room)
+    if enter:
+        await bus.join_room(sid, room)
     return None
+
+
+def split_since(room: type[Room], event: str, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """A history room's join payload without its ``since`` position; the position (``None``, or an ack when invalid)."""
+    if not room.history or len(args) != 1 or not isinstance(args[0], dict) or "since" not in args[0]:
+        return args, None
+    payload = dict(args[0])
+    raw = payload.pop("since")
+    if raw is None:
+        return (payload,), None
+    try:
+        return (payload,), StreamPosition.model_validate(raw)
+    except ValidationError as exc:
+        message = f"{event} 'since' must be a position {{offset, epoch}} from a previous ack or event"
+        return (payload,), error_ack(ErrorCode.INVALID_PAYLOAD, message, field_errors(exc))
 
 
 class RoomHandlers:
@@ -52,13 +71,21 @@ class RoomHandlers:
         return refusal if refusal is not None else parse_payload(self.room, event, args)
 
     async def join(self, sid: str, *args: Any) -> dict[str, object]:
-        """Validate, ask ``can_join``, then enter the room; every outcome is an ack, never a disconnect."""
+        """Validate, ask ``can_join``, then enter the room; every outcome is an ack, never a disconnect.
+
+        A history room's join may carry ``since`` (a position): the ack is then a `HistoryJoinOk`.
+        """
+        args, since = split_since(self.room, self.join_event, args)
         room = self._room_or_refusal(sid, self.join_event, args)
         if isinstance(room, dict):
             return room
-        refusal = await admit(self.bus, sid, await self.bus.get_user(sid), room)
+        if isinstance(since, dict):
+            return since
+        refusal = await admit(self.bus, sid, await self.bus.get_user(sid), room, enter=not self.room.history)
         if refusal is not None:
             return refusal
+        if self.room.history:
+            return await self.bus.join_history(sid, room, since)
         if self.room.presence:
             return PresenceJoinOk(room=room.name, members=await self.bus.presence(room)).model_dump()
         return JoinOk(room=room.name).model_dump()

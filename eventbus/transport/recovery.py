@@ -1,12 +1,9 @@
-"""Recoverable sends: the packet log in memory or in a Redis stream, and the emit that gives each packet its offset.
+"""The recovery log on Redis: one stream per channel, and sessions any process can restore.
 
-In memory, `emit_recoverable` logs the packet (`MemoryRecoveryLog.append`) and
-emits it with its offset as an extra argument, in the same loop turn.
-
-With Redis, one Lua script appends the message to the channel's stream
-(``XADD``, trimmed to the window and to ``recovery_max_packets``) and publishes
-it prefixed with its offset, ``eb-r {epoch}:{stream id} {message}``: both in
-one atomic step, so the order of the stream is the order every process
+The publishing side is `eventbus.transport.publishing`: one Lua script appends
+the message to the channel's stream (``XADD``, trimmed to the window and to
+``recovery_max_packets``) and publishes it prefixed with its offset,
+``eb-r {epoch}:{stream id} {message}``: both in one atomic step, so the order of the stream is the order every process
 receives the channel in. Each process, the sender included, delivers these
 messages from its subscription only (never locally first), appending the
 offset to the arguments: every socket gets its packets in offset order, which
@@ -36,24 +33,11 @@ if TYPE_CHECKING:
 
     from eventbus.settings import EventBusSettings
 
-__all__ = ["RedisRecoveryLog", "emit_recoverable", "recovery_log_for"]
+__all__ = ["RedisRecoveryLog", "recovery_log_for"]
 
 logger = logging.getLogger(__name__)
 
 READ_BATCH = 1000
-
-# KEYS: stream, epoch. ARGV: channel, message, epoch candidate, window in ms, max packets.
-_PUBLISH = """
-redis.call('SET', KEYS[2], ARGV[3], 'NX')
-local epoch = redis.call('GET', KEYS[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2])
-local now = redis.call('TIME')
-local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
-if horizon > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', horizon) end
-local offset = epoch .. ':' .. id
-redis.call('PUBLISH', ARGV[1], 'eb-r ' .. offset .. ' ' .. ARGV[2])
-return offset
-"""
 
 # KEYS: stream, epoch. ARGV: after (exclusive), upto (inclusive), count.
 # Returns {epoch or '', max deleted id, entries}: entries are complete when max deleted <= after.
@@ -125,13 +109,6 @@ class RedisRecoveryLog(RecoveryLog):
             await self._redis.aclose()
             self._redis = None
 
-    async def publish(self, raw: str) -> str:
-        """Append ``raw`` (an encoded pub/sub message) to the stream and publish it with its offset; the offset."""
-        window_ms = str(int(self.window * 1000))
-        args = [self.manager.channel, raw, new_epoch(), window_ms, str(self.max_packets)]
-        offset = await self._client().eval(_PUBLISH, 2, self.stream_key, self.epoch_key, *args)
-        return offset.decode() if isinstance(offset, bytes) else str(offset)
-
     async def read(self, after: str, upto: str) -> list[Entry] | None:
         epoch = after.partition(":")[0]
         if upto.partition(":")[0] != epoch:
@@ -153,15 +130,17 @@ class RedisRecoveryLog(RecoveryLog):
             cursor = batch[-1][0].decode()
 
     def _entry(self, offset: str, fields: list[bytes]) -> Entry | None:
-        message = self.manager._decode(dict(zip(fields[::2], fields[1::2], strict=True)).get(b"m", b""), fresh=False)
+        values = dict(zip(fields[::2], fields[1::2], strict=True))
+        message = self.manager._decode(values.get(b"m", b""), fresh=False)
         if message is None or message.get("method") != "emit":
             return None
         room, skip = message.get("room"), message.get("skip_sid")
+        positions = [json.loads(values[b"h"])] if values.get(b"h") else []
         return Entry(
             offset=offset,
             namespace=message.get("namespace") or "/",
             event=str(message.get("event")),
-            args=_arguments(message.get("data")),
+            args=[*_arguments(message.get("data")), *positions],
             rooms=None if room is None else [room] if isinstance(room, str) else list(room),
             skip=None if skip is None else [skip] if isinstance(skip, str) else list(skip),
         )
@@ -198,44 +177,3 @@ def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSe
             )
         return manager.recovery
     return MemoryRecoveryLog(settings.recovery_window, max_packets=settings.recovery_max_packets)
-
-
-async def emit_recoverable(
-    sio: socketio.AsyncServer,
-    log: RecoveryLog,
-    event: str,
-    data: Any,
-    namespace: str,
-    rooms: list[str] | None,
-    skip: list[str] | None,
-) -> None:
-    """Send one event with its offset as last argument, logged for the sockets that miss it.
-
-    Binary payloads are sent as they are, unlogged (python-socketio splits their attachments from the arguments).
-    """
-    args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-    if sio.packet_class.data_is_binary(args):
-        await sio.emit(event, data, to=rooms, skip_sid=skip, namespace=namespace)
-        return
-    manager = sio.manager
-    if isinstance(log, RedisRecoveryLog) and isinstance(manager, RedisManager):
-        message = {
-            "method": "emit",
-            "event": event,
-            "data": args or [None],
-            "binary": False,
-            "namespace": namespace,
-            "room": rooms,
-            "skip_sid": skip,
-            "callback": None,
-            "host_id": manager.host_id,
-        }
-        try:
-            await log.publish(manager._encode(message))
-        except RedisError as exc:
-            raise manager._publish_failed(message, exc) from exc
-        return
-    if isinstance(log, MemoryRecoveryLog):
-        offset = log.append(namespace, event, args, rooms, skip)
-        # No await between the append and the queueing below: the log's order is every socket's order.
-        await sio.emit(event, (*args, offset), to=rooms, skip_sid=skip, namespace=namespace)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from contextvars import ContextVar
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from eventbus.history.recovery import RecoveryLog
+    from eventbus.history.rooms import RoomHistory
 
     RoomListener = Callable[[str, str, bool], Awaitable[None]]
     """``(sid, room, entered)``: a socket of this process was put in or taken out of a room by another process."""
@@ -78,9 +80,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         self._setup_signing(signing_key)
         self.subscribed = asyncio.Event()
         self.room_listener: RoomListener | None = None
-        self.recovery: RecoveryLog | None = (
-            None  # a RedisRecoveryLog, set by eventbus.transport.recovery when recovery is on
-        )
+        # Set when recovery / history rooms are on: a RedisRecoveryLog, and a RedisRoomHistory per application.
+        self.recovery: RecoveryLog | None = None
+        self.histories: dict[str, RoomHistory] = {}
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
 
@@ -186,14 +188,17 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         async for message in self._subscription():
             if message.get("channel") != channel or message.get("type") != "message":
                 continue
-            raw, offset = message["data"], None
-            if raw[:5] == b"eb-r ":  # a recoverable emit, published with its offset (eventbus.transport.recovery)
+            raw, positions, offset = message["data"], None, None
+            # A logged emit, published with its room positions and offset (eventbus.transport.publishing).
+            if raw[:5] == b"eb-h ":
+                positions, _, raw = raw[5:].partition(b" ")
+            if raw[:5] == b"eb-r ":
                 offset, _, raw = raw[5:].partition(b" ")
             decoded = self._decode(raw)
             if decoded is None:
                 continue
-            if offset is not None and decoded.get("method") == "emit":
-                await self._deliver_logged(decoded, offset.decode())
+            if (offset is not None or positions is not None) and decoded.get("method") == "emit":
+                await self._deliver_logged(decoded, positions, offset)
                 continue
             if decoded.get("method") == "disconnect_room":
                 if decoded.get("host_id") != self.host_id:
@@ -201,14 +206,24 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 continue
             yield decoded
 
-    async def _deliver_logged(self, message: dict[str, Any], offset: str) -> None:
-        # Every process delivers these from the subscription, the sender too: the channel's order (the stream's)
+    async def _deliver_logged(self, message: dict[str, Any], positions: bytes | None, offset: bytes | None) -> None:
+        # Every process delivers these from the subscription, the sender too: the channel's order (the streams')
         # is then each socket's order. Without recovery on this process, the packet goes out without its offset.
-        if self.recovery is not None:
-            self.recovery.seen(offset)
-            args = message.get("data")
-            args = list(args) if isinstance(args, list) else [args]
-            message["data"] = [*([] if args == [None] else args), offset]
+        args = message.get("data")
+        args = list(args) if isinstance(args, list) else [args]
+        args = [] if args == [None] else args
+        if positions is not None:
+            parsed = json.loads(positions)
+            history = self.histories.get(message.get("namespace") or "/")
+            skip = history.delivering(parsed) if history is not None else set()
+            if skip:
+                listed = message.get("skip_sid") or []
+                message["skip_sid"] = [*([listed] if isinstance(listed, str) else listed), *skip]
+            args.append(parsed)
+        if offset is not None and self.recovery is not None:
+            self.recovery.seen(offset.decode())
+            args.append(offset.decode())
+        message["data"] = args or [None]
         try:
             await super()._handle_emit(message)
         except Exception:

@@ -1,0 +1,142 @@
+"""Sends with delivery guarantees: each event gets its room positions (history rooms) and its offset (recovery).
+
+In memory, `emit_logged` appends the event to each history room's ring and to
+the recovery log, then emits it with the extra arguments, all in one loop turn
+(no await in between), so the logs' order is every socket's order.
+
+With Redis, one Lua script does it all atomically: for each history room,
+``HINCRBY`` its offset (creating its epoch when the stream is new), ``XADD`` to
+its stream (``MAXLEN`` its size, ``PEXPIRE`` its ttl); then ``XADD`` to the
+channel's recovery stream; then ``PUBLISH`` the message prefixed with what the
+receivers append to the arguments: ``eb-h {positions json} `` and
+``eb-r {offset} ``. Every process, the sender included, delivers these from
+its subscription (`RedisManager._listen`), in the channel's order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from eventbus.history.recovery import MemoryRecoveryLog, RecoveryLog, new_epoch
+from eventbus.history.rooms import MemoryRoomHistory, RoomHistory, positions_arg
+from eventbus.transport.recovery import RedisRecoveryLog
+from eventbus.transport.redis_manager import RedisManager
+from eventbus.transport.room_streams import RedisRoomHistory
+
+if TYPE_CHECKING:
+    import socketio
+
+    from events import Room
+
+__all__ = ["emit_logged"]
+
+# KEYS: recovery stream, recovery epoch, then a stream and a meta hash per history room.
+# ARGV: channel, message, epoch candidate, recovery window ms ('0': no recovery), max packets,
+#       then name, size, ttl ms per history room.
+_PUBLISH = """
+local positions, h, prefix, offset = {}, '', '', ''
+for i = 1, (#KEYS - 2) / 2 do
+  local stream, meta = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    epoch = ARGV[3]
+    redis.call('DEL', stream)
+    redis.call('HSET', meta, 'e', epoch, 's', 0)
+  end
+  local top = redis.call('HINCRBY', meta, 's', 1)
+  redis.call('XADD', stream, 'MAXLEN', ARGV[4 + 3 * i], top .. '-0', 'm', ARGV[2])
+  redis.call('PEXPIRE', stream, ARGV[5 + 3 * i])
+  redis.call('PEXPIRE', meta, ARGV[5 + 3 * i])
+  positions[ARGV[3 + 3 * i]] = {offset = top, epoch = epoch}
+end
+if #KEYS > 2 then
+  h = cjson.encode(positions)
+  prefix = 'eb-h ' .. h .. ' '
+end
+if ARGV[4] ~= '0' then
+  redis.call('SET', KEYS[2], ARGV[3], 'NX')
+  local epoch = redis.call('GET', KEYS[2])
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2], 'h', h)
+  local now = redis.call('TIME')
+  local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
+  if horizon > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', horizon) end
+  offset = epoch .. ':' .. id
+  prefix = prefix .. 'eb-r ' .. offset .. ' '
+end
+redis.call('PUBLISH', ARGV[1], prefix .. ARGV[2])
+return offset
+"""
+
+
+async def emit_logged(
+    sio: socketio.AsyncServer,
+    event: str,
+    data: Any,
+    namespace: str,
+    rooms: list[str] | None,
+    skip: list[str] | None,
+    *,
+    recovery: RecoveryLog | None,
+    history: RoomHistory,
+    history_rooms: list[tuple[type[Room], str]],
+) -> None:
+    """Send one event to ``rooms`` with the positions of its ``history_rooms`` and, with ``recovery``, its offset.
+
+    Binary payloads are sent as they are, unlogged (python-socketio splits their attachments from the arguments).
+    """
+    args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+    if sio.packet_class.data_is_binary(args):
+        await sio.emit(event, data, to=rooms, skip_sid=skip, namespace=namespace)
+        return
+    manager = sio.manager
+    if isinstance(manager, RedisManager) and isinstance(history, RedisRoomHistory):
+        await _publish(manager, event, args, namespace, rooms, skip, recovery, history, history_rooms)
+        return
+    if isinstance(history, MemoryRoomHistory) and history_rooms:
+        payload = args[0] if len(args) == 1 else args
+        positions = {name: history.append(room, name, event, payload) for room, name in history_rooms}
+        args.append(positions_arg(positions))
+    if isinstance(recovery, MemoryRecoveryLog):
+        args.append(recovery.append(namespace, event, list(args), rooms, skip))
+    # No await between the appends above and the queueing below: the logs' order is every socket's order.
+    await sio.emit(event, tuple(args), to=rooms, skip_sid=skip, namespace=namespace)
+
+
+async def _publish(
+    manager: RedisManager,
+    event: str,
+    args: list[Any],
+    namespace: str,
+    rooms: list[str] | None,
+    skip: list[str] | None,
+    recovery: RecoveryLog | None,
+    history: RedisRoomHistory,
+    history_rooms: list[tuple[type[Room], str]],
+) -> None:
+    message = {
+        "method": "emit",
+        "event": event,
+        "data": args or [None],
+        "binary": False,
+        "namespace": namespace,
+        "room": rooms,
+        "skip_sid": skip,
+        "callback": None,
+        "host_id": manager.host_id,
+    }
+    window, max_packets = "0", "0"
+    stream_key, epoch_key = "-", "-"
+    if isinstance(recovery, RedisRecoveryLog):
+        window, max_packets = str(max(1, int(recovery.window * 1000))), str(recovery.max_packets)
+        stream_key, epoch_key = recovery.stream_key, recovery.epoch_key
+    keys, room_args = [stream_key, epoch_key], []
+    for room, name in history_rooms:
+        keys += history.keys(name)
+        room_args += [name, str(room.history), str(max(1, int(room.history_ttl * 1000)))]
+    argv = [manager.channel, manager._encode(message), new_epoch(), window, max_packets, *room_args]
+    try:
+        await history.client().eval(_PUBLISH, len(keys), *keys, *argv)
+    except RedisError as exc:
+        raise manager._publish_failed(message, exc) from exc

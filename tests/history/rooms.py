@@ -1,0 +1,22 @@
+"""History rooms shared by the history tests."""
+
+from __future__ import annotations
+
+from events import Event, Room, Target, User
+
+TEAM = {"alice", "bob"}
+
+
+class FeedRoom(Room, prefix="feed", history=5, history_ttl=60):
+    feed_id: str
+
+    def can_join(self, user: User | None) -> bool:
+        return user is not None and user.id in TEAM
+
+
+class PostEvent(Event):
+    feed_id: str
+    n: int
+
+    def broadcast_to(self) -> list[Target]:
+        return [FeedRoom(feed_id=self.feed_id)]
