@@ -32,7 +32,10 @@ async def test_live_events_carry_their_position_and_a_rejoin_gets_exactly_the_mi
     bus, url = served
     alice = await py_client(url, token=token("alice"))
     ack = await alice.call("join_feed", {"feed_id": "f"})
-    assert ack["ok"] and ack["recovered"] is False and ack["position"]["offset"] == 0 and ack["publications"] == []
+    assert ack["ok"]
+    assert ack["recovered"] is False
+    assert ack["position"]["offset"] == 0
+    assert ack["publications"] == []
     epoch = ack["position"]["epoch"]
     await bus.broadcast(PostEvent(feed_id="f", n=1))
     [(payload, positions)] = await alice.inbox.wait_for("post")
@@ -57,14 +60,18 @@ async def test_a_position_older_than_the_history_or_of_another_epoch_recovers_no
     for n in range(1, 9):  # the room keeps 5
         await bus.broadcast(PostEvent(feed_id="f", n=n))
     too_old = await alice.call("join_feed", {"feed_id": "f", "since": {"offset": 2, "epoch": epoch}})
-    assert too_old["recovered"] is False and too_old["publications"] == []
+    assert too_old["recovered"] is False
+    assert too_old["publications"] == []
     assert too_old["position"] == {"offset": 8, "epoch": epoch}
     just_in = await alice.call("join_feed", {"feed_id": "f", "since": {"offset": 3, "epoch": epoch}})
-    assert just_in["recovered"] is True and numbers(just_in["publications"]) == [4, 5, 6, 7, 8]
+    assert just_in["recovered"] is True
+    assert numbers(just_in["publications"]) == [4, 5, 6, 7, 8]
     other = await alice.call("join_feed", {"feed_id": "f", "since": {"offset": 7, "epoch": "elsewhere"}})
-    assert other["recovered"] is False and other["publications"] == []
+    assert other["recovered"] is False
+    assert other["publications"] == []
     bad = await alice.call("join_feed", {"feed_id": "f", "since": {"offset": "x"}})
-    assert bad["ok"] is False and bad["error"]["code"] == "invalid_payload"
+    assert bad["ok"] is False
+    assert bad["error"]["code"] == "invalid_payload"
 
 
 async def test_last_n_query_and_forbidden_users(served: tuple[EventBus, str], py_client: Connect, token: Token) -> None:
@@ -73,7 +80,8 @@ async def test_last_n_query_and_forbidden_users(served: tuple[EventBus, str], py
         await bus.broadcast(PostEvent(feed_id="f", n=n))
     bob = await py_client(url, token=token("bob"))
     reply = await bob.call("history", {"room": "feed:f", "limit": 2})
-    assert reply["ok"] and numbers(reply["data"]["publications"]) == [2, 3]
+    assert reply["ok"]
+    assert numbers(reply["data"]["publications"]) == [2, 3]
     assert reply["data"]["position"]["offset"] == 3
     assert numbers((await bus.history(FeedRoom(feed_id="f"))).model_dump()["publications"]) == [1, 2, 3]
     mallory = await py_client(url, token=token("mallory"))

@@ -54,7 +54,8 @@ async def test_positions_are_shared_and_a_rejoin_on_the_other_process_gets_the_m
     (bus_a, url_a), (bus_b, url_b) = await two_buses()
     alice = await py_client(url_a, token=token("alice"))
     first = await alice.call("join_feed", {"feed_id": "f"})
-    assert first["recovered"] is False and first["position"]["offset"] == 0
+    assert first["recovered"] is False
+    assert first["position"]["offset"] == 0
     await bus_a.broadcast(PostEvent(feed_id="f", n=1))
     await bus_b.broadcast(PostEvent(feed_id="f", n=2))
     received = await alice.inbox.wait_for("post", 2)
@@ -65,7 +66,8 @@ async def test_positions_are_shared_and_a_rejoin_on_the_other_process_gets_the_m
         await (bus_a, bus_b)[n % 2].broadcast(PostEvent(feed_id="f", n=n))
     again = await py_client(url_b, token=token("alice"))
     ack = await again.call("join_feed", {"feed_id": "f", "since": last})
-    assert ack["recovered"] is True and numbers(ack["publications"]) == [3, 4, 5]
+    assert ack["recovered"] is True
+    assert numbers(ack["publications"]) == [3, 4, 5]
     reply = await again.call("history", {"room": "feed:f", "limit": 3})
     assert numbers(reply["data"]["publications"]) == [3, 4, 5]
 
@@ -85,7 +87,8 @@ async def test_after_a_redis_restart_without_persistence_the_epoch_changes(
     redis_server.start()
     await wait_until(lambda: bus_a.sio.manager.subscribed.is_set(), "resubscribed", timeout=15)
     ack = await alice.call("join_feed", {"feed_id": "f", "since": positions["feed:f"]})
-    assert ack["recovered"] is False and ack["publications"] == []
+    assert ack["recovered"] is False
+    assert ack["publications"] == []
     assert ack["position"]["epoch"] != positions["feed:f"]["epoch"]
     assert ack["position"]["offset"] == 0
 
@@ -93,7 +96,7 @@ async def test_after_a_redis_restart_without_persistence_the_epoch_changes(
 async def test_recovery_replays_history_events_with_their_positions(
     two_buses: Callable[..., Awaitable[list[tuple[EventBus, str]]]], py_client: Connect, token: Token
 ) -> None:
-    (bus_a, url_a), (bus_b, url_b) = await two_buses(recovery_window=60)
+    (_bus_a, url_a), (bus_b, url_b) = await two_buses(recovery_window=60)
     alice = await py_client(url_a, token=token("alice"))
     await alice.call("join_feed", {"feed_id": "f"})
     await bus_b.broadcast(PostEvent(feed_id="f", n=1))
