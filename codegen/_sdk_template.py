@@ -175,8 +175,10 @@ class BaseClient:
 
         return dispatch
 
-    async def _request(self, event: str, payload: BaseModel) -> dict[str, Any]:
-        data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    async def _request(self, event: str, payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
+        data = payload
+        if isinstance(payload, BaseModel):
+            data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
         reply = await self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
         if isinstance(reply, dict) and reply.get("ok") is True:
             return reply

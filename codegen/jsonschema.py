@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
 from events.acks import AckError, ErrorAck, JoinOk
+from events.history import HistoryJoinOk
 from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ def json_schema(spec: Spec) -> dict[str, Any]:
     ]
     if spec.has_presence:
         inputs.append((("lib", "PresenceJoinOk"), "serialization", TypeAdapter(PresenceJoinOk)))
+    if spec.has_history:
+        inputs.append((("lib", "HistoryJoinOk"), "serialization", TypeAdapter(HistoryJoinOk)))
     inputs += [(("server", e.name), "serialization", TypeAdapter(e.model)) for e in spec.server_events]
     inputs += [(("client", e.name), "validation", TypeAdapter(e.model)) for e in spec.client_events]
     inputs += [(("ack", e.name), "serialization", TypeAdapter(e.ack)) for e in spec.client_events if e.ack is not None]
@@ -103,6 +106,8 @@ def json_schema(spec: Spec) -> dict[str, Any]:
             acks[name] = join_ack
         if room.presence:
             acks[room.join_event] = presence_join_ack
+        if room.history:
+            acks[room.join_event] = {"anyOf": [ref("HistoryJoinOk"), ref("ErrorAck")]}
     for event in spec.client_events:
         client_to_server[event.name] = keys[("client", event.name)]
         data = keys[("ack", event.name)] if event.ack is not None else None

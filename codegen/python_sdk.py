@@ -267,8 +267,23 @@ class _ClientWriter:
                 doc += "\n\nThe ack's ``members`` are everyone in the room now, the caller included."
                 returns = f"{presence_class(room)}JoinOk"
                 call = f"{returns}.model_validate(await self._request({json.dumps(event)}, payload))"
-            body = [*build, f"        return {call}"]
-            self.add_method(event, event, [*_method(event, params, returns), *_docstring(doc), *body])
+            extra: list[str] = []
+            if room.history and verb == "Join":
+                doc += (
+                    "\n\n``since`` (a position from an earlier ack or event) asks for the events missed since:"
+                    " the ack says ``recovered`` and holds them, or none when they are not all kept."
+                )
+                returns = "models.HistoryJoinOk"
+                call = f"models.HistoryJoinOk.model_validate(await self._request({json.dumps(event)}, request))"
+                extra = [
+                    "        request: BaseModel | dict[str, Any] = payload",
+                    "        if since is not None:",
+                    '            keys = payload.model_dump(mode="json", by_alias=True)',
+                    '            request = {**keys, "since": since.model_dump()}',
+                ]
+            method_params = [*params, "since: models.StreamPosition | None = None"] if extra else params
+            body = [*build, *extra, f"        return {call}"]
+            self.add_method(event, event, [*_method(event, method_params, returns), *_docstring(doc), *body])
         if room.presence and self.presence_query is not None:
             name, returns = f"presence_{room.prefix}", f"{presence_class(room)}List"
             doc = (

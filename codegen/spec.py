@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from codegen.exceptions import ModuleImportError, NameCollisionError
 from events import ClientEvent, Event, PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery, Room, UserRoom, registry
+from events.history import HistoryQuery
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -55,6 +56,7 @@ class RoomSpec:
     joinable: bool = True
     presence: bool = False
     info: Any = None
+    history: bool = False
 
     @property
     def join_event(self) -> str:
@@ -93,6 +95,11 @@ class Spec:
     def has_presence(self) -> bool:
         """Whether any joinable room is a presence room (its join ack then carries ``members``)."""
         return any(room.presence for room in self.joinable_rooms)
+
+    @property
+    def has_history(self) -> bool:
+        """Whether any joinable room keeps history (its join ack then carries ``recovered`` and a position)."""
+        return any(room.history for room in self.joinable_rooms)
 
     @property
     def joinable_rooms(self) -> tuple[RoomSpec, ...]:
@@ -240,7 +247,8 @@ def build_spec(
     """The spec of the given classes, without importing or reading any registry.
 
     The presence events and the ``presence`` query are left out when no room
-    has ``presence=True``: an application without presence never sees them.
+    has ``presence=True``, and the ``history`` query when no room keeps history:
+    an application without them never sees them.
 
     Example:
         >>> from events import UserRoom
@@ -251,6 +259,8 @@ def build_spec(
     if not any(room.presence for room in rooms):
         server_events = [cls for cls in server_events if cls not in _PRESENCE_EVENTS]
         client_events = [cls for cls in client_events if cls is not PresenceQuery]
+    if not any(room.history for room in rooms):
+        client_events = [cls for cls in client_events if cls is not HistoryQuery]
     spec = Spec(
         modules=tuple(modules),
         app=app,
@@ -269,7 +279,9 @@ def _room_spec(cls: type[Room]) -> RoomSpec:
     # Every connection is put in its user room on connect; no join_user/leave_user handler exists.
     joinable = not issubclass(cls, UserRoom)
     info = presence_info_type(cls) if cls.presence else None
-    return RoomSpec(cls.prefix, cls, keys, joinable=joinable, presence=cls.presence, info=info)
+    return RoomSpec(
+        cls.prefix, cls, keys, joinable=joinable, presence=cls.presence, info=info, history=bool(cls.history)
+    )
 
 
 def presence_info_type(cls: type[Room]) -> Any:

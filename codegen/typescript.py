@@ -219,8 +219,48 @@ def _ack_type(writer: TypeWriter, ack: dict[str, Any]) -> str:
         return "JoinAck"
     if ref_name(success) == "PresenceJoinOk":
         return "PresenceJoinAck"
+    if ref_name(success) == "HistoryJoinOk":
+        return "HistoryJoinAck"
     data = success.get("properties", {}).get("data")
     return "EmptyAck" if data is None else f"EventAck<{writer.type_of(data)}>"
+
+
+def _history_helpers() -> list[str]:
+    out = jsdoc(["The ack of a join to a history room: `{ ok: true, room, recovered, position, publications }`."])
+    out += ["export type HistoryJoinAck = HistoryJoinOk | ErrorAck;", ""]
+    out += jsdoc(
+        [
+            "The positions an event sent to history rooms carries after its payload, by room name:",
+            '`socket.on("message", (payload, positions) => ...)`.',
+        ]
+    )
+    out += ["export type RoomPositions = { [room: string]: StreamPosition };", ""]
+    out += jsdoc(
+        [
+            "Keeps the last position of each history room (in `sessionStorage` by default), so a page that",
+            "reloads or reconnects rejoins with `since` and gets exactly what it missed, or `recovered: false`.",
+            "Call `remember` with each event's `positions` and each join ack's `{ [ack.room]: ack.position }`.",
+        ]
+    )
+    return [
+        *out,
+        "export function positionStore(",
+        '  storage: Pick<Storage, "getItem" | "setItem"> = sessionStorage,',
+        '  key = "eventbus:positions",',
+        ") {",
+        '  const read = (): RoomPositions => JSON.parse(storage.getItem(key) ?? "{}") as RoomPositions;',
+        "  return {",
+        "    since(room: string): StreamPosition | undefined {",
+        "      return read()[room];",
+        "    },",
+        "    remember(positions: unknown): void {",
+        '      if (positions === null || typeof positions !== "object") return;',
+        "      storage.setItem(key, JSON.stringify({ ...read(), ...(positions as RoomPositions) }));",
+        "    },",
+        "  };",
+        "}",
+        "",
+    ]
 
 
 def room_pattern(room: RoomSpec) -> str:
@@ -358,6 +398,8 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     if spec.has_presence:
         out += jsdoc(["The ack of a join to a presence room: `{ ok: true, room, members }`, or why it was refused."])
         out += ["export type PresenceJoinAck = PresenceJoinOk | ErrorAck;", ""]
+    if spec.has_history:
+        out += _history_helpers()
     out += jsdoc(["The ack of a client event: `{ ok: true, data }`, or why it was refused."])
     out += ["export type EventAck<T> = { ok: true; data: T } | ErrorAck;", ""]
     out += jsdoc(["The ack of a client event whose success carries no data."])
@@ -371,7 +413,8 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     for name, payload in bundle["server_to_client"].items():
         out += jsdoc(_description(bundle, payload), "  ")
         kind = typed_payloads.get(name) or writer.type_of(payload)
-        out.append(f"  {property_key(name)}: (payload: {kind}) => void;")
+        extra = ", positions?: RoomPositions" if spec.has_history else ""
+        out.append(f"  {property_key(name)}: (payload: {kind}{extra}) => void;")
     out += ["}", ""]
 
     out += jsdoc(["Events clients send, each answered by an ack: `socket.emit(name, payload, (ack) => ...)`."])
@@ -382,9 +425,10 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
         ack = typed_acks.get(name) or _ack_type(writer, bundle["acks"][name])
         verb, room = handlers.get(name, ("", None))
         out += jsdoc([f"{verb} the room `{room_pattern(room)}`."] if room else _description(bundle, payload), "  ")
-        out.append(
-            f"  {property_key(name)}: (payload: {writer.type_of(payload)}, callback: (ack: {ack}) => void) => void;"
-        )
+        kind = writer.type_of(payload)
+        if room is not None and room.history and verb == "Join":
+            kind = f"{kind} & {{ since?: StreamPosition | null }}"
+        out.append(f"  {property_key(name)}: (payload: {kind}, callback: (ack: {ack}) => void) => void;")
     out += ["}", ""]
 
     for room in spec.rooms:

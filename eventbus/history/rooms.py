@@ -102,6 +102,7 @@ class MemoryRoomHistory(RoomHistory):
     their ``history`` (plus each event's payload, shared with nothing else).
 
     Example:
+        >>> from events import Room
         >>> store = MemoryRoomHistory()
         >>> class NewsRoom(Room, prefix="news", history=2, public=True):
         ...     pass

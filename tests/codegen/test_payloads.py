@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from events import Room
 from events.acks import error_ack
+from events.history import HistoryJoinOk
 from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 from tests.codegen import sample_app
 from tests.codegen.conftest import tsc
@@ -173,6 +174,8 @@ def _cases(bundle: dict[str, Any]) -> list[Case]:
             if rooms[name].presence:
                 members = st.lists(presence[rooms[name]][1], max_size=3)
                 success = st.builds(lambda ack, found: {**ack, "members": found}, success, members)
+            if rooms[name].history:
+                success = make.model(HistoryJoinOk).map(_sent)
         elif cls is PresenceQuery:
             success = lists.map(lambda data: {"ok": True, "data": data})
         else:

@@ -149,7 +149,7 @@ def test_typescript_names(name: str, expected: str) -> None:
 def test_typescript_quotes_wire_names_that_are_no_identifiers(sample_spec: Spec) -> None:
     ts = render_typescript(sample_spec)
 
-    assert '  "project.renamed": (payload: ProjectRenamed) => void;' in ts
+    assert '  "project.renamed": (payload: ProjectRenamed, positions?: RoomPositions) => void;' in ts
     assert "  heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;" in ts
     assert "export function sprintBoardRoom(keys: SprintBoardRoom): `sprint_board:${string}:${string}` {" in ts
 

@@ -53,6 +53,40 @@ export interface FieldError {
 /** Tells the server the client is alive; the ack carries no data. */
 export type Heartbeat = Record<string, never>;
 
+/**
+ * The ack of a join to a history room.
+ *
+ * ``recovered`` is true when ``publications`` holds every event after the
+ * ``since`` position the join gave, in order (false when the join gave none, or
+ * when that position is older than the history or of another epoch: then
+ * ``publications`` is empty and the page reloads what it shows). ``position``
+ * is the room's current position; later events arrive live, each with its
+ * position. ``members`` is set for a room that is also a presence room.
+ */
+export interface HistoryJoinOk {
+  ok: true;
+  room: string;
+  recovered: boolean;
+  position: StreamPosition;
+  publications: Publication[];
+  /** @default null */
+  members?: PresenceMember[] | null;
+}
+
+/** The last events of a history room, oldest first, and its current position: the data of the ``history`` ack. */
+export interface HistoryList {
+  room: string;
+  position: StreamPosition;
+  publications: Publication[];
+}
+
+/** Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits. */
+export interface HistoryQuery {
+  room: string;
+  /** @default 50 */
+  limit?: number;
+}
+
 /** A successful join or leave: ``{"ok": true, "room": "chat:42"}``. */
 export interface JoinOk {
   ok: true;
@@ -128,6 +162,13 @@ export interface ProjectRoom {
   project_id: string;
 }
 
+/** One event of a room's history: its name, its payload and its offset in the room's stream. */
+export interface Publication {
+  event: string;
+  data: unknown;
+  offset: number;
+}
+
 /**
  * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
  *
@@ -164,6 +205,12 @@ export interface StatusEvent {
 
 /** Service status for every signed-in user. */
 export type StatusRoom = Record<string, never>;
+
+/** A position in a room's stream: the offset of its last event (0 before any) and the stream's epoch. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
 
 export interface TaskAck {
   /** @format uuid */
@@ -233,6 +280,36 @@ export type JoinAck = JoinOk | ErrorAck;
 /** The ack of a join to a presence room: `{ ok: true, room, members }`, or why it was refused. */
 export type PresenceJoinAck = PresenceJoinOk | ErrorAck;
 
+/** The ack of a join to a history room: `{ ok: true, room, recovered, position, publications }`. */
+export type HistoryJoinAck = HistoryJoinOk | ErrorAck;
+
+/**
+ * The positions an event sent to history rooms carries after its payload, by room name:
+ * `socket.on("message", (payload, positions) => ...)`.
+ */
+export type RoomPositions = { [room: string]: StreamPosition };
+
+/**
+ * Keeps the last position of each history room (in `sessionStorage` by default), so a page that
+ * reloads or reconnects rejoins with `since` and gets exactly what it missed, or `recovered: false`.
+ * Call `remember` with each event's `positions` and each join ack's `{ [ack.room]: ack.position }`.
+ */
+export function positionStore(
+  storage: Pick<Storage, "getItem" | "setItem"> = sessionStorage,
+  key = "eventbus:positions",
+) {
+  const read = (): RoomPositions => JSON.parse(storage.getItem(key) ?? "{}") as RoomPositions;
+  return {
+    since(room: string): StreamPosition | undefined {
+      return read()[room];
+    },
+    remember(positions: unknown): void {
+      if (positions === null || typeof positions !== "object") return;
+      storage.setItem(key, JSON.stringify({ ...read(), ...(positions as RoomPositions) }));
+    },
+  };
+}
+
 /** The ack of a client event: `{ ok: true, data }`, or why it was refused. */
 export type EventAck<T> = { ok: true; data: T } | ErrorAck;
 
@@ -283,26 +360,26 @@ export function presenceIn<T extends { room: string }, P extends keyof PresenceI
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
   /** A user's first connection entered a presence room (sent to the others in it, once per user). */
-  presence_join: (payload: PresenceEventIn) => void;
+  presence_join: (payload: PresenceEventIn, positions?: RoomPositions) => void;
   /** A user's last connection left a presence room, disconnected, or its server process died. */
-  presence_leave: (payload: PresenceEventIn) => void;
-  "project.renamed": (payload: ProjectRenamed) => void;
+  presence_leave: (payload: PresenceEventIn, positions?: RoomPositions) => void;
+  "project.renamed": (payload: ProjectRenamed, positions?: RoomPositions) => void;
   /**
    * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
    *
    * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
    * reconnect automatically, unlike after ``session_expired``.
    */
-  session_ended: (payload: SessionEndedEvent) => void;
+  session_ended: (payload: SessionEndedEvent, positions?: RoomPositions) => void;
   /**
    * Sent just before the server disconnects a connection whose token expired or was revoked.
    *
    * The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
    */
-  session_expired: (payload: SessionExpiredEvent) => void;
-  status: (payload: StatusEvent) => void;
+  session_expired: (payload: SessionExpiredEvent, positions?: RoomPositions) => void;
+  status: (payload: StatusEvent, positions?: RoomPositions) => void;
   /** A task changed; sent to the task's project room. */
-  task_updated: (payload: TaskUpdatedEvent) => void;
+  task_updated: (payload: TaskUpdatedEvent, positions?: RoomPositions) => void;
 }
 
 /** Events clients send, each answered by an ack: `socket.emit(name, payload, (ack) => ...)`. */
@@ -310,12 +387,14 @@ export interface ClientToServerEvents {
   count_tasks: (payload: CountTasks, callback: (ack: EventAck<number>) => void) => void;
   /** Tells the server the client is alive; the ack carries no data. */
   heartbeat: (payload: Heartbeat, callback: (ack: EmptyAck) => void) => void;
+  /** Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits. */
+  history: (payload: HistoryQuery, callback: (ack: EventAck<HistoryList>) => void) => void;
   /** Join the room `doc:{doc_id}`. */
   join_doc: (payload: DocRoom, callback: (ack: PresenceJoinAckIn<"doc">) => void) => void;
   /** Join the room `project:{project_id}`. */
   join_project: (payload: ProjectRoom, callback: (ack: PresenceJoinAckIn<"project">) => void) => void;
   /** Join the room `sprint_board:{org}:{number}`. */
-  join_sprint_board: (payload: SprintBoardRoom, callback: (ack: JoinAck) => void) => void;
+  join_sprint_board: (payload: SprintBoardRoom & { since?: StreamPosition | null }, callback: (ack: HistoryJoinAck) => void) => void;
   /** Join the room `status`. */
   join_status: (payload: StatusRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `doc:{doc_id}`. */

@@ -60,6 +60,62 @@ export const ErrorAckSchema = z.object({
 /** Tells the server the client is alive; the ack carries no data. */
 export const HeartbeatSchema = z.strictObject({});
 
+/**
+ * One user present in a room, whatever their number of connections there.
+ *
+ * ``info`` is what the room's ``presence_info(user)`` returned (a small public
+ * profile; never put secrets in it: every member of the room sees it).
+ */
+export const PresenceMemberSchema = z.object({
+  user_id: z.string(),
+  info: z.record(z.string(), z.unknown()),
+});
+
+/** One event of a room's history: its name, its payload and its offset in the room's stream. */
+export const PublicationSchema = z.object({
+  event: z.string(),
+  data: z.unknown(),
+  offset: z.number().int(),
+});
+
+/** A position in a room's stream: the offset of its last event (0 before any) and the stream's epoch. */
+export const StreamPositionSchema = z.object({
+  offset: z.number().int().gte(0),
+  epoch: z.string(),
+});
+
+/**
+ * The ack of a join to a history room.
+ *
+ * ``recovered`` is true when ``publications`` holds every event after the
+ * ``since`` position the join gave, in order (false when the join gave none, or
+ * when that position is older than the history or of another epoch: then
+ * ``publications`` is empty and the page reloads what it shows). ``position``
+ * is the room's current position; later events arrive live, each with its
+ * position. ``members`` is set for a room that is also a presence room.
+ */
+export const HistoryJoinOkSchema = z.object({
+  ok: z.literal(true),
+  room: z.string(),
+  recovered: z.boolean(),
+  position: StreamPositionSchema,
+  publications: z.array(PublicationSchema),
+  members: z.array(PresenceMemberSchema).nullable().default(null),
+});
+
+/** The last events of a history room, oldest first, and its current position: the data of the ``history`` ack. */
+export const HistoryListSchema = z.object({
+  room: z.string(),
+  position: StreamPositionSchema,
+  publications: z.array(PublicationSchema),
+});
+
+/** Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits. */
+export const HistoryQuerySchema = z.strictObject({
+  room: z.string(),
+  limit: z.number().int().gte(1).lte(1000).default(50),
+});
+
 /** A successful join or leave: ``{"ok": true, "room": "chat:42"}``. */
 export const JoinOkSchema = z.object({
   ok: z.literal(true),
@@ -74,17 +130,6 @@ export const LabelInputSchema = z.object({
 export const LabelOutputSchema = z.object({
   name: z.string(),
   color: ColorSchema,
-});
-
-/**
- * One user present in a room, whatever their number of connections there.
- *
- * ``info`` is what the room's ``presence_info(user)`` returned (a small public
- * profile; never put secrets in it: every member of the room sees it).
- */
-export const PresenceMemberSchema = z.object({
-  user_id: z.string(),
-  info: z.record(z.string(), z.unknown()),
 });
 
 /** A user's first connection entered a presence room (sent to the others in it, once per user). */
@@ -260,6 +305,7 @@ export const serverToClient = {
 export const clientToServer = {
   count_tasks: CountTasksSchema,
   heartbeat: HeartbeatSchema,
+  history: HistoryQuerySchema,
   join_doc: DocRoomSchema,
   join_project: ProjectRoomSchema,
   join_sprint_board: SprintBoardRoomSchema,
@@ -276,9 +322,10 @@ export const clientToServer = {
 export const acks = {
   count_tasks: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: z.number().int() }), ErrorAckSchema]),
   heartbeat: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true) }), ErrorAckSchema]),
+  history: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: HistoryListSchema }), ErrorAckSchema]),
   join_doc: z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), room: presenceRooms.doc, members: z.array(presenceMembers.doc) }), ErrorAckSchema]),
   join_project: z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), room: presenceRooms.project, members: z.array(presenceMembers.project) }), ErrorAckSchema]),
-  join_sprint_board: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
+  join_sprint_board: z.discriminatedUnion("ok", [HistoryJoinOkSchema, ErrorAckSchema]),
   join_status: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_doc: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_project: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),

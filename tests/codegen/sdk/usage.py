@@ -28,7 +28,10 @@ async def right(events: Client) -> None:
     joined: ProjectPresenceJoinOk = await events.join_project(project_id="42")
     present: list[str] = [member.user_id for member in joined.members]
     left: models.JoinOk = await events.leave_project(project_id="42")
-    plain: models.JoinOk = await events.join_sprint_board(org="acme", number=3)
+    plain: models.JoinOk = await events.join_status()
+    since = models.StreamPosition(offset=3, epoch="e")
+    caught: models.HistoryJoinOk = await events.join_sprint_board(org="acme", number=3, since=since)
+    missed: list[int] = [publication.offset for publication in caught.publications if caught.recovered]
     who: models.PresenceList = await events.presence(room=project_room(project_id="42"))
     await events.join_sprint_board(org="acme", number=3)
     await events.join_status()
@@ -47,7 +50,7 @@ async def right(events: Client) -> None:
         await events.join_project(project_id="secret")
     except RequestRefused as refused:
         print(refused.code, refused.error.message)
-    print(joined.room, present, left, plain, who.members, task.version, count, names, updated)
+    print(joined.room, present, left, plain, who.members, task.version, count, names, updated, missed)
 
     # doc rooms type their members' info: DocRoom.presence_info returns a DocInfo.
     doc = await events.join_doc(doc_id="d1")
@@ -68,8 +71,9 @@ async def wrong(events: Client) -> None:
     events.on(models.StatusEvent, lambda status: status.nope)  # type: ignore[attr-defined]
     room: int = project_room(project_id="42")  # type: ignore[assignment]
     project_room(project="42")  # type: ignore[call-arg]
-    plain = await events.join_sprint_board(org="acme", number=3)
+    plain = await events.join_status()
     print(plain.members)  # type: ignore[attr-defined]
+    await events.join_sprint_board(org="acme", number=3, since=3)  # type: ignore[arg-type]
     print(joined, count, room)
     project = await events.join_project(project_id="1")
     print(project.members[0].info.name)  # type: ignore[attr-defined]

@@ -3,11 +3,13 @@ import { io, type Socket } from "socket.io-client";
 import {
   type ClientToServerEvents,
   type ErrorAck,
+  type HistoryJoinAck,
   type JoinAck,
   type PresenceJoinAck,
   type ServerToClientEvents,
   type TaskUpdatedEvent,
   docRoom,
+  positionStore,
   presenceIn,
   projectRoom,
   sprintBoardRoom,
@@ -49,7 +51,21 @@ function joined(ack: JoinAck): string {
 
 socket.emit("join_project", { project_id: "42" }, (ack) => console.log(joined(ack)));
 socket.emit("leave_project", { project_id: "42" }, (ack) => console.log(joined(ack)));
-socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(joined(ack)));
+// sprint_board keeps history: a join may give the last position seen, and its ack says what was recovered.
+const memory = new Map<string, string>();
+const positions = positionStore({ getItem: (key) => memory.get(key) ?? null, setItem: (k, v) => memory.set(k, v) });
+const boardRoom = sprintBoardRoom({ org: "acme", number: 3 });
+function caughtUp(ack: HistoryJoinAck): void {
+  if (!ack.ok) return;
+  positions.remember({ [ack.room]: ack.position });
+  console.log(ack.recovered ? ack.publications.map((p) => `${p.event}@${p.offset}`) : "reload");
+}
+socket.emit("join_sprint_board", { org: "acme", number: 3, since: positions.since(boardRoom) }, caughtUp);
+socket.emit("join_sprint_board", { org: "acme", number: 3 }, caughtUp);
+socket.on("status", (_event, roomPositions) => positions.remember(roomPositions));
+socket.emit("history", { room: boardRoom, limit: 20 }, (ack) => {
+  console.log(ack.ok ? ack.data.publications.length + ack.data.position.offset : ack.error.code);
+});
 
 // project is a presence room: its join ack lists the members, and presence_join / presence_leave arrive.
 const members = new Map<string, object>();

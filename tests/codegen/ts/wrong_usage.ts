@@ -75,7 +75,11 @@ socket.emit("count_tasks", { project_id: "1" }, (ack) => {
   }
 });
 // @ts-expect-error a room without presence has no members in its join ack
-socket.emit("join_sprint_board", { org: "acme", number: 3 }, (ack) => console.log(ack.ok && ack.members));
+socket.emit("join_status", {}, (ack) => console.log(ack.ok && ack.members));
+// @ts-expect-error a room without history gets no position in its join ack
+socket.emit("join_status", {}, (ack) => console.log(ack.ok && ack.position));
+// @ts-expect-error a position's offset is a number
+socket.emit("join_sprint_board", { org: "acme", number: 3, since: { offset: "7", epoch: "e" } }, () => {});
 // @ts-expect-error presence events carry a member, not a user id
 socket.on("presence_join", (event: { room: string; member: string }) => console.log(event));
 // @ts-expect-error project rooms keep the default presence_info: their members' info has no name

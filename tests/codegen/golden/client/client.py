@@ -194,8 +194,10 @@ class BaseClient:
 
         return dispatch
 
-    async def _request(self, event: str, payload: BaseModel) -> dict[str, Any]:
-        data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    async def _request(self, event: str, payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
+        data = payload
+        if isinstance(payload, BaseModel):
+            data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
         reply = await self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
         if isinstance(reply, dict) and reply.get("ok") is True:
             return reply
@@ -345,11 +347,24 @@ class Client(BaseClient):
         reply = await self._request("presence", models.PresenceQuery(room=room))
         return ProjectPresenceList.model_validate(reply.get("data"))
 
-    async def join_sprint_board(self, *, org: str, number: int) -> models.JoinOk:
-        """Join the room ``sprint_board:{org}:{number}``; raises `RequestRefused` when the server says no."""
+    async def join_sprint_board(
+        self,
+        *,
+        org: str,
+        number: int,
+        since: models.StreamPosition | None = None,
+    ) -> models.HistoryJoinOk:
+        """Join the room ``sprint_board:{org}:{number}``; raises `RequestRefused` when the server says no.
+
+        ``since`` (a position from an earlier ack or event) asks for the events missed since: the ack says ``recovered`` and holds them, or none when they are not all kept.
+        """
         fields: dict[str, Any] = {"org": org, "number": number}
         payload = models.SprintBoardRoom.model_validate(_given(fields))
-        return await self._join("join_sprint_board", payload)
+        request: BaseModel | dict[str, Any] = payload
+        if since is not None:
+            keys = payload.model_dump(mode="json", by_alias=True)
+            request = {**keys, "since": since.model_dump()}
+        return models.HistoryJoinOk.model_validate(await self._request("join_sprint_board", request))
 
     async def leave_sprint_board(self, *, org: str, number: int) -> models.JoinOk:
         """Leave the room ``sprint_board:{org}:{number}``; raises `RequestRefused` when the server says no."""
@@ -387,6 +402,16 @@ class Client(BaseClient):
         fields: dict[str, Any] = {}
         payload = models.Heartbeat.model_validate(_given(fields))
         await self._request("heartbeat", payload)
+
+    async def history(self, *, room: str, limit: int | Unset = UNSET) -> models.HistoryList:
+        """Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits.
+
+        Raises `RequestRefused` when the server acks with an error.
+        """
+        fields: dict[str, Any] = {"room": room, "limit": limit}
+        payload = models.HistoryQuery.model_validate(_given(fields))
+        reply = await self._request("history", payload)
+        return models.HistoryList.model_validate(reply.get("data"))
 
     async def presence(self, *, room: str) -> models.PresenceList:
         """Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits.

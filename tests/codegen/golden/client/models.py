@@ -96,6 +96,19 @@ class Heartbeat(BaseModel):
     )
 
 
+class HistoryQuery(BaseModel):
+    """
+    Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    room: str
+    limit: Annotated[int, Field(ge=1, le=1000)] = 50
+
+
 class JoinOk(BaseModel):
     """
     A successful join or leave: ``{"ok": true, "room": "chat:42"}``.
@@ -182,6 +195,20 @@ class ProjectRoom(BaseModel):
     """
 
 
+class Publication(BaseModel):
+    """
+    One event of a room's history: its name, its payload and its offset in the room's stream.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    event: str
+    data: Any
+    offset: int
+
+
 class SessionEndedEvent(BaseModel):
     """
     Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
@@ -247,6 +274,19 @@ class StatusRoom(BaseModel):
         extra="ignore",
         populate_by_name=True,
     )
+
+
+class StreamPosition(BaseModel):
+    """
+    A position in a room's stream: the offset of its last event (0 before any) and the stream's epoch.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    offset: Annotated[int, Field(ge=0)]
+    epoch: str
 
 
 class TaskAck(BaseModel):
@@ -352,6 +392,44 @@ class ErrorAck(BaseModel):
     )
     ok: Literal[False]
     error: AckError
+
+
+class HistoryJoinOk(BaseModel):
+    """
+    The ack of a join to a history room.
+
+    ``recovered`` is true when ``publications`` holds every event after the
+    ``since`` position the join gave, in order (false when the join gave none, or
+    when that position is older than the history or of another epoch: then
+    ``publications`` is empty and the page reloads what it shows). ``position``
+    is the room's current position; later events arrive live, each with its
+    position. ``members`` is set for a room that is also a presence room.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    ok: Literal[True]
+    room: str
+    recovered: bool
+    position: StreamPosition
+    publications: list[Publication]
+    members: list[PresenceMember] | None = None
+
+
+class HistoryList(BaseModel):
+    """
+    The last events of a history room, oldest first, and its current position: the data of the ``history`` ack.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    room: str
+    position: StreamPosition
+    publications: list[Publication]
 
 
 class PresenceJoinEvent(BaseModel):
