@@ -395,9 +395,13 @@ class Application(Host):
             await self._recovery.log.stop()
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
-        if self._recovery is not None:
-            await self._recovery.disconnected(sid, recoverable=recoverable(reason))
-        await self._presence.disconnected(sid)
+        linger = 0.0
+        if self._recovery is not None and recoverable(reason):
+            await self._recovery.disconnected(sid, recoverable=True)
+            linger = self._recovery.log.window  # presence waits for the connection to come back
+        elif self._recovery is not None:
+            await self._recovery.disconnected(sid, recoverable=False)
+        await self._presence.disconnected(sid, linger=linger)
         self._table.remove(sid)
         self._buckets.pop(sid, None)
         self._expiry.cancel(sid)

@@ -7,6 +7,7 @@ handler; the `PresenceStore` decides who arrived first and who left last, so
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ class Presence:
         self.store = store
         self._joined: dict[str, dict[str, str]] = {}  # sid -> {room name: user id}
         self._started = False
+        self._lingering: dict[str, asyncio.TimerHandle | asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         """Start the store (heartbeat and reaper with Redis); called by ``bus.start()`` or at the first join."""
@@ -70,7 +72,11 @@ class Presence:
             await self.store.start(self._announce_leave)
 
     async def stop(self) -> None:
-        """Stop the store's background work."""
+        """Stop the store's background work (and forget connections lingering after a drop)."""
+        pending, self._lingering = list(self._lingering.values()), {}
+        for item in pending:
+            item.cancel()
+        await asyncio.gather(*(item for item in pending if isinstance(item, asyncio.Task)), return_exceptions=True)
         if self._started:
             self._started = False
             await self.store.stop()
@@ -112,10 +118,27 @@ class Presence:
         """Another process put ``sid`` (held here) in ``room`` or took it out, through Redis."""
         await (self.joined(sid, room) if entered else self.left(sid, room))
 
-    async def disconnected(self, sid: str) -> None:
-        """Forget every presence room of ``sid``, announcing each user whose last connection this was."""
+    async def disconnected(self, sid: str, *, linger: float = 0) -> None:
+        """Forget every presence room of ``sid``, announcing each user whose last connection this was.
+
+        With ``linger`` (a lost connection that may be recovered within that many seconds) this happens
+        only then: a connection restored meanwhile is a member again before the old one is removed, so
+        the others see no leave and no join.
+        """
+        if linger > 0 and self._joined.get(sid):
+            self._lingering[sid] = asyncio.get_running_loop().call_later(linger, self._expire_lingering, sid)
+            return
         for name, user_id in self._joined.pop(sid, {}).items():
             await self._remove(sid, name, user_id)
+
+    def _expire_lingering(self, sid: str) -> None:
+        self._lingering[sid] = asyncio.create_task(self._end_lingering(sid), name=f"eventbus-presence-linger-{sid}")
+
+    async def _end_lingering(self, sid: str) -> None:
+        try:
+            await self.disconnected(sid)
+        finally:
+            self._lingering.pop(sid, None)
 
     async def _remove(self, sid: str, name: str, user_id: str) -> None:
         try:

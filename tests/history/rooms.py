@@ -20,3 +20,9 @@ class PostEvent(Event):
 
     def broadcast_to(self) -> list[Target]:
         return [FeedRoom(feed_id=self.feed_id)]
+
+
+class DeskRoom(Room, prefix="desk", presence=True, public=True):
+    """A presence room anyone signed in may join."""
+
+    desk_id: str

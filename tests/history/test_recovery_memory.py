@@ -11,6 +11,7 @@ import socketio
 
 from eventbus import EventBus, JWTAuth
 from tests.clients import PyClient
+from tests.history.rooms import DeskRoom
 from tests.sample import CHAT_MEMBERS, ChatRoom, LobbyRoom, MessageEvent, NoticeEvent
 
 Serve = Callable[[Any], Awaitable[str]]
@@ -190,3 +191,37 @@ async def test_recovery_off_sends_no_offset(jwt_auth: JWTAuth, serve: Serve, py_
     await bus.broadcast(MessageEvent(chat_id="42", text="plain"))
     assert await alice.inbox.wait_for("message") == [{"chat_id": "42", "text": "plain"}]
     assert alice.sio.recovery_auth() == {}
+
+
+async def test_presence_sees_a_recovered_connection_as_never_having_left(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[DeskRoom], recovery_window=60)
+    url = await serve(bus.asgi_app())
+    alice = await py_client(url, token=token("alice"))
+    bob = await py_client(url, token=token("bob"))
+    assert (await alice.call("join_desk", {"desk_id": "1"}))["ok"]
+    assert (await bob.call("join_desk", {"desk_id": "1"}))["ok"]
+    await alice.drop()
+    await alice.reconnect()
+    assert alice.recovered
+    await bus.emit_to_room(DeskRoom(desk_id="1"), NoticeEvent(text="still here"))
+    await alice.inbox.wait_for("notice")
+    await bob.fence(bus)
+    assert bob.received("presence_leave") == []
+    assert [m.user_id for m in await bus.presence(DeskRoom(desk_id="1"))] == ["alice", "bob"]
+
+
+async def test_presence_announces_the_leave_when_the_window_passes(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[DeskRoom], recovery_window=0.2)
+    url = await serve(bus.asgi_app())
+    alice = await py_client(url, token=token("alice"))
+    bob = await py_client(url, token=token("bob"))
+    assert (await alice.call("join_desk", {"desk_id": "1"}))["ok"]
+    assert (await bob.call("join_desk", {"desk_id": "1"}))["ok"]
+    await alice.drop()
+    [left] = await bob.inbox.wait_for("presence_leave")
+    assert left["member"]["user_id"] == "alice"
+    assert [m.user_id for m in await bus.presence(DeskRoom(desk_id="1"))] == ["bob"]
