@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -104,6 +105,7 @@ class Application(Host):
         self.max_rooms = settings.max_rooms
         self._rooms: dict[str, RoomHandlers] = {}
         self._keeps_history = False
+        self._history_outcomes: Counter[str] = Counter()
         self._handlers: dict[str, ClientEventHandler[Any]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._expiry = TokenExpiry(self._expire, leeway=float(getattr(auth, "leeway", 0)))
@@ -330,6 +332,7 @@ class Application(Host):
             await self._presence.joined(sid, room)
             members = await self._presence.members(room)
         caught = await self._history.catch_up(type(room), room.name, since)
+        self._history_outcomes["no_position" if since is None else str(caught.recovered).lower()] += 1
         await self.sio.enter_room(sid, room.name, namespace=self.namespace)  # local: does not suspend
         self._history.hold(sid, room.name, caught.position)
         if self._recovery is not None:
@@ -342,6 +345,17 @@ class Application(Host):
             members=members,
         )
         return ack.model_dump(mode="json")
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Outcomes since start, for metrics: reconnects (``recovery.recovered``, ``.unknown``, ``.refused``,
+        ``.too_old``, ``.epoch_changed``) and history joins (``history.true``, ``.false``, ``.no_position``).
+
+        Example:
+            >>> bus.delivery_counts()  # a bus without recovery, no history join yet
+            {}
+        """
+        counts = {f"recovery.{key}": n for key, n in (self._recovery.outcomes if self._recovery else {}).items()}
+        return counts | {f"history.{key}": n for key, n in self._history_outcomes.items()}
 
     async def history(self, room: Room, limit: int = 50) -> HistoryList:
         """The last ``limit`` events of a history room of this application, oldest first, and its position.

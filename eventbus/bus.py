@@ -381,6 +381,19 @@ class EventBus(Sender):
         """
         return await self.default_app.presence(room)
 
+    def delivery_counts(self) -> dict[str, int]:
+        """Recovery and history-join outcomes of every application, summed; see `Application.delivery_counts`.
+
+        Example:
+            >>> bus.delivery_counts()
+            {}
+        """
+        total: dict[str, int] = {}
+        for application in self._apps.values():
+            for key, count in application.delivery_counts().items():
+                total[key] = total.get(key, 0) + count
+        return total
+
     async def history(self, room: Room, limit: int = 50) -> HistoryList:
         """The last ``limit`` events of a ``history=N`` room of the application ``/``; see `Application.history`."""
         return await self.default_app.history(room, limit)

@@ -19,6 +19,7 @@ from eventbus.default import offer_default
 from eventbus.exceptions import ConfigurationError
 from eventbus.sending import Exclude, Routing, Sender
 from eventbus.settings import EventBusSettings
+from eventbus.transport.publishing import RemoteLogging
 from eventbus.transport.redis_manager import RedisManager, SyncRedisManager
 from events import ANY_APP, Event, SessionEndedEvent, Target, Targets
 from events.registry import check_app_path
@@ -98,6 +99,11 @@ class Emitter(_Publisher, Sender):
     ) -> None:
         url, channel, key = redis_config("Emitter", redis_url, channel, signing_key, settings)
         self.manager = RedisManager(url, channel=channel, signing_key=key, write_only=True, redis_options=redis_options)
+        settings = settings or EventBusSettings()
+        # Like the servers: with EVENTBUS_RECOVERY_WINDOW, or to history rooms, events get offsets and positions.
+        self._logging = RemoteLogging(
+            self.manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets
+        )
         offer_default(self)
 
     async def __aenter__(self) -> Emitter:
@@ -115,6 +121,7 @@ class Emitter(_Publisher, Sender):
 
     async def close(self) -> None:
         """Close the connection to Redis."""
+        await self._logging.close()
         await self.manager.close()
 
     async def join_room(self, sid: str, room: Target) -> None:
@@ -149,6 +156,8 @@ class Emitter(_Publisher, Sender):
         return self._scoped(path)
 
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
+        if await self._logging.emit(name, data, self.namespace, rooms, skip_sid):
+            return
         await self.manager.emit(name, data, namespace=self.namespace, room=rooms, skip_sid=skip_sid)
 
 

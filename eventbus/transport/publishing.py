@@ -18,19 +18,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
+from socketio.packet import Packet
 
 from eventbus.history.recovery import MemoryRecoveryLog, RecoveryLog, new_epoch
 from eventbus.history.rooms import MemoryRoomHistory, RoomHistory, positions_arg
 from eventbus.transport.recovery import RedisRecoveryLog
 from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.room_streams import RedisRoomHistory
+from events import Room, registry
 
 if TYPE_CHECKING:
     import socketio
 
-    from events import Room
-
-__all__ = ["emit_logged"]
+__all__ = ["RemoteLogging", "emit_logged"]
 
 # KEYS: recovery stream, recovery epoch, then a stream and a meta hash per history room.
 # ARGV: channel, message, epoch candidate, recovery window ms ('0': no recovery), max packets,
@@ -102,6 +102,43 @@ async def emit_logged(
         args.append(recovery.append(namespace, event, list(args), rooms, skip))
     # No await between the appends above and the queueing below: the logs' order is every socket's order.
     await sio.emit(event, tuple(args), to=rooms, skip_sid=skip, namespace=namespace)
+
+
+class RemoteLogging:
+    """What a write-only `Emitter` needs to publish like the servers: the recovery stream and the room streams.
+
+    Without it, an emitter's events would reach clients without an offset or positions and be lost on a drop.
+    History rooms are found by prefix in the room registry (the emitter has no rooms of its own).
+    """
+
+    def __init__(self, manager: RedisManager, *, window: float, max_packets: int) -> None:
+        self.manager = manager
+        self.recovery = RedisRecoveryLog(manager, window=window, max_packets=max_packets) if window else None
+        self._histories: dict[str, RedisRoomHistory] = {}
+
+    async def emit(
+        self, event: str, data: Any, namespace: str, rooms: list[str] | None, skip: list[str] | None
+    ) -> bool:
+        """Publish with offsets and positions when anything is to be logged; ``False`` when not (send it plainly)."""
+        history_rooms = [(room, name) for name in rooms or [] if (room := _history_room(name, namespace))]
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        if (self.recovery is None and not history_rooms) or Packet.data_is_binary(args):
+            return False
+        history = self._histories.get(namespace)
+        if history is None:
+            history = self._histories[namespace] = RedisRoomHistory(self.manager, namespace)
+        await _publish(self.manager, event, args, namespace, rooms, skip, self.recovery, history, history_rooms)
+        return True
+
+    async def close(self) -> None:
+        """Close the streams' connections."""
+        for history in self._histories.values():
+            await history.close()
+
+
+def _history_room(name: str, namespace: str) -> type[Room] | None:
+    cls = registry.rooms.get(name.partition(":")[0], namespace)
+    return cls if isinstance(cls, type) and issubclass(cls, Room) and cls.history else None
 
 
 async def _publish(

@@ -69,6 +69,7 @@ async def test_a_position_older_than_the_history_or_of_another_epoch_recovers_no
     other = await alice.call("join_feed", {"feed_id": "f", "since": {"offset": 7, "epoch": "elsewhere"}})
     assert other["recovered"] is False
     assert other["publications"] == []
+    assert bus.delivery_counts() == {"history.no_position": 1, "history.false": 2, "history.true": 1}
     bad = await alice.call("join_feed", {"feed_id": "f", "since": {"offset": "x"}})
     assert bad["ok"] is False
     assert bad["error"]["code"] == "invalid_payload"

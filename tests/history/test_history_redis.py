@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from eventbus import EventBus, JWTAuth
+from eventbus import Emitter, EventBus, JWTAuth
+from eventbus.settings import EventBusSettings
 from tests.clients import PyClient
 from tests.history.rooms import FeedRoom, PostEvent
 from tests.redis_server import RedisServer
@@ -108,3 +109,31 @@ async def test_recovery_replays_history_events_with_their_positions(
     assert alice.recovered
     received = await alice.inbox.wait_for("post", 2)
     assert [(payload["n"], positions["feed:f"]["offset"]) for payload, positions in received] == [(1, 1), (2, 2)]
+
+
+async def test_an_emitters_events_get_positions_and_are_recovered(
+    two_buses: Callable[..., Awaitable[list[tuple[EventBus, str]]]],
+    py_client: Connect,
+    token: Token,
+    redis_server: RedisServer,
+) -> None:
+    (bus_a, url_a), _ = await two_buses(recovery_window=60)
+    emitter = Emitter(
+        redis_server.url,
+        channel=bus_a.settings.redis_channel,
+        signing_key=KEY,
+        settings=EventBusSettings(recovery_window=60),
+    )
+    try:
+        alice = await py_client(url_a, token=token("alice"))
+        await alice.call("join_feed", {"feed_id": "f"})
+        await emitter.broadcast(PostEvent(feed_id="f", n=1))
+        await alice.inbox.wait_for("post")
+        await alice.drop()
+        await emitter.broadcast(PostEvent(feed_id="f", n=2))
+        await alice.reconnect()
+        assert alice.recovered
+        received = await alice.inbox.wait_for("post", 2)
+        assert [(payload["n"], positions["feed:f"]["offset"]) for payload, positions in received] == [(1, 1), (2, 2)]
+    finally:
+        await emitter.close()

@@ -57,6 +57,7 @@ async def test_missed_events_arrive_once_in_order_and_rooms_are_kept(
     assert texts(alice) == ["before", *(f"missed {n}" for n in range(5)), "after"]
     assert alice.received("notice") == [{"text": "for alice"}]
     assert sorted(bus.joined_rooms(alice.sid)) == ["chat:42", "lobby"]
+    assert bus.delivery_counts() == {"recovery.recovered": 1}
 
 
 async def test_a_client_that_received_nothing_yet_recovers_from_its_start(
@@ -135,6 +136,7 @@ async def test_another_users_token_gets_a_fresh_connection(
         await mallory.close()
     await alice.reconnect()  # the session was spent on the refusal: alice starts afresh too
     assert not alice.recovered
+    assert bus.delivery_counts() == {"recovery.refused": 1, "recovery.unknown": 1}
 
 
 async def test_an_expired_token_is_refused_and_the_session_kept_for_a_fresh_one(
