@@ -411,11 +411,8 @@ class Application(Host):
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         linger = 0.0
-        if self._recovery is not None and recoverable(reason):
-            await self._recovery.disconnected(sid, recoverable=True)
+        if self._recovery is not None and await self._recovery.disconnected(sid, recoverable=recoverable(reason)):
             linger = self._recovery.log.window  # presence waits for the connection to come back
-        elif self._recovery is not None:
-            await self._recovery.disconnected(sid, recoverable=False)
         await self._presence.disconnected(sid, linger=linger)
         self._table.remove(sid)
         self._buckets.pop(sid, None)

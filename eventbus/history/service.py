@@ -47,6 +47,8 @@ class Wire(Protocol):
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]: ...
 
+    async def disconnect(self, sid: str, namespace: str | None = None) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Restored:
@@ -76,6 +78,8 @@ class Recovery:
         self.log = log
         self.outcomes: Counter[str] = Counter()
         self._live: dict[str, Session] = {}
+        self._pids: dict[str, str] = {}  # pid -> sid of its live connection here
+        self._superseded: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Recovery({self.namespace!r}, {self.log!r}, outcomes={dict(self.outcomes)})"
@@ -88,6 +92,7 @@ class Recovery:
         pid = auth.get("pid") if isinstance(auth, dict) else None
         offset = auth.get("offset") if isinstance(auth, dict) else None
         if isinstance(pid, str) and pid:
+            await self._supersede(pid, user)
             try:
                 return await self._restore(sid, user, pid, offset if isinstance(offset, str) else None)
             except _UnrecoverableError as exc:
@@ -95,6 +100,21 @@ class Recovery:
                 logger.info("recovery: fresh connection app=%s sid=%s (%s)", self.namespace, sid, exc.outcome)
         await self._start(sid, user, Session(secrets.token_urlsafe(16), sid, self.namespace, _id(user), ""), {})
         return None
+
+    async def _supersede(self, pid: str, user: User | None) -> None:
+        # The client is back before this process noticed its old connection die (a network switch: the old TCP
+        # connection goes silent, and only the ping timeout would tell). End the old one now, as lost, so its
+        # session is kept and restored here; only for the same user, checked before anything is ended.
+        old_sid = self._pids.get(pid)
+        old = self._live.get(old_sid) if old_sid is not None else None
+        if old_sid is None or old is None or old.user_id != _id(user):
+            return
+        logger.info("recovery: app=%s sid=%s is back on a new connection: ending the old one", self.namespace, old_sid)
+        self._superseded.add(old_sid)
+        try:
+            await self.wire.disconnect(old_sid, namespace=self.namespace)
+        finally:
+            self._superseded.discard(old_sid)
 
     async def _restore(self, sid: str, user: User | None, pid: str, offset: str | None) -> Restored:
         old = await self.log.take(pid)
@@ -150,6 +170,7 @@ class Recovery:
             if room != sid:
                 await self.wire.enter_room(sid, room, namespace=self.namespace)
         self._live[sid] = session
+        self._pids[session.pid] = sid
         self.wire.add_to_connect_reply(self.namespace, sid, {"pid": session.pid})
 
     async def _may_rejoin(self, room: str, user: User | None, old_sid: str) -> bool:
@@ -182,21 +203,27 @@ class Recovery:
         if session is not None:
             session.rooms.pop(room, None)
 
-    async def disconnected(self, sid: str, *, recoverable: bool) -> None:
-        """Keep the session of a connection that was lost (not closed) for the window."""
+    async def disconnected(self, sid: str, *, recoverable: bool) -> bool:
+        """Keep the session of a connection that was lost (not closed) for the window; whether it was kept."""
         session = self._live.pop(sid, None)
-        if session is None or not recoverable:
-            return
+        if session is not None and self._pids.get(session.pid) == sid:
+            del self._pids[session.pid]
+        if session is None or not (recoverable or sid in self._superseded):
+            return False
         current = self.wire.rooms(sid, namespace=self.namespace)
         session.rooms = {room: session.rooms.get(room, session.start) for room in current}
         try:
             await self.log.save(session)
         except Exception:
             logger.exception("recovery: could not keep the session of sid=%s", sid)
+            return False
+        return True
 
     def forget(self, sid: str) -> None:
         """The connection was refused after `connect`: no session to keep."""
-        self._live.pop(sid, None)
+        session = self._live.pop(sid, None)
+        if session is not None and self._pids.get(session.pid) == sid:
+            del self._pids[session.pid]
 
 
 def _id(user: User | None) -> str | None:

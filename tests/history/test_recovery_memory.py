@@ -227,3 +227,48 @@ async def test_presence_announces_the_leave_when_the_window_passes(
     [left] = await bob.inbox.wait_for("presence_leave")
     assert left["member"]["user_id"] == "alice"
     assert [m.user_id for m in await bus.presence(DeskRoom(desk_id="1"))] == ["bob"]
+
+
+async def test_a_client_back_before_the_server_noticed_the_drop_is_recovered(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    # Over long-polling the server notices a vanished client only at its ping timeout (here 60 s): the new
+    # connection presents the pid of a connection that still looks alive, which is ended and restored from.
+    bus = EventBus(auth=jwt_auth, rooms=[ChatRoom], recovery_window=60, ping_interval=30, ping_timeout=30)
+    url = await serve(bus.asgi_app())
+    alice = await py_client(url, token=token("alice"), transports=["polling"])
+    assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+    old_sid = alice.sid
+    engine = alice.sio.eio
+    engine.state = "disconnected"  # the network is gone: no more polls, no goodbye
+    for task in (engine.read_loop_task, engine.write_loop_task):
+        task.cancel()
+    await asyncio.gather(engine.read_loop_task, engine.write_loop_task, return_exceptions=True)
+    await bus.broadcast(MessageEvent(chat_id="42", text="into the void"))
+    assert old_sid in bus.default_app._table
+    alice.sio.connected = False
+    alice.sio.namespaces = {}
+    await alice.reconnect()
+    assert alice.recovered
+    assert old_sid not in bus.default_app._table
+    await alice.inbox.wait_for("message")
+    assert texts(alice) == ["into the void"]
+    assert bus.joined_rooms(alice.sid) == ["chat:42"]
+
+
+async def test_another_user_presenting_a_live_pid_ends_nothing(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    bus, url = served
+    alice = await py_client(url, token=token("alice"))
+    assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+    mallory = PyClient(url, token=token("mallory"))
+    mallory.auth = {**(mallory.auth or {}), **alice.sio.recovery_auth()}
+    await mallory.connect()
+    try:
+        assert not mallory.recovered
+        assert alice.sid in bus.default_app._table
+        await bus.broadcast(MessageEvent(chat_id="42", text="still alice's"))
+        assert await alice.inbox.wait_for("message") == [{"chat_id": "42", "text": "still alice's"}]
+    finally:
+        await mallory.close()
