@@ -17,7 +17,7 @@ from typing import Any
 from tests.clients import PyClient
 from tests.waiting import wait_until
 
-ROOM = "doc:d1"
+ROOM = "sheet:d1"
 PAYLOAD = {"doc_id": "d1"}
 
 
@@ -75,7 +75,7 @@ class Scenario:
         first = tab.user not in self.present()
         if first:
             self._announce("join", tab.user)
-        ack: dict[str, Any] = await tab.client.call("join_doc", PAYLOAD)
+        ack: dict[str, Any] = await tab.client.call("join_sheet", PAYLOAD)
         assert ack["ok"] is True, ack
         tab.joined = True
         tab.view = {member["user_id"] for member in ack["members"]}
@@ -87,7 +87,7 @@ class Scenario:
         tab.joined = False
         if tab.user not in self.present():
             self._announce("leave", tab.user)
-        ack = await tab.client.call("leave_doc", PAYLOAD)
+        ack = await tab.client.call("leave_sheet", PAYLOAD)
         assert ack == {"ok": True, "room": ROOM}, ack
 
     async def disconnect(self, name: str) -> None:

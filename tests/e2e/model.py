@@ -23,7 +23,7 @@ class DocMember(BaseModel):
     name: str
 
 
-class DocRoom(Room, prefix="doc", presence=True):
+class DocRoom(Room, prefix="sheet", presence=True):
     """A presence room: everyone may join except ``mallory``, who may not even ask who is in it."""
 
     doc_id: str

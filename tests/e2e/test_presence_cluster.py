@@ -112,7 +112,7 @@ async def test_killed_process_members_leave_within_the_bound(
         assert tab.view == {"bob", "carol"}
     answer = await observer.call("presence", {"room": ROOM})
     assert [m["user_id"] for m in answer["data"]["members"]] == ["bob", "carol"]
-    assert (await scenario.tabs["carol"].client.call("join_doc", PAYLOAD))["members"] == [
+    assert (await scenario.tabs["carol"].client.call("join_sheet", PAYLOAD))["members"] == [
         {"user_id": "bob", "info": {"name": "Bob"}},
         {"user_id": "carol", "info": {"name": "Carol"}},
     ]
@@ -125,7 +125,7 @@ async def test_server_side_join_of_a_socket_on_the_other_process(
     a, b = nodes.servers
     alice = await py_client(a.url, token=token("alice"))
     bob = await py_client(b.url, token=token("bob"))
-    await alice.call("join_doc", PAYLOAD)
+    await alice.call("join_sheet", PAYLOAD)
 
     assert await a.run([{"op": "join", "sid": bob.sid, "room": ROOM}]) == [{"ok": True}]
     joined = await alice.inbox.wait_for("presence_join", timeout=10)

@@ -56,12 +56,12 @@ async def test_join_ack_and_events_carry_the_typed_info(
     alice = await py_client(url, token=token("alice"))
     bob = await py_client(url, token=token("bob"))
 
-    assert await alice.call("join_doc", PAYLOAD) == {
+    assert await alice.call("join_sheet", PAYLOAD) == {
         "ok": True,
         "room": ROOM,
         "members": [{"user_id": "alice", "info": {"name": "Alice"}}],
     }
-    ack = await bob.call("join_doc", PAYLOAD)
+    ack = await bob.call("join_sheet", PAYLOAD)
     assert ack["members"] == [
         {"user_id": "alice", "info": {"name": "Alice"}},
         {"user_id": "bob", "info": {"name": "Bob"}},
@@ -93,7 +93,7 @@ async def test_server_side_joins_and_leaves_record_presence(
     bus, url = await served(jwt_auth, serve)
     alice = await py_client(url, token=token("alice"))
     bob = await py_client(url, token=token("bob"))
-    await alice.call("join_doc", PAYLOAD)
+    await alice.call("join_sheet", PAYLOAD)
 
     await bus.join_room(bob.sid, DocRoom(doc_id="d1"))
     assert [m.user_id for m in await bus.presence(ROOM)] == ["alice", "bob"]
@@ -113,7 +113,7 @@ async def test_presence_query_for_members_and_joinable_connections_only(
     alice = await py_client(url, token=token("alice"))
     carol = await py_client(url, token=token("carol"))
     mallory = await py_client(url, token=token("mallory"))
-    await alice.call("join_doc", PAYLOAD)
+    await alice.call("join_sheet", PAYLOAD)
     expected = {"ok": True, "data": {"room": ROOM, "members": [{"user_id": "alice", "info": {"name": "Alice"}}]}}
 
     assert await alice.call("presence", {"room": ROOM}) == expected
@@ -122,8 +122,8 @@ async def test_presence_query_for_members_and_joinable_connections_only(
     assert refused["error"]["code"] == "forbidden"
     assert (await alice.call("presence", {"room": "team:t1"}))["error"]["code"] == "invalid_payload"
     assert (await alice.call("presence", {"room": "nope:1"}))["error"]["code"] == "invalid_payload"
-    assert (await alice.call("presence", {"room": "doc:a b"}))["error"]["code"] == "invalid_payload"
-    assert (await alice.call("presence", "doc:d1"))["error"]["code"] == "invalid_payload"
+    assert (await alice.call("presence", {"room": "sheet:a b"}))["error"]["code"] == "invalid_payload"
+    assert (await alice.call("presence", "sheet:d1"))["error"]["code"] == "invalid_payload"
 
 
 @pytest.mark.redis
@@ -139,8 +139,8 @@ async def test_on_redis_with_the_acl_the_docs_give(
     alice = await py_client(served, token=token("alice"))
     bob = await py_client(served, token=token("bob"))
 
-    await alice.call("join_doc", PAYLOAD)
-    assert [m["user_id"] for m in (await bob.call("join_doc", PAYLOAD))["members"]] == ["alice", "bob"]
+    await alice.call("join_sheet", PAYLOAD)
+    assert [m["user_id"] for m in (await bob.call("join_sheet", PAYLOAD))["members"]] == ["alice", "bob"]
     await bob.close()
 
     assert [e["member"]["user_id"] for e in await alice.inbox.wait_for("presence_leave")] == ["bob"]
