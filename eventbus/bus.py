@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +14,25 @@ from eventbus.default import offer_default
 from eventbus.discovery import import_package, rooms_defined_in
 from eventbus.exceptions import ConfigurationError
 from eventbus.logs import configure_logging
-from eventbus.sending import Sender
+from eventbus.sending import Sender, encode
 from eventbus.settings import AppSettings, EventBusSettings
 from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
+from eventbus.transport.outbound import SendLimits, SlowConsumer
 from eventbus.transport.recovery import recovery_log_for
 from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.server import Server
-from events import ANY_APP, DEFAULT_APP, Event, PresenceMember, Room, Target, User, UserRoom, WrongApplicationError
+from events import (
+    ANY_APP,
+    DEFAULT_APP,
+    Event,
+    PresenceMember,
+    Room,
+    SessionEndedEvent,
+    Target,
+    User,
+    UserRoom,
+    WrongApplicationError,
+)
 from events.registry import check_app_path
 
 if TYPE_CHECKING:
@@ -32,6 +45,8 @@ if TYPE_CHECKING:
     from events.history import HistoryList
 
 __all__ = ["ConnectGuard", "EventBus", "authenticator_from"]
+
+logger = logging.getLogger(__name__)
 
 
 def authenticator_from(settings: EventBusSettings) -> JWTAuth | None:
@@ -163,6 +178,13 @@ class EventBus(Sender):
         if isinstance(manager, RedisManager):
             manager.room_listener = self._room_moved
         self._recovery_log = recovery_log_for(self.sio.manager, self.settings)
+        self.send_limits = SendLimits(
+            max_bytes=self.settings.max_queue_bytes,
+            write_timeout=self.settings.write_timeout,
+            farewell=encode(SessionEndedEvent(reason="slow_consumer")),
+            on_slow=self._slow_consumer,
+        )
+        self.send_limits.install(self.sio)
         self.default_app = Application(
             self.sio,
             DEFAULT_APP,
@@ -402,6 +424,21 @@ class EventBus(Sender):
         # Another process put one of our sockets in a room (or took it out) through Redis: its application
         # records presence, since only the process holding a socket knows its user.
         await self._holding(sid).room_moved(sid, room, entered)
+
+    def _slow_consumer(self, slow: SlowConsumer) -> None:
+        # One line per dropped connection, written before its disconnect handlers forget its user.
+        who = []
+        for path, sid in slow.sids.items():
+            application = self._apps.get(path)
+            user = application._table.user(sid) if application is not None else None
+            who.append(f"app={path} sid={sid} user={user.id if user is not None else None}")
+        logger.warning(
+            "slow consumer disconnected (%s): %s; %d bytes waiting (EVENTBUS_MAX_QUEUE_BYTES=%d)",
+            "write timeout" if slow.cause == "write_timeout" else "queue over its bound",
+            ", ".join(who) or f"engine.io sid={slow.eio_sid} (no namespace)",
+            slow.queued_bytes,
+            self.settings.max_queue_bytes,
+        )
 
     async def disconnect(self, sid: str, reason: str | None = None) -> None:
         """Disconnect one connection (see `Application.disconnect`): of its application when on this process."""

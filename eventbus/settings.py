@@ -125,6 +125,25 @@ class EventBusSettings(BaseSettings):
     rate_limit: float = Field(default=100, gt=0, description="Client events and joins per second per connection.")
     rate_burst: int = Field(default=200, gt=0, description="Burst allowed above the rate limit.")
     max_rooms: int = Field(default=1000, gt=0, description="Rooms a connection may join (its own rooms aside).")
+    max_queue_bytes: int = Field(
+        default=1 << 20,
+        ge=4096,
+        description="Bytes a connection may have waiting to be written (queued or held for coalescing); past it the "
+        "connection is a slow consumer: it gets session_ended (reason slow_consumer) and is disconnected. "
+        "One message larger than this still goes out when nothing else is waiting.",
+    )
+    write_timeout: float = Field(
+        default=5,
+        gt=0,
+        description="Seconds one websocket write may wait for the client to read before the connection is dropped "
+        "as a slow consumer.",
+    )
+    max_connections_per_user: int = Field(
+        default=100,
+        gt=0,
+        description="Connections one user may hold to one application on this process; the next is refused with "
+        "connect error too_many_connections.",
+    )
 
     presence_ttl: float = Field(
         default=10, gt=0, description="Seconds without a heartbeat after which a process's presence members are reaped."

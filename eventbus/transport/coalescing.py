@@ -37,6 +37,8 @@ import asyncio
 import enum
 from typing import Any
 
+from eventbus.transport.outbound import SendQueue, packets_size
+
 __all__ = ["WriteCoalescer", "queue_packets"]
 
 
@@ -100,14 +102,17 @@ class WriteCoalescer:
             self._open()
         if self._phase is _Phase.OPEN:
             queue_packets(socket, packets)
-        else:
-            self._held.setdefault(socket, []).extend(packets)
+            return
+        queue = socket.queue
+        if isinstance(queue, SendQueue) and not queue.hold(packets_size(packets)):
+            return  # over the connection's bound: it is being dropped, and so are these packets
+        self._held.setdefault(socket, []).extend(packets)
 
     def release(self, socket: Any) -> None:
         """Queue ``socket``'s held packets now: call it before sending to ``socket`` in any other way."""
         held = self._held.pop(socket, None)
         if held:
-            queue_packets(socket, held)
+            _queue_held(socket, held)
 
     def _open(self) -> None:
         self._phase = _Phase.OPEN
@@ -127,7 +132,14 @@ class WriteCoalescer:
             return
         self._open()
         for socket, packets in held.items():
-            queue_packets(socket, packets)
+            _queue_held(socket, packets)
+
+
+def _queue_held(socket: Any, packets: list[Any]) -> None:
+    queue = socket.queue
+    if isinstance(queue, SendQueue):
+        queue.unhold(packets_size(packets))
+    queue_packets(socket, packets)
 
 
 def queue_packets(socket: Any, packets: list[Any]) -> None:

@@ -1,0 +1,284 @@
+"""A bound on what a connection may have waiting to be written, and on how long one write may take.
+
+python-engineio gives every connection an unbounded ``asyncio.Queue`` and a writer
+task (websocket) or the next long-poll (polling) that empties it. A client that
+stops reading stalls the writer inside the server's websocket ``send`` (uvicorn
+waits for its transport to drain) while every broadcast of its rooms keeps being
+queued: the server holds them all until the process runs out of memory.
+
+`SendLimits` closes both holes for one ``socketio.AsyncServer``:
+
+* every engine.io socket gets a `SendQueue`, which counts the bytes it holds
+  (plus those `WriteCoalescer` holds for it). Every send path ends in that queue's
+  ``put_nowait``: the fast path, the coalescer, python-socketio's own sends (acks,
+  connects, emits with a callback), the Redis receive path and long-polling. Past
+  ``max_bytes`` the connection is a slow consumer: its queue is emptied, it gets a
+  farewell (``session_ended``) and a CLOSE, and it is disconnected at once, so
+  nothing else is queued for it and nobody else waits;
+* every websocket write runs under ``write_timeout``: a write that cannot finish
+  (the peer's TCP window has stayed shut that long) aborts the TCP connection,
+  which ends engine.io's reader and writer and so the session.
+
+Internals used (python-engineio 4.12-4.15, uvicorn): ``AsyncServer.create_queue``
+(replaced per server), ``AsyncServer._async["websocket"]`` (a copy of the driver
+table, per server, with `TimedWebSocket`), ``AsyncSocket.queue``, ``closed``,
+``close``, the ASGI driver's ``WebSocket`` (``handler``, ``asgi_send``) and, to
+abort a stalled connection, the ``transport`` of the protocol object whose bound
+method is uvicorn's ASGI ``send`` (uvicorn's three websocket implementations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engineio import packet as eio_packet
+from engineio.async_drivers import asgi as eio_asgi
+from socketio import packet as sio_packet
+
+__all__ = ["SendLimits", "SendQueue", "SlowConsumer", "TimedWebSocket", "packet_size"]
+
+logger = logging.getLogger(__name__)
+
+SLOW_CONSUMER = "slow_consumer"
+"""The disconnect reason python-socketio hands the ``disconnect`` handlers of a slow consumer."""
+
+
+def packet_size(pkt: Any) -> int:
+    """What an engine.io packet counts against the bound: its payload's length (1 for a packet without one).
+
+    ``len`` of the text rather than its UTF-8 encoding: O(1), and what CPython holds for ASCII JSON.
+    """
+    data = pkt.data
+    return len(data) + 1 if isinstance(data, str | bytes | bytearray) else 1
+
+
+def packets_size(packets: list[Any]) -> int:
+    """The sum of `packet_size` over ``packets``."""
+    return sum(packet_size(pkt) for pkt in packets)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowConsumer:
+    """A connection being dropped: its engine.io sid, its Socket.IO sids by namespace, what it had queued, why."""
+
+    eio_sid: str
+    sids: dict[str, str]
+    queued_bytes: int
+    cause: str  # "queue" (over max_bytes) or "write_timeout"
+
+
+class SendQueue(asyncio.Queue[Any]):
+    """engine.io's per-connection queue, counting the bytes it holds; past ``limit`` it calls ``overflow`` once.
+
+    After the overflow the queue is sealed: packets put later are dropped, apart
+    from the ``None`` engine.io uses to wake its writer.
+    """
+
+    def __init__(self, limit: int, overflow: Callable[[SendQueue], None]) -> None:
+        super().__init__()
+        self.limit = limit
+        self.queued_bytes = 0
+        self.held_bytes = 0
+        self.sealed = False
+        self._overflow = overflow
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes queued here plus those a `WriteCoalescer` holds for this connection."""
+        return self.queued_bytes + self.held_bytes
+
+    def put_nowait(self, item: Any) -> None:
+        if item is None:
+            super().put_nowait(item)
+            return
+        if self.sealed:
+            return
+        waiting = self.queued_bytes + self.held_bytes
+        self.queued_bytes += packet_size(item)
+        super().put_nowait(item)
+        # One message bigger than the bound still goes out when nothing else waits: the bound is on a backlog.
+        if waiting and waiting + packet_size(item) > self.limit:
+            self._overflow(self)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        if item is not None:
+            self.queued_bytes -= packet_size(item)
+        return item
+
+    def hold(self, nbytes: int) -> bool:
+        """Count ``nbytes`` held elsewhere for this connection; ``False`` when sealed (drop them instead)."""
+        if self.sealed:
+            return False
+        waiting = self.queued_bytes + self.held_bytes
+        self.held_bytes += nbytes
+        if waiting and waiting + nbytes > self.limit:
+            self._overflow(self)
+            return False
+        return True
+
+    def unhold(self, nbytes: int) -> None:
+        """The held bytes are being queued (or dropped)."""
+        self.held_bytes = max(0, self.held_bytes - nbytes)
+
+    def drain(self) -> None:
+        """Drop everything queued and seal: memory is released now, ``join()`` returns."""
+        self.sealed = True
+        while True:
+            try:
+                self.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self.task_done()
+        self.queued_bytes = self.held_bytes = 0
+
+    def put_final(self, packets: list[Any]) -> None:
+        """Queue ``packets`` on a sealed queue: the farewell and CLOSE, then ``None`` to end the writer."""
+        for pkt in packets:
+            if pkt is not None:
+                self.queued_bytes += packet_size(pkt)
+            asyncio.Queue.put_nowait(self, pkt)
+
+
+class SendLimits:
+    """Installs the outbound bound and the write timeout on one ``socketio.AsyncServer`` (see the module docs).
+
+    ``farewell`` is the ``(event, data)`` a slow consumer gets in each namespace it
+    is connected to before its socket closes (when its writer can still send it);
+    ``on_slow`` is told about each slow consumer once, before its disconnect
+    handlers run.
+
+    Example:
+        >>> limits = SendLimits(max_bytes=1 << 20, write_timeout=5.0)  # doctest: +SKIP
+        >>> limits.install(sio)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        write_timeout: float,
+        farewell: tuple[str, Any] | None = None,
+        on_slow: Callable[[SlowConsumer], None] | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.write_timeout = write_timeout
+        self.farewell = farewell
+        self.on_slow = on_slow
+        self.sio: Any = None
+        self.dropped = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def install(self, sio: Any) -> None:
+        """Give ``sio``'s engine.io server byte-counting queues and timed websocket writes."""
+        self.sio = sio
+        eio = sio.eio
+        eio.create_queue = self._create_queue
+        limits = self
+
+        def websocket(handler: Any, server: Any) -> TimedWebSocket:
+            return TimedWebSocket(handler, server, limits)
+
+        eio._async = {**eio._async, "websocket": websocket}
+
+    def _create_queue(self, *args: Any, **kwargs: Any) -> SendQueue:
+        return SendQueue(self.max_bytes, self._overflowed)
+
+    def _socket_of(self, queue: SendQueue) -> Any:
+        # engine.io creates the queue inside the socket's constructor, before the socket is registered: look it up
+        # when needed (once per slow consumer) rather than on every connect.
+        for socket in list(self.sio.eio.sockets.values()):
+            if socket.queue is queue:
+                return socket
+        return None
+
+    def _overflowed(self, queue: SendQueue) -> None:
+        queued = queue.total_bytes
+        queue.drain()
+        socket = self._socket_of(queue)
+        if socket is None or socket.closed or socket.closing:
+            return
+        sids = self._sids(socket.sid)
+        queue.put_final([*self._farewells(sids), eio_packet.Packet(eio_packet.CLOSE), None])
+        self._drop(socket, sids, queued, "queue")
+
+    def timed_out(self, socket: Any) -> None:
+        """A websocket write of ``socket`` did not finish within ``write_timeout``: drop the connection."""
+        queue = socket.queue
+        queued = queue.total_bytes if isinstance(queue, SendQueue) else 0
+        if isinstance(queue, SendQueue):
+            queue.drain()
+        if socket.closed or socket.closing:
+            return
+        self._drop(socket, self._sids(socket.sid), queued, "write_timeout")
+
+    def _sids(self, eio_sid: str) -> dict[str, str]:
+        manager = self.sio.manager
+        sids = {}
+        for namespace in list(manager.get_namespaces()):
+            sid = manager.sid_from_eio_sid(eio_sid, namespace)
+            if sid is not None and manager.is_connected(sid, namespace):
+                sids[namespace] = sid
+        return sids
+
+    def _farewells(self, sids: dict[str, str]) -> list[Any]:
+        if self.farewell is None:
+            return []
+        event, data = self.farewell
+        packets = []
+        for namespace in sids:
+            encoded = self.sio.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()
+            packets.append(eio_packet.Packet(eio_packet.MESSAGE, encoded))
+        return packets
+
+    def _drop(self, socket: Any, sids: dict[str, str], queued: int, cause: str) -> None:
+        self.dropped += 1
+        if self.on_slow is not None:
+            try:
+                self.on_slow(SlowConsumer(socket.sid, sids, queued, cause))
+            except Exception:
+                logger.exception("the slow-consumer callback failed for eio sid=%s", socket.sid)
+        # Not awaited here (this runs inside a put): the disconnect handlers run as soon as the loop turns.
+        task = asyncio.get_running_loop().create_task(
+            socket.close(wait=False, abort=True, reason=SLOW_CONSUMER), name=f"eventbus-slow-{socket.sid}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engineio ships no type hints
+    """python-engineio's ASGI websocket whose writes give up after the limits' ``write_timeout``."""
+
+    def __init__(self, handler: Any, server: Any, limits: SendLimits) -> None:
+        super().__init__(handler, server)
+        self.handler = handler
+        self.limits = limits
+
+    async def send(self, message: Any) -> None:
+        try:
+            async with asyncio.timeout(self.limits.write_timeout):
+                await super().send(message)
+        except TimeoutError:
+            socket = getattr(self.handler, "__self__", None)
+            if socket is not None:
+                self.limits.timed_out(socket)
+            self.abort()
+            raise
+
+    async def close(self) -> None:
+        try:
+            async with asyncio.timeout(self.limits.write_timeout):
+                await super().close()
+        except TimeoutError:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close the TCP connection without flushing (what is unsent stays unsent): the peer stopped reading."""
+        protocol = getattr(self.asgi_send, "__self__", None)
+        transport = getattr(protocol, "transport", None)
+        if transport is not None:
+            transport.abort()
