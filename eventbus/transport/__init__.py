@@ -7,6 +7,8 @@ needs more lives here, one module per concern:
 * `managers`: picks and starts the client manager and the presence store.
 * `fastpath`: `FastEmitManager`, the broadcast path without a task per recipient.
 * `coalescing`: `WriteCoalescer`, which gathers broadcasts into one writer wake-up.
+* `outbound`: `SendLimits`, the per-connection bound on bytes waiting to be written
+  (``EVENTBUS_MAX_QUEUE_BYTES``) and the websocket write timeout (``EVENTBUS_WRITE_TIMEOUT``).
 * `redis_manager`: `RedisManager`/`SyncRedisManager`, python-socketio's Redis
   managers with signing, checks and errors that say what failed.
 * `channel`, `signing`, `redis_url`: the wire format of a pub/sub message, its HMAC
@@ -28,6 +30,13 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
 * python-socketio ``AsyncServer._send_packet``, ``_handle_eio_disconnect``, ``manager.eio_sid_from_sid``
   and ``packet_class`` (`server`, `recovery`), ``AsyncPubSubManager._handle_emit`` with a pub/sub message
   built by `recovery` (the shape ``AsyncPubSubManager.emit`` publishes), and ``Channel._encode``/``_decode``;
+* python-engineio ``AsyncServer.create_queue`` (replaced per server by `outbound.SendQueue`),
+  ``AsyncServer._async["websocket"]`` (a per-server copy of the ASGI driver table with
+  `outbound.TimedWebSocket`, a subclass of ``engineio.async_drivers.asgi.WebSocket`` that reads its
+  ``handler`` and ``asgi_send``), ``AsyncSocket.close``/``closing``; python-socketio
+  ``AsyncServer._handle_eio_disconnect`` (a slow consumer's disconnect handlers, reason
+  ``slow_consumer``) and ``packet_class``; and uvicorn's ASGI ``send`` being a bound method of its
+  protocol, whose ``transport`` is aborted after a write timeout (`outbound`);
 * python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
   ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
   ``_trigger_event``, ``_reset`` (`testclient`).

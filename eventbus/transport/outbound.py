@@ -19,7 +19,9 @@ queued: the server holds them all until the process runs out of memory.
   (the peer's TCP window has stayed shut that long) aborts the TCP connection,
   which ends engine.io's reader and writer and so the session.
 
-Internals used (python-engineio 4.12-4.15, uvicorn): ``AsyncServer.create_queue``
+Internals used (python-socketio 5.16-5.18, python-engineio 4.12-4.15, uvicorn): python-socketio's
+``AsyncServer._handle_eio_disconnect`` (the disconnect handlers of every namespace, with the reason
+``slow_consumer``), python-engineio's ``AsyncServer.create_queue``
 (replaced per server), ``AsyncServer._async["websocket"]`` (a copy of the driver
 table, per server, with `TimedWebSocket`), ``AsyncSocket.queue``, ``closed``,
 ``close``, the ASGI driver's ``WebSocket`` (``handler``, ``asgi_send``) and, to
@@ -31,13 +33,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from socketio import packet as sio_packet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
 
 __all__ = ["SendLimits", "SendQueue", "SlowConsumer", "TimedWebSocket", "packet_size"]
 
@@ -72,10 +76,15 @@ class SlowConsumer:
 
 
 class SendQueue(asyncio.Queue[Any]):
-    """engine.io's per-connection queue, counting the bytes it holds; past ``limit`` it calls ``overflow`` once.
+    """engine.io's per-connection queue, counting the bytes it holds; a stalled consumer past ``limit`` overflows.
 
-    After the overflow the queue is sealed: packets put later are dropped, apart
-    from the ``None`` engine.io uses to wake its writer.
+    A backlog alone is not slowness: a loop of broadcasts queues many packets
+    before any writer runs. The connection overflows (``overflow`` is called,
+    once) when its backlog is over ``limit`` while its consumer is stalled: its
+    websocket writer is waiting for the client to read (`TimedWebSocket.blocked`),
+    or, long-polling, no request is waiting for packets. After that the queue is
+    sealed: packets put later are dropped, apart from the ``None`` engine.io uses
+    to wake its writer.
     """
 
     def __init__(self, limit: int, overflow: Callable[[SendQueue], None]) -> None:
@@ -84,12 +93,24 @@ class SendQueue(asyncio.Queue[Any]):
         self.queued_bytes = 0
         self.held_bytes = 0
         self.sealed = False
+        self.websocket: TimedWebSocket | None = None
+        self.consumers = 0
+        self.after_farewell: Callable[[], None] | None = None
+        """Called once the CLOSE packet of `put_final` has been taken (by the writer or a poll)."""
         self._overflow = overflow
 
     @property
     def total_bytes(self) -> int:
         """Bytes queued here plus those a `WriteCoalescer` holds for this connection."""
         return self.queued_bytes + self.held_bytes
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the consumer is stuck: a websocket write waiting for the client, or no long-poll waiting."""
+        websocket = self.websocket
+        if websocket is not None:
+            return websocket.blocked
+        return self.consumers == 0
 
     def put_nowait(self, item: Any) -> None:
         if item is None:
@@ -98,25 +119,36 @@ class SendQueue(asyncio.Queue[Any]):
         if self.sealed:
             return
         waiting = self.queued_bytes + self.held_bytes
-        self.queued_bytes += packet_size(item)
+        size = packet_size(item)
+        self.queued_bytes += size
         super().put_nowait(item)
         # One message bigger than the bound still goes out when nothing else waits: the bound is on a backlog.
-        if waiting and waiting + packet_size(item) > self.limit:
+        if waiting and waiting + size > self.limit and self.stalled:
             self._overflow(self)
+
+    async def get(self) -> Any:
+        self.consumers += 1
+        try:
+            return await super().get()
+        finally:
+            self.consumers -= 1
 
     def _get(self) -> Any:
         item = super()._get()
         if item is not None:
             self.queued_bytes -= packet_size(item)
+            if self.sealed and item.packet_type == eio_packet.CLOSE and self.after_farewell is not None:
+                self.after_farewell()
+                self.after_farewell = None
         return item
 
     def hold(self, nbytes: int) -> bool:
-        """Count ``nbytes`` held elsewhere for this connection; ``False`` when sealed (drop them instead)."""
+        """Count ``nbytes`` held elsewhere for this connection; ``False`` when it is dropped (drop them too)."""
         if self.sealed:
             return False
         waiting = self.queued_bytes + self.held_bytes
         self.held_bytes += nbytes
-        if waiting and waiting + nbytes > self.limit:
+        if waiting and waiting + nbytes > self.limit and self.stalled:
             self._overflow(self)
             return False
         return True
@@ -203,7 +235,11 @@ class SendLimits:
         if socket is None or socket.closed or socket.closing:
             return
         sids = self._sids(socket.sid)
+        if not sids:
+            return  # already disconnected from every namespace: nothing to say, nothing more will be sent
         queue.put_final([*self._farewells(sids), eio_packet.Packet(eio_packet.CLOSE), None])
+        # Once the CLOSE is on its way the engine.io socket can go (a poll that took it then ends the session).
+        queue.after_farewell = lambda: self._spawn(socket.close(wait=False, abort=True, reason=SLOW_CONSUMER), socket)
         self._drop(socket, sids, queued, "queue")
 
     def timed_out(self, socket: Any) -> None:
@@ -212,9 +248,10 @@ class SendLimits:
         queued = queue.total_bytes if isinstance(queue, SendQueue) else 0
         if isinstance(queue, SendQueue):
             queue.drain()
-        if socket.closed or socket.closing:
+        sids = self._sids(socket.sid)
+        if socket.closed or socket.closing or not sids:
             return
-        self._drop(socket, self._sids(socket.sid), queued, "write_timeout")
+        self._drop(socket, sids, queued, "write_timeout")
 
     def _sids(self, eio_sid: str) -> dict[str, str]:
         manager = self.sio.manager
@@ -242,10 +279,13 @@ class SendLimits:
                 self.on_slow(SlowConsumer(socket.sid, sids, queued, cause))
             except Exception:
                 logger.exception("the slow-consumer callback failed for eio sid=%s", socket.sid)
-        # Not awaited here (this runs inside a put): the disconnect handlers run as soon as the loop turns.
-        task = asyncio.get_running_loop().create_task(
-            socket.close(wait=False, abort=True, reason=SLOW_CONSUMER), name=f"eventbus-slow-{socket.sid}"
-        )
+        # Not awaited here (this runs inside a put): the disconnect handlers run as soon as the loop turns. The
+        # engine.io socket stays open until its writer has sent the farewell and CLOSE (or, polling, until the
+        # next poll takes them): closed now, a long-polling client would only get "invalid session".
+        self._spawn(self.sio._handle_eio_disconnect(socket.sid, SLOW_CONSUMER), socket)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], socket: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"eventbus-slow-{socket.sid}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -257,17 +297,25 @@ class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engine
         super().__init__(handler, server)
         self.handler = handler
         self.limits = limits
+        self.blocked = False
+        """True while a write waits for the client to read (seen only from other tasks: a write that does not
+        wait sets and clears it within one step)."""
+        self.socket = getattr(handler, "__self__", None)  # the engine.io AsyncSocket whose handler this is
+        if self.socket is not None and isinstance(self.socket.queue, SendQueue):
+            self.socket.queue.websocket = self
 
     async def send(self, message: Any) -> None:
+        self.blocked = True
         try:
             async with asyncio.timeout(self.limits.write_timeout):
                 await super().send(message)
         except TimeoutError:
-            socket = getattr(self.handler, "__self__", None)
-            if socket is not None:
-                self.limits.timed_out(socket)
+            if self.socket is not None:
+                self.limits.timed_out(self.socket)
             self.abort()
             raise
+        finally:
+            self.blocked = False
 
     async def close(self) -> None:
         try:

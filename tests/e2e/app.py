@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from starlette.applications import Starlette
@@ -30,4 +31,26 @@ async def run_ops(request: Request) -> JSONResponse:
     return JSONResponse(await ops.run(bus, body["ops"]))
 
 
-app = bus.asgi_app(other_asgi_app=Starlette(routes=[Route("/ops", run_ops, methods=["POST"])]))
+async def stats(request: Request) -> JSONResponse:
+    """This process's resident memory and what it holds per connection, for the memory and leak tests."""
+    return JSONResponse(
+        {
+            "rss": rss_bytes(),
+            "connections": bus.connection_count(),
+            "engineio_sockets": len(bus.sio.eio.sockets),
+            "open_sockets": sum(not socket.closed for socket in list(bus.sio.eio.sockets.values())),
+            "slow_consumers": bus.send_limits.dropped,
+            "queues": [
+                [socket.queue.total_bytes, socket.queue.stalled, socket.closed]
+                for socket in list(bus.sio.eio.sockets.values())
+            ],
+        }
+    )
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+app = bus.asgi_app(other_asgi_app=Starlette(routes=[Route("/ops", run_ops, methods=["POST"]), Route("/stats", stats)]))

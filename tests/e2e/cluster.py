@@ -96,6 +96,14 @@ class ServerProcess(Process):
         results: list[dict[str, Any]] = response.json()
         return results
 
+    async def stats(self) -> dict[str, Any]:
+        """``GET /stats``: RSS, connection and engine.io socket counts, slow consumers dropped."""
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+            response = await http.get(f"{self.url}/stats")
+        response.raise_for_status()
+        stats: dict[str, Any] = response.json()
+        return stats
+
 
 class EmitterProcess(Process):
     """``python -m tests.e2e.emitter_worker async|sync``: ``run(ops)`` sends them on stdin, reads results."""

@@ -41,6 +41,8 @@ class TickEvent(Event):
     source: str
     seq: int
     teams: list[str] = Field(default_factory=list)
+    sent_at: float = 0.0
+    pad: str = ""
 
     def broadcast_to(self) -> list[Target]:
         return [TeamRoom(team_id=team) for team in self.teams]

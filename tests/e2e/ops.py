@@ -6,6 +6,7 @@ its result is ``{"ok": true}`` or ``{"ok": false, "error": "PublishError: ..."}`
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.e2e.model import TickEvent
@@ -44,6 +45,17 @@ def call(sender: Any, op: dict[str, Any]) -> Any:
     raise ValueError(f"unknown op {kind!r}")
 
 
+async def blast(bus: Any, op: dict[str, Any]) -> None:
+    """``{"op": "blast", "source": "s", "start": 0, "count": 200, "pad": 1000, "teams": [...]}``: numbered broadcasts.
+
+    Each carries ``sent_at`` (this process's clock) and ``pad`` characters, for latency and memory tests.
+    """
+    pad = "x" * op.get("pad", 0)
+    for seq in range(op["start"], op["start"] + op["count"]):
+        event = TickEvent(source=op["source"], seq=seq, teams=op["teams"], sent_at=time.time(), pad=pad)
+        await bus.broadcast(event)
+
+
 def failure(exc: Exception) -> dict[str, Any]:
     return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -53,7 +65,7 @@ async def run(sender: Any, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for op in ops:
         try:
-            await call(sender, op)
+            await (blast(sender, op) if op["op"] == "blast" else call(sender, op))
         except Exception as exc:
             results.append(failure(exc))
         else:
