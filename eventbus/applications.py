@@ -110,6 +110,7 @@ class Application(Host):
         self._buckets: dict[str, TokenBucket] = {}
         self._expiry = TokenExpiry(self._expire, leeway=float(getattr(auth, "leeway", 0)))
         self._table = ConnectionTable()
+        self._connecting: dict[str, int] = {}  # per user id: connects past the limit check, not yet in the table
         self._presence = Presence(self, presence_store)
         self._recovery = Recovery(sio, path, recovery_log) if recovery_log is not None else None
         self._history: RoomHistory = room_history_for(sio.manager, path)
@@ -381,19 +382,42 @@ class Application(Host):
 
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         user = await self._authenticate(sid, environ, auth)
-        await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
-        restored = None
-        if self._recovery is not None:
-            restored = await self._recovery.connect(sid, user, auth)  # enters the user: room, restored ones too
-        elif user is not None:
-            await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
         if user is not None:
-            self._expiry.schedule(sid, user)
-        self._table.add(sid, user)
-        if restored is not None:
-            for room in restored.rooms:
-                await self._presence.joined(sid, room)
+            self._check_connection_limit(sid, user)
+            # Counted from here, so concurrent connects of one user cannot all pass the check.
+            self._connecting[user.id] = self._connecting.get(user.id, 0) + 1
+        try:
+            await self.sio.save_session(sid, {"user": user, "connected_at": time.time()}, namespace=self.namespace)
+            restored = None
+            if self._recovery is not None:
+                restored = await self._recovery.connect(sid, user, auth)  # enters the user: room, restored ones too
+            elif user is not None:
+                await self.sio.enter_room(sid, UserRoom(user_id=user.id).name, namespace=self.namespace)
+            if user is not None:
+                self._expiry.schedule(sid, user)
+            self._table.add(sid, user)
+            if restored is not None:
+                for room in restored.rooms:
+                    await self._presence.joined(sid, room)
+        finally:
+            if user is not None:
+                left = self._connecting.pop(user.id) - 1
+                if left:
+                    self._connecting[user.id] = left
         logger.debug("connected app=%s sid=%s user=%s", self.namespace, sid, user and user.id)
+
+    def _check_connection_limit(self, sid: str, user: User) -> None:
+        limit = self.settings.max_connections_per_user
+        if self._table.count(user.id) + self._connecting.get(user.id, 0) < limit:
+            return
+        logger.info(
+            "connection refused app=%s sid=%s user=%s: already %d connections (EVENTBUS_MAX_CONNECTIONS_PER_USER)",
+            self.namespace,
+            sid,
+            user.id,
+            limit,
+        )
+        raise socketio.exceptions.ConnectionRefusedError("too_many_connections")
 
     async def _start(self) -> None:
         if self._recovery is not None:

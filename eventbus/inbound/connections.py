@@ -85,6 +85,10 @@ class ConnectionTable:
         """Every sid, or those of one user, in connection order."""
         return list(self._by_sid if user_id is None else self._by_user.get(user_id, {}))
 
+    def count(self, user_id: str) -> int:
+        """How many connections ``user_id`` has here."""
+        return len(self._by_user.get(user_id, ()))
+
     def has_user(self, user_id: str) -> bool:
         """Whether ``user_id`` has at least one connection here."""
         return user_id in self._by_user

@@ -185,8 +185,11 @@ class SendLimits:
     handlers run.
 
     Example:
-        >>> limits = SendLimits(max_bytes=1 << 20, write_timeout=5.0)  # doctest: +SKIP
-        >>> limits.install(sio)  # doctest: +SKIP
+        >>> import socketio
+        >>> sio = socketio.AsyncServer(async_mode="asgi")
+        >>> SendLimits(max_bytes=1 << 20, write_timeout=5.0).install(sio)
+        >>> sio.eio.create_queue().limit
+        1048576
     """
 
     def __init__(

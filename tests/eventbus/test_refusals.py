@@ -10,6 +10,7 @@ import pytest
 from eventbus import EventBus, JWTAuth
 from tests.clients import PyClient, connect_error
 from tests.sample import BoardRoom, ChatRoom, LobbyRoom, MessageEvent
+from tests.waiting import wait_until
 
 Serve = Callable[[Any], Awaitable[str]]
 Connect = Callable[..., Awaitable[PyClient]]
@@ -165,3 +166,23 @@ async def test_bad_token_is_refused_even_when_anonymous_is_allowed(
     url = await serve(bus.asgi_app())
     assert (await py_client(url)).sio.connected  # no credential: anonymous
     assert await connect_error(url, auth={"token": "not-a-jwt"}) == {"message": "unauthorized"}
+
+
+async def test_connections_per_user_are_limited_and_a_closed_one_frees_its_place(
+    jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    bus = EventBus(auth=jwt_auth, max_connections_per_user=2)
+    admin = bus.app("/admin", auth=jwt_auth)
+    url = await serve(bus.asgi_app())
+    first = await py_client(url, token=token("alice"))
+    await py_client(url, token=token("alice"), transports=["polling"])
+    assert await connect_error(url, auth={"token": token("alice")}) == {"message": "too_many_connections"}
+    assert await connect_error(url, auth={"token": token("alice")}, transports=["polling"]) == {
+        "message": "too_many_connections"
+    }
+    await py_client(url, token=token("bob"))  # per user
+    await py_client(url, token=token("alice"), namespace="/admin")  # per application
+    assert (bus.connection_count(), admin.connection_count()) == (4, 1)
+    await first.close()
+    await wait_until(lambda: bus.connection_count("/") == 2, "alice's first connection to close")
+    await py_client(url, token=token("alice"))
