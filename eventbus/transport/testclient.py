@@ -58,6 +58,7 @@ class QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
         self.pids: dict[str, str] = {}
         self.offsets: dict[str, str] = {}
         self.recovered: dict[str, bool] = {}
+        self._early: dict[str, list[tuple[Any, list[Any]]]] = {}
 
     def _engineio_client_class(self) -> type[engineio.AsyncClient]:
         return QuickCloseEngineIO
@@ -77,10 +78,17 @@ class QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
         if isinstance(pid, str):
             self.pids[namespace] = pid
         await super()._handle_connect(namespace, data)
+        for id_, early in self._early.pop(namespace or "/", []):
+            await super()._handle_event(namespace, id_, early)
 
     async def _handle_event(self, namespace: str | None, id: Any, data: list[Any]) -> None:
         key = namespace or "/"
         if key in self.pids and len(data) > 1 and isinstance(data[-1], str):
             self.offsets[key] = data[-1]
             data = data[:-1]
+        if key not in self.namespaces:
+            # Sent before the CONNECT reply (a recovered connection's missed events): held until it, in order,
+            # as socket.io-client does.
+            self._early.setdefault(key, []).append((id, data))
+            return
         await super()._handle_event(namespace, id, data)

@@ -22,7 +22,7 @@ class ProjectRoom(Room, prefix="project", presence=True):
     project_id: str = Field(description="The project's id.")
 
 
-class SprintBoardRoom(Room, prefix="sprint_board", history=50):
+class SprintBoardRoom(Room, prefix="sprint_board", history=50, public=True):
     org: str
     number: int
 

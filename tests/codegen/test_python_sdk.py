@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from eventbus import EventBus, JWTAuth
 from tests.codegen.chat_app import create_bus
 from tests.codegen.conftest import ROOT, run_codegen
-from tests.codegen.sample_app import DocRoom
+from tests.codegen.sample_app import DocRoom, SprintBoardRoom, StatusEvent
 from tests.sample import ChatRoom, MessageEvent
+from tests.waiting import wait_until
 
 Serve = Callable[[Any], Awaitable[str]]
 Token = Callable[..., str]
@@ -172,3 +173,31 @@ async def test_presence_is_typed_per_room_class(
     assert joins.empty()
     assert isinstance(listed, client.DocPresenceList)
     assert [member.info.name for member in listed.members] == ["Alice", "Bob"]
+
+
+async def test_sdk_recovers_its_connection_and_rejoins_history_rooms_with_since(
+    sample_sdk: ModuleType, jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
+    bus = EventBus(rooms=[SprintBoardRoom], auth=jwt_auth, recovery_window=60)
+    url = await serve(bus.asgi_app())
+    board = SprintBoardRoom(org="acme", number=3)
+    statuses: asyncio.Queue[Any] = asyncio.Queue()
+    alice = sample_sdk.Client(url, token=token("alice"))
+    await alice.connect(transports=["websocket"])
+    try:
+        alice.on(sample_sdk.models.StatusEvent, statuses.put_nowait)
+        first = await alice.join_sprint_board(org="acme", number=3)
+        assert isinstance(first, sample_sdk.models.HistoryJoinOk)
+        assert (first.recovered, first.position.offset) == (False, 0)
+        await bus.emit_to_room(board, StatusEvent(healthy=True))
+        assert (await asyncio.wait_for(statuses.get(), 5)).healthy is True  # the extra arguments do not disturb
+        await alice.sio.eio.ws.close()  # the network drops; python-socketio reconnects by itself
+        await wait_until(lambda: not bus.connections(), "the server saw the drop")
+        await bus.emit_to_room(board, StatusEvent(healthy=False, message="missed"))
+        missed = await asyncio.wait_for(statuses.get(), 15)
+        assert (missed.healthy, missed.message, alice.recovered) == (False, "missed", True)
+        again = await alice.join_sprint_board(org="acme", number=3, since=first.position)
+        assert again.recovered is True
+        assert [(p.event, p.offset) for p in again.publications] == [("status", 1), ("status", 2)]
+    finally:
+        await alice.disconnect()

@@ -115,8 +115,58 @@ def _key(value: Any) -> str:
     return str(value)
 
 
+class RecoveringClient(socketio.AsyncClient):  # type: ignore[misc]
+    """python-socketio's client plus Socket.IO 4.6+ connection state recovery, as socket.io-client does it.
+
+    python-socketio has none: this keeps the ``pid`` of the CONNECT reply (``_handle_connect``) and the
+    last offset (the last string argument of an event, taken off the arguments, in ``_handle_event``);
+    `BaseClient` presents both in the auth of every reconnect, and ``recovered`` says how it went.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pids: dict[str, str] = {}
+        self.offsets: dict[str, str] = {}
+        self.recovered: dict[str, bool] = {}
+        self._early: dict[str, list[tuple[Any, list[Any]]]] = {}
+
+    def recovery_auth(self, namespace: str) -> dict[str, str]:
+        """``{"pid": ..., "offset": ...}`` for the next connect to ``namespace`` (empty before any pid)."""
+        pid = self.pids.get(namespace)
+        if pid is None:
+            return {}
+        offset = self.offsets.get(namespace)
+        return {"pid": pid} if offset is None else {"pid": pid, "offset": offset}
+
+    async def _handle_connect(self, namespace: str | None, data: Any) -> None:
+        key = namespace or "/"
+        pid = data.get("pid") if isinstance(data, dict) else None
+        self.recovered[key] = pid is not None and self.pids.get(key) == pid
+        if isinstance(pid, str):
+            self.pids[key] = pid
+        await super()._handle_connect(namespace, data)
+        for id_, early in self._early.pop(namespace or "/", []):
+            await super()._handle_event(namespace, id_, early)
+
+    async def _handle_event(self, namespace: str | None, id: Any, data: list[Any]) -> None:
+        key = namespace or "/"
+        if key in self.pids and len(data) > 1 and isinstance(data[-1], str):
+            self.offsets[key] = data[-1]
+            data = data[:-1]
+        if key not in self.namespaces:
+            # Sent before the CONNECT reply (a recovered connection's missed events): held until it, in order,
+            # as socket.io-client does.
+            self._early.setdefault(key, []).append((id, data))
+            return
+        await super()._handle_event(namespace, id, data)
+
+
 class BaseClient:
-    """The connection and the plumbing the generated methods use; see `Client`."""
+    """The connection and the plumbing the generated methods use; see `Client`.
+
+    The connection recovers by itself when the server has a recovery window: python-socketio reconnects,
+    presenting the session id and last offset, and the missed events arrive in order (``recovered``).
+    """
 
     def __init__(
         self,
@@ -132,12 +182,22 @@ class BaseClient:
         self.auth = auth if auth is not None else ({"token": token} if token is not None else None)
         self.namespace = namespace
         self.timeout = timeout
-        self.sio = sio if sio is not None else socketio.AsyncClient()
+        self.sio = sio if sio is not None else RecoveringClient()
         self._handlers: dict[str, list[tuple[type[BaseModel], Callable[[Any], Awaitable[None] | None]]]] = {}
 
     async def connect(self, **options: Any) -> None:
         """Connect and authenticate; ``options`` go to ``socketio.AsyncClient.connect`` (``transports``, ...)."""
-        await self.sio.connect(self.url, auth=self.auth, namespaces=[self.namespace], **options)
+        await self.sio.connect(self.url, auth=self._auth, namespaces=[self.namespace], **options)
+
+    def _auth(self) -> dict[str, Any] | None:
+        # Called on every (re)connect: the recovery fields ride along once the server has sent a pid.
+        extra = self.sio.recovery_auth(self.namespace) if isinstance(self.sio, RecoveringClient) else {}
+        return {**(self.auth or {}), **extra} or None
+
+    @property
+    def recovered(self) -> bool:
+        """Whether the last (re)connect restored the previous connection, with the events it missed."""
+        return isinstance(self.sio, RecoveringClient) and self.sio.recovered.get(self.namespace, False)
 
     async def disconnect(self) -> None:
         """Close the connection."""
@@ -180,7 +240,7 @@ class BaseClient:
         return register if handler is None else register(handler)
 
     def _dispatcher(self, name: str) -> Callable[[Any], Awaitable[None]]:
-        async def dispatch(data: Any) -> None:
+        async def dispatch(data: Any, *meta: Any) -> None:  # meta: room positions of history rooms
             parsed: dict[type[BaseModel], BaseModel | None] = {}
             for model, handler in list(self._handlers[name]):
                 if model not in parsed:
