@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,8 +37,8 @@ SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 Emit = Callable[[int, float, list[str], str], Awaitable[None]]
 
 
-class BenchRoom(Room, prefix="bench", public=True):
-    """``bench:{key}``: any connection may join."""
+class BenchRoom(Room, prefix="bench", public=True, history=int(os.environ.get("BENCH_ROOM_HISTORY", "0"))):
+    """``bench:{key}``: any connection may join; keeps ``BENCH_ROOM_HISTORY`` events (``python -m bench.recovery``)."""
 
     key: str
 
