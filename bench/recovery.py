@@ -20,6 +20,7 @@ import os
 import statistics
 import time
 import tracemalloc
+from typing import Any
 
 from bench.processes import LoadGenerator, Redis, Server
 from bench.scenarios import _burst, _connect
@@ -45,7 +46,7 @@ def measure(setting: str, redis_url: str | None, messages: int, bursts: int) -> 
             server.stop()
     if not all(run["clients_missing"] == 0 and run["clients_duplicated"] == 0 for run in runs):
         raise RuntimeError(f"{setting} ({'redis' if redis_url else 'memory'}) lost or duplicated deliveries")
-    return statistics.median(run["deliveries_per_s"] for run in runs)
+    return float(statistics.median(run["deliveries_per_s"] for run in runs))
 
 
 async def recovery_time(redis_url: str | None, missed: int = 1000) -> float:
@@ -55,7 +56,9 @@ async def recovery_time(redis_url: str | None, missed: int = 1000) -> float:
     from eventbus.testing import SocketTestClient, serve
 
     auth = JWTAuth(secret=SECRET)
-    options = {"redis_url": redis_url, "redis_channel": f"bench-recovery-{os.getpid()}"} if redis_url else {}
+    options: dict[str, Any] = {}
+    if redis_url:
+        options = {"redis_url": redis_url, "redis_channel": f"bench-recovery-{os.getpid()}"}
     bus = EventBus(auth=auth, rooms=[BenchRoom], recovery_window=120, **options)
     async with serve(bus.asgi_app()) as url:
         client = await SocketTestClient(url, token=auth.issue("bench")).connect()
