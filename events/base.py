@@ -16,6 +16,7 @@ Target: TypeAlias = Room | str
 """Where an event goes: a `Room` or a room name."""
 
 Targets: TypeAlias = Target | Iterable[Target]
+"""What ``broadcast_to()`` and ``emit_to_room()`` take: one target or several (each room is sent to once)."""
 
 
 class _Named(BaseModel):
