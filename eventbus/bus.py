@@ -16,6 +16,7 @@ from eventbus.exceptions import ConfigurationError
 from eventbus.logs import configure_logging
 from eventbus.sending import Sender, encode
 from eventbus.settings import AppSettings, EventBusSettings
+from eventbus.transport.guard import InboundGuard, Refusal
 from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
 from eventbus.transport.outbound import SendLimits, SlowConsumer
 from eventbus.transport.recovery import recovery_log_for
@@ -185,6 +186,11 @@ class EventBus(Sender):
             on_slow=self._slow_consumer,
         )
         self.send_limits.install(self.sio)
+        self.inbound_guard = InboundGuard(
+            max_bytes=self.settings.max_payload_bytes, on_invalid=self._invalid_packet, end=self.send_limits.end
+        )
+        self.inbound_guard.install(self.sio)
+        self.send_limits.on_bad_frame = self.inbound_guard.bad_frame
         self.default_app = Application(
             self.sio,
             DEFAULT_APP,
@@ -424,6 +430,15 @@ class EventBus(Sender):
         # Another process put one of our sockets in a room (or took it out) through Redis: its application
         # records presence, since only the process holding a socket knows its user.
         await self._holding(sid).room_moved(sid, room, entered)
+
+    def _invalid_packet(self, refusal: Refusal) -> str:
+        # Counted against the connection's rate limit like any message; the guard logs (rate-limited) and strikes.
+        application = self._apps.get(refusal.namespace)
+        if application is None or refusal.sid is None or refusal.sid not in application._table:
+            return f"engine.io sid={refusal.eio_sid}"
+        application.rate_limited(refusal.sid, "invalid_packet")
+        user = application._table.user(refusal.sid)
+        return f"app={refusal.namespace} sid={refusal.sid} user={user.id if user is not None else None}"
 
     def _slow_consumer(self, slow: SlowConsumer) -> None:
         # One line per dropped connection, written before its disconnect handlers forget its user.

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_MANY_ROOMS = "too_many_rooms"
     UNKNOWN_EVENT = "unknown_event"
+    INVALID_PACKET = "invalid_packet"
     INTERNAL = "internal"
 
 

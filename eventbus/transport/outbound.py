@@ -40,6 +40,8 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from socketio import packet as sio_packet
 
+from eventbus.transport.guard import check_frame
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
@@ -206,6 +208,8 @@ class SendLimits:
         self.on_slow = on_slow
         self.sio: Any = None
         self.dropped = 0
+        self.on_bad_frame: Callable[[str, str], bool] | None = None
+        """Told about each websocket frame engine.io could not decode (it is skipped); ``True``: end the connection."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def install(self, sio: Any) -> None:
@@ -255,6 +259,18 @@ class SendLimits:
         if socket.closed or socket.closing or not sids:
             return
         self._drop(socket, sids, queued, "write_timeout")
+
+    def end(self, eio_sid: str, reason: str) -> None:
+        """End a connection now: drop what it has queued, send it CLOSE, run its disconnect handlers with ``reason``."""
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            return
+        queue = socket.queue
+        if isinstance(queue, SendQueue):
+            queue.drain()
+            queue.put_final([eio_packet.Packet(eio_packet.CLOSE), None])
+            queue.after_farewell = lambda: self._spawn(socket.close(wait=False, abort=True, reason=reason), socket)
+        self._spawn(self.sio._handle_eio_disconnect(eio_sid, reason), socket)
 
     def _sids(self, eio_sid: str) -> dict[str, str]:
         manager = self.sio.manager
@@ -319,6 +335,16 @@ class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engine
             raise
         finally:
             self.blocked = False
+
+    async def wait(self) -> Any:
+        while True:
+            frame = await super().wait()
+            check, socket = self.limits.on_bad_frame, self.socket
+            reason = check_frame(frame) if check is not None and socket is not None else None
+            if reason is None or check is None or socket is None:
+                return frame
+            if check(socket.sid, reason):
+                raise OSError("ended: it kept sending frames engine.io cannot decode")
 
     async def close(self) -> None:
         try:

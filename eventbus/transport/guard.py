@@ -1,0 +1,330 @@
+"""Checks on what a client sends, before python-socketio's decoder sees it.
+
+python-socketio decodes every Socket.IO packet with ``json.loads`` and dispatches it
+with no limit of its own: invalid JSON, 100k-deep nesting (``RecursionError``),
+huge integers, unknown packet types and non-string event names each end in a
+traceback from python-engineio's handler task, with no ack even when the client
+asked for one, and the connection stays open. A binary attachment header takes
+the client's next packet as its attachment, or holds any number of attachments.
+At the engine.io level, an empty or garbage websocket frame ends python-engineio's
+websocket handler with an exception, so its session stays registered until the
+ping timeout.
+
+`InboundGuard` wraps python-engineio's ``message`` handler of one server
+(``AsyncServer.handlers["message"]``, which python-socketio registers) and checks
+each packet first: a Socket.IO packet type it accepts, an ack id, a namespace,
+JSON that parses within `MAX_DEPTH` levels and integers of at most 100 digits,
+an EVENT whose first element is a string, binary attachments that were announced,
+at most `MAX_ATTACHMENTS` per message and within ``max_bytes`` in total. Whatever
+fails is answered with the ack ``invalid_packet`` when it carried an ack id and
+reported to ``on_invalid`` (the bus counts it against the connection's rate
+limit and logs it, rate-limited); a connection that keeps sending them is ended.
+`check_frame` does the same for the engine.io frames `TimedWebSocket` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from socketio import packet as sio_packet
+
+from eventbus.inbound.limits import TokenBucket
+from events.acks import ErrorCode, error_ack
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["MAX_ATTACHMENTS", "MAX_DEPTH", "InboundGuard", "InvalidPacketError", "check_frame"]
+
+logger = logging.getLogger(__name__)
+
+MAX_DEPTH = 64
+"""Nesting levels of arrays and objects a message may have (the JSON decoder itself stops near 1,000)."""
+
+MAX_ATTACHMENTS = 10
+"""Binary attachments one message may announce."""
+
+STRIKES = (10, 0.1)
+"""Refused packets a connection may send in a burst, and per second after it, before it is ended."""
+
+LOG_LINES = (20, 5.0)
+"""Log lines about refused packets, for the whole server: a burst, then per second (the rest are counted)."""
+
+MAX_INT_DIGITS = 100
+"""Digits of an integer in a message (python-engineio's own JSON limit)."""
+
+_TYPES = frozenset("0123456")
+_ACCEPTED = frozenset(
+    {
+        sio_packet.CONNECT,
+        sio_packet.DISCONNECT,
+        sio_packet.EVENT,
+        sio_packet.ACK,
+        sio_packet.BINARY_EVENT,
+        sio_packet.BINARY_ACK,
+    }
+)
+
+
+class InvalidPacketError(ValueError):
+    """A packet the guard refuses; ``str()`` says why, for the ack and the log."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A binary message waiting for its attachments."""
+
+    remaining: int
+    received_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What `InboundGuard` tells the bus about a refused packet."""
+
+    eio_sid: str
+    namespace: str
+    sid: str | None
+    reason: str
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise InvalidPacketError(f"an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _depth_ok(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, list | dict))
+        elif isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, list | dict))
+    return True
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` with the guard's limits; `InvalidPacketError` instead of any decoding error."""
+    try:
+        value = json.loads(text, parse_int=_int)
+    except RecursionError:
+        raise InvalidPacketError(f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:
+        raise InvalidPacketError(str(exc) if isinstance(exc, InvalidPacketError) else "invalid JSON") from None
+    if (text.count("[") + text.count("{") > MAX_DEPTH) and not _depth_ok(value):
+        raise InvalidPacketError(f"nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+@dataclass(slots=True)
+class Header:
+    """The parts of a Socket.IO packet before its JSON."""
+
+    packet_type: int
+    attachments: int
+    namespace: str
+    ack_id: int | None
+    payload: str
+
+
+def parse_header(data: str) -> Header:
+    """Split a Socket.IO packet as python-socketio's ``Packet.decode`` does, refusing what it would choke on."""
+    if not data or data[0] not in _TYPES:
+        raise InvalidPacketError("unknown packet type")
+    packet_type, rest = int(data[0]), data[1:]
+    if packet_type not in _ACCEPTED:
+        raise InvalidPacketError("a packet type clients may not send")
+    attachments = 0
+    if packet_type in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
+        dash = rest.find("-")
+        if dash <= 0 or not rest[:dash].isdigit():
+            raise InvalidPacketError("a binary packet without a valid attachment count")
+        attachments, rest = int(rest[: min(dash, 6)]), rest[dash + 1 :]
+    namespace = "/"
+    if rest.startswith("/"):
+        comma = rest.find(",")
+        namespace, rest = (rest, "") if comma == -1 else (rest[:comma], rest[comma + 1 :])
+        namespace = namespace.split("?", 1)[0]
+    ack_id = None
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    if digits:
+        if digits > 15:
+            raise InvalidPacketError("an ack id of more than 15 digits")
+        ack_id, rest = int(rest[:digits]), rest[digits:]
+    return Header(packet_type, attachments, namespace, ack_id, rest)
+
+
+def _placeholders_ok(value: Any, count: int) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("_placeholder"):
+                num = item.get("num")
+                if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < count:
+                    return False
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def check_packet(header: Header) -> None:
+    """Refuse a packet whose JSON or shape python-socketio would fail on."""
+    if header.attachments > MAX_ATTACHMENTS:
+        raise InvalidPacketError(f"more than {MAX_ATTACHMENTS} binary attachments")
+    data = parse_json(header.payload) if header.payload else None
+    if header.packet_type in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            raise InvalidPacketError("an event must be an array whose first element is the event name")
+    elif header.packet_type in (sio_packet.ACK, sio_packet.BINARY_ACK):
+        if not isinstance(data, list):
+            raise InvalidPacketError("an ack must be an array")
+    elif header.packet_type == sio_packet.CONNECT and data is not None and not isinstance(data, dict):
+        raise InvalidPacketError("the connect payload must be an object")
+    if header.attachments and not _placeholders_ok(data, header.attachments):
+        raise InvalidPacketError("a binary placeholder that names no attachment")
+
+
+def check_frame(frame: Any) -> str | None:
+    """Why an engine.io websocket frame cannot be decoded (``None`` when it can): empty, garbage, base64."""
+    if isinstance(frame, bytes | bytearray):
+        return None
+    if not isinstance(frame, str) or not frame:
+        return "an empty frame"
+    if frame[0] not in _TYPES:
+        return "not an engine.io packet"
+    return None
+
+
+class InboundGuard:
+    """Checks every message of one ``socketio.AsyncServer`` before its decoder (see the module docs).
+
+    ``on_invalid`` is told about each refused packet (the bus spends a token of the
+    connection's rate limit) and returns who sent it, for the log; ``end`` ends a
+    connection that keeps sending them (engine.io sid, reason).
+    """
+
+    def __init__(
+        self, *, max_bytes: int, on_invalid: Callable[[Refusal], str], end: Callable[[str, str], None]
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.on_invalid = on_invalid
+        self.end = end
+        self.sio: Any = None
+        self.refused = 0
+        self.unlogged = 0
+        self._pending: dict[str, _Pending] = {}
+        self._strikes: dict[str, TokenBucket] = {}
+        self._log_budget = TokenBucket(LOG_LINES[1], LOG_LINES[0])
+        self._handle: Callable[[str, Any], Awaitable[None]] | None = None
+
+    def install(self, sio: Any) -> None:
+        """Wrap ``sio``'s engine.io ``message`` handler and forget pending attachments on disconnect."""
+        self.sio = sio
+        self._handle = sio.eio.handlers["message"]
+        sio.eio.handlers["message"] = self.message
+        disconnect = sio.eio.handlers["disconnect"]
+
+        async def disconnected(eio_sid: str, *args: Any) -> Any:
+            self._pending.pop(eio_sid, None)
+            self._strikes.pop(eio_sid, None)
+            return await disconnect(eio_sid, *args)
+
+        sio.eio.handlers["disconnect"] = disconnected
+
+    def __len__(self) -> int:
+        """Connections with state here (attachments due, strikes): back to 0 when they have all gone."""
+        return len(self._pending.keys() | self._strikes.keys())
+
+    def bad_frame(self, eio_sid: str, reason: str) -> bool:
+        """An engine.io frame `check_frame` refused (it is skipped); ``True`` when the connection is being ended."""
+        if self._ending(eio_sid):
+            return True
+        return self._strike(Refusal(eio_sid, "/", self.sio.manager.sid_from_eio_sid(eio_sid, "/"), reason))
+
+    async def message(self, eio_sid: str, data: Any) -> None:
+        """python-engineio's ``message`` handler: check ``data``, then hand it to python-socketio."""
+        assert self._handle is not None
+        if self._ending(eio_sid):
+            return  # ended (a slow consumer, or too many refused packets): what is still in flight is dropped
+        header = None
+        try:
+            if isinstance(data, bytes | bytearray):
+                self._attachment(eio_sid, data)
+            else:
+                self._drop_pending(eio_sid)  # a text packet while attachments were due: the binary message is void
+                header = parse_header(data)
+                check_packet(header)
+                connected = self.sio.manager.sid_from_eio_sid(eio_sid, header.namespace) is not None
+                if not connected and header.packet_type not in (sio_packet.CONNECT, sio_packet.DISCONNECT):
+                    # python-socketio would log a warning per packet
+                    raise InvalidPacketError(f"not connected to namespace {header.namespace[:64]!r}")
+                if header.attachments:
+                    self._pending[eio_sid] = _Pending(header.attachments, 0)
+            await self._handle(eio_sid, data)
+        except InvalidPacketError as exc:
+            await self._refuse(eio_sid, header, str(exc))
+        except Exception as exc:  # what python-socketio still fails on: one line, never a traceback
+            self._drop_pending(eio_sid)
+            await self._refuse(eio_sid, header, f"{type(exc).__name__} while handling it")
+
+    def _ending(self, eio_sid: str) -> bool:
+        socket = self.sio.eio.sockets.get(eio_sid)
+        return socket is None or socket.closing or socket.closed or getattr(socket.queue, "sealed", False)
+
+    def _attachment(self, eio_sid: str, data: bytes | bytearray) -> None:
+        pending = self._pending.get(eio_sid)
+        if pending is None:
+            raise InvalidPacketError("a binary attachment nobody announced")
+        pending.remaining -= 1
+        pending.received_bytes += len(data)
+        if pending.received_bytes > self.max_bytes:
+            self._drop_pending(eio_sid)
+            raise InvalidPacketError(f"binary attachments over {self.max_bytes} bytes in one message")
+        if pending.remaining == 0:
+            del self._pending[eio_sid]
+
+    def _drop_pending(self, eio_sid: str) -> None:
+        if self._pending.pop(eio_sid, None) is not None:
+            self.sio._binary_packet.pop(eio_sid, None)
+
+    async def _refuse(self, eio_sid: str, header: Header | None, reason: str) -> None:
+        namespace = header.namespace if header is not None else "/"
+        sid = self.sio.manager.sid_from_eio_sid(eio_sid, namespace)
+        end = self._strike(Refusal(eio_sid, namespace, sid, reason))
+        if header is not None and header.ack_id is not None and sid is not None and not end:
+            ack = error_ack(ErrorCode.INVALID_PACKET, f"the server could not read this packet: {reason}")
+            pkt = self.sio.packet_class(sio_packet.ACK, namespace=namespace, id=header.ack_id, data=[ack])
+            await self.sio._send_packet(eio_sid, pkt)
+
+    def _strike(self, refusal: Refusal) -> bool:
+        self.refused += 1
+        who = self.on_invalid(refusal)
+        strikes = self._strikes.get(refusal.eio_sid)
+        if strikes is None:
+            strikes = self._strikes[refusal.eio_sid] = TokenBucket(STRIKES[1], STRIKES[0])
+        end = not strikes.take()
+        if self._log_budget.take():
+            logger.info(
+                "invalid packet from %s: %s%s%s",
+                who,
+                refusal.reason,
+                "; ending the connection (it keeps sending them)" if end else "",
+                f" ({self.unlogged} more since the last line)" if self.unlogged else "",
+            )
+            self.unlogged = 0
+        else:
+            self.unlogged += 1
+        if end:
+            self._strikes.pop(refusal.eio_sid, None)
+            self._pending.pop(refusal.eio_sid, None)
+            self.end(refusal.eio_sid, "invalid_packets")
+        return end
