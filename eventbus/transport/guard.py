@@ -204,6 +204,34 @@ def check_frame(frame: Any) -> str | None:
     return None
 
 
+class ClientErrorFilter(logging.Filter):
+    """On uvicorn's ``uvicorn.error`` logger: a client's invalid UTF-8 is one line without a traceback, budgeted.
+
+    uvicorn closes such a websocket itself (code 1007) before the application sees
+    the frame, and logs it with ``logger.exception``: a client could fill the log.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._budget = TokenBucket(LOG_LINES[1], LOG_LINES[0])
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Invalid UTF-8"):
+            return True
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg = "a client sent invalid UTF-8 in a text frame: websocket closed (1007)"
+        return self._budget.take()
+
+
+def quiet_client_errors() -> None:
+    """Install `ClientErrorFilter` on ``uvicorn.error`` once per process."""
+    uvicorn_logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ClientErrorFilter) for f in uvicorn_logger.filters):
+        uvicorn_logger.addFilter(ClientErrorFilter())
+
+
 class InboundGuard:
     """Checks every message of one ``socketio.AsyncServer`` before its decoder (see the module docs).
 
@@ -229,6 +257,7 @@ class InboundGuard:
     def install(self, sio: Any) -> None:
         """Wrap ``sio``'s engine.io ``message`` handler and forget pending attachments on disconnect."""
         self.sio = sio
+        quiet_client_errors()
         self._handle = sio.eio.handlers["message"]
         sio.eio.handlers["message"] = self.message
         disconnect = sio.eio.handlers["disconnect"]

@@ -172,12 +172,17 @@ async def test_a_connection_that_keeps_sending_garbage_is_ended_and_others_are_u
 
 
 async def test_invalid_utf8_closes_the_websocket_and_the_connection_is_gone_at_once(
-    served: tuple[EventBus, str], token: Token, open_raw: OpenRaw
+    served: tuple[EventBus, str], token: Token, open_raw: OpenRaw, caplog: pytest.LogCaptureFixture
 ) -> None:
     bus, url = served
     raw = await open_raw(url, token)
     assert bus.connection_count() == 1
-    await raw.send_raw_text(b'42["join_lobby",{"x":"\xff\xfe"}]')
-    await raw.read_to_end()
+    with caplog.at_level(logging.INFO):
+        await raw.send_raw_text(b'42["join_lobby",{"x":"\xff\xfe"}]')
+        await raw.read_to_end()
     assert raw.close_code == 1007
+    assert problems(caplog) == []
+    assert [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"] == [
+        "a client sent invalid UTF-8 in a text frame: websocket closed (1007)"
+    ]
     await wait_until(lambda: bus.connection_count() == 0, "the connection to leave connection_count()", 2)
