@@ -34,6 +34,7 @@ def measure(setting: str, redis_url: str | None, messages: int, bursts: int) -> 
     window, history = SETTINGS[setting]
     os.environ["EVENTBUS_RECOVERY_WINDOW"] = window  # read by the server processes' EventBusSettings
     os.environ["BENCH_ROOM_HISTORY"] = history
+    os.environ["EVENTBUS_MAX_CONNECTIONS_PER_USER"] = str(CLIENTS)  # the load generator's clients share one user
     servers = [Server("typed", redis_url=redis_url) for _ in range(2 if redis_url else 1)]
     try:
         with LoadGenerator() as loadgen:

@@ -42,6 +42,7 @@ from events import (
     Target,
     User,
     UserRoom,
+    registry,
 )
 from events.acks import ErrorCode, error_ack
 from events.history import HistoryJoinOk, HistoryList, HistoryQuery, StreamPosition
@@ -294,8 +295,10 @@ class Application(Host):
             traffic.debug(
                 "out app=%s event=%s to=%s skip=%s", self.namespace, name, self._describe(rooms), skip_sid or []
             )
-        history_rooms = self._history_rooms(rooms)
-        if self._recovery is not None or history_rooms:
+        typed = registry.server_events.get(name, self.namespace)
+        volatile = bool(getattr(typed, "volatile", False))  # a typing indicator: not kept, not replayed
+        history_rooms = [] if volatile else self._history_rooms(rooms)
+        if not volatile and (self._recovery is not None or history_rooms):
             recovery = self._recovery.log if self._recovery is not None else None
             await emit_logged(
                 self.sio,

@@ -54,7 +54,9 @@ class Event(_Named, abstract=True):
     class that is never sent itself, ``app="/admin"`` to bind it to an
     application (a Socket.IO namespace; default ``/``, ``"*"`` for every
     application). Define ``broadcast_to`` (sync or async) to say which rooms
-    the event goes to.
+    the event goes to. ``volatile=True`` marks an event that is worth nothing
+    later (a typing indicator): it is neither kept in room history nor
+    replayed on recovery, and carries no offset or positions.
 
     Example:
         >>> class MessageEvent(Event):
@@ -72,6 +74,12 @@ class Event(_Named, abstract=True):
     """
 
     _registry = registry.server_events
+    volatile: ClassVar[bool] = False
+
+    def __init_subclass__(cls, *, volatile: bool | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if volatile is not None:
+            cls.volatile = volatile
 
     def broadcast_to(self) -> Targets | Awaitable[Targets]:
         """The rooms this event goes to: `Room` instances or room names; may be ``async def``."""

@@ -120,6 +120,9 @@ class RemoteLogging:
         self, event: str, data: Any, namespace: str, rooms: list[str] | None, skip: list[str] | None
     ) -> bool:
         """Publish with offsets and positions when anything is to be logged; ``False`` when not (send it plainly)."""
+        typed = registry.server_events.get(event, namespace)
+        if getattr(typed, "volatile", False):
+            return False
         history_rooms = [(room, name) for name in rooms or [] if (room := _history_room(name, namespace))]
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         if (self.recovery is None and not history_rooms) or Packet.data_is_binary(args):

@@ -70,7 +70,8 @@ def build(*, secret: str | None = None, token_ttl: int = TOKEN_TTL, redis_url: s
         secret = "dev-" + secrets.token_hex(16)
         logger.warning("EVENTBUS_JWT_SECRET is unset: this process signs tokens with a random development secret")
     auth = JWTAuth(secret=secret)
-    bus = EventBus(auth=auth, rooms=[ChatRoom, MonitoringRoom], redis_url=redis_url)
+    # A page that loses its connection for less than two minutes gets what it missed (connection state recovery).
+    bus = EventBus(auth=auth, rooms=[ChatRoom, MonitoringRoom], redis_url=redis_url, recovery_window=120)
     handlers.register(bus)
     api = rest_api(bus, auth, token_ttl)
     return ChatDemo(bus=bus, auth=auth, api=api, app=bus.asgi_app(other_asgi_app=api))

@@ -49,8 +49,8 @@ def is_member(user_id: str, chat_id: str) -> bool:
     return chat is not None and user_id in chat.members
 
 
-class ChatRoom(Room, prefix="chat"):
-    """Members of one chat; only the chat's members may join."""
+class ChatRoom(Room, prefix="chat", history=100, history_ttl=3600):
+    """Members of one chat; only the chat's members may join. It keeps its last 100 messages for an hour."""
 
     chat_id: str
 
@@ -79,7 +79,7 @@ class MessageEvent(Event):
         return [ChatRoom(chat_id=self.chat_id), MonitoringRoom()]
 
 
-class UserTypingEvent(Event):
+class UserTypingEvent(Event, volatile=True):
     """Someone started or stopped typing in a chat; sent to the others, never back to the typist."""
 
     chat_id: str

@@ -38,8 +38,9 @@ async def person(browser: Browser) -> AsyncIterator[OpenChat]:
         await page.context.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def demo() -> Iterator[DemoServer]:
+    # One per test: chats keep their history, which a page opening a chat loads.
     with DemoServer() as server:
         yield server
 
@@ -121,3 +122,36 @@ async def test_page_reconnects_after_a_server_restart_with_a_fresh_token(person:
         await alice.press("#text", "Enter")
         await expect(texts(bob)).to_have_text(["back after the restart"])
         await screenshot(bob, "chat-after-restart-bob")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_page_that_lost_its_connection_recovers_what_it_missed(
+    demo: DemoServer, person: OpenChat, transport: str
+) -> None:
+    alice = await person(demo.url, "alice", "design", transport)
+    await post(demo.url, demo.token("bob"), "design", "before")
+    await expect(texts(alice)).to_have_text(["before"])
+    # The network drops (the engine.io connection closes, not the socket); the page stays away until told.
+    await alice.evaluate("() => { chatSocket.io.reconnection(false); chatSocket.io.engine.close(); }")
+    await expect(alice.locator("#status")).to_have_attribute("data-state", "reconnecting")
+    await post(demo.url, demo.token("bob"), "design", "while away 1")
+    await post(demo.url, demo.token("bob"), "design", "while away 2")
+    await alice.evaluate("() => { chatSocket.io.reconnection(true); chatSocket.connect(); }")
+    await expect(alice.locator("#notice")).to_have_text("Reconnected: 2 missed messages recovered.")
+    await expect(texts(alice)).to_have_text(["before", "while away 1", "while away 2"])
+    await post(demo.url, demo.token("bob"), "design", "after")  # still in the chat: no rejoin needed
+    await expect(texts(alice)).to_have_text(["before", "while away 1", "while away 2", "after"])
+    await screenshot(alice, f"chat-recovered-{transport}")
+
+
+async def test_page_opened_later_loads_the_chat_history(demo: DemoServer, person: OpenChat) -> None:
+    for n in range(3):
+        await post(demo.url, demo.token("bob"), "design", f"earlier {n}")
+    alice = await person(demo.url, "alice", "design")
+    await expect(texts(alice)).to_have_text([f"earlier {n}" for n in range(3)])  # the history query on first join
+    await post(demo.url, demo.token("bob"), "design", "later")
+    await expect(texts(alice)).to_have_text([*(f"earlier {n}" for n in range(3)), "later"])
+    await alice.reload()  # a fresh page: it loads the chat's last messages again
+    await post(demo.url, demo.token("bob"), "design", "during the reload")
+    await expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
+    await expect(texts(alice)).to_have_text([*(f"earlier {n}" for n in range(3)), "later", "during the reload"])

@@ -33,8 +33,16 @@ async def http(demo: DemoServer) -> Any:
 async def member(py_client: Connect, demo: DemoServer, user: str, *chats: str) -> PyClient:
     client = await py_client(demo.url, token=demo.token(user))
     for chat_id in chats:
-        assert await client.call("join_chat", {"chat_id": chat_id}) == {"ok": True, "room": f"chat:{chat_id}"}
+        ack = await client.call("join_chat", {"chat_id": chat_id})
+        assert (ack["ok"], ack["room"], ack["recovered"]) == (True, f"chat:{chat_id}", False)  # chats keep history
     return client
+
+
+async def messages(client: PyClient, count: int = 1) -> list[dict[str, Any]]:
+    """The ``message`` payloads received, without the chat's stream positions that follow each (chats keep history)."""
+    received = await client.inbox.wait_for("message", count)
+    assert all(isinstance(args, list) and "chat:" in next(iter(args[1])) for args in received), received
+    return [args[0] for args in received]
 
 
 def bearer(demo: DemoServer, user: str) -> dict[str, str]:
@@ -83,7 +91,7 @@ async def test_send_message_reaches_the_chat_and_monitoring_once_with_a_typed_ac
 
     for client in (alice, bob, carol):  # the sender too: the page renders what the server sent
         # Carol is in both target rooms; a duplicate of the first would arrive before the second.
-        first, second = await client.inbox.wait_for("message", 2)
+        first, second = await messages(client, 2)
         assert first == {
             "id": ack["data"]["id"],
             "chat_id": "general",
@@ -132,7 +140,7 @@ async def test_rest_post_broadcasts_as_the_token_user(
     reply = await http.post("/api/chats/design/messages", json={"text": "deployed"}, headers=bearer(demo, "bob"))
     assert reply.status_code == 202
     for client in (alice, carol):  # the chat's members and the monitoring room
-        [message] = await client.inbox.wait_for("message")
+        [message] = await messages(client)
         assert (message["id"], message["author"], message["text"], message["via"]) == (
             reply.json()["id"],
             "bob",
@@ -168,7 +176,7 @@ async def test_rest_post_refusals(
     assert detail in reply.json()["detail"]
     ok = await http.post("/api/chats/design/messages", json={"text": "accepted"}, headers=bearer(demo, "alice"))
     assert ok.status_code == 202
-    assert [m["text"] for m in await bob.inbox.wait_for("message")] == ["accepted"]  # nothing before it
+    assert [m["text"] for m in await messages(bob)] == ["accepted"]  # nothing before it
 
 
 async def test_page_and_api_are_served(http: httpx.AsyncClient) -> None:

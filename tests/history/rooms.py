@@ -26,3 +26,12 @@ class DeskRoom(Room, prefix="desk", presence=True, public=True):
     """A presence room anyone signed in may join."""
 
     desk_id: str
+
+
+class FeedPingEvent(Event, volatile=True):
+    """Worth nothing later: never kept in history nor replayed."""
+
+    feed_id: str
+
+    def broadcast_to(self) -> list[Target]:
+        return [FeedRoom(feed_id=self.feed_id)]

@@ -9,7 +9,7 @@ import pytest
 
 from eventbus import EventBus, JWTAuth
 from tests.clients import PyClient
-from tests.history.rooms import FeedRoom, PostEvent
+from tests.history.rooms import FeedPingEvent, FeedRoom, PostEvent
 
 Serve = Callable[[Any], Awaitable[str]]
 Connect = Callable[..., Awaitable[PyClient]]
@@ -93,3 +93,14 @@ async def test_last_n_query_and_forbidden_users(served: tuple[EventBus, str], py
     await mallory.fence(bus)
     assert mallory.received("post") == []
     assert (await mallory.call("history", {"room": "chat:1"}))["error"]["code"] == "invalid_payload"
+
+
+async def test_volatile_events_are_neither_kept_nor_positioned(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    bus, url = served
+    alice = await py_client(url, token=token("alice"))
+    await alice.call("join_feed", {"feed_id": "f"})
+    await bus.broadcast(FeedPingEvent(feed_id="f"))
+    assert await alice.inbox.wait_for("feed_ping") == [{"feed_id": "f"}]  # no positions argument
+    assert (await bus.history(FeedRoom(feed_id="f"))).position.offset == 0

@@ -5,6 +5,8 @@ import {
   type ClientToServerEvents,
   type ErrorAck,
   type MessageEvent,
+  positionStore,
+  type Publication,
   type ServerToClientEvents,
   type UserTypingEvent,
 } from "./generated/events";
@@ -17,6 +19,9 @@ type Transport = "polling" | "websocket";
 const params = new URLSearchParams(location.search);
 const TRANSPORTS: Record<string, Transport[]> = { polling: ["polling"], websocket: ["websocket"] };
 const IDLE_TYPING_MS = 3000;
+const HISTORY_LIMIT = 50;
+// The last position seen in each chat's stream, kept across reloads: a rejoin asks for exactly what it missed.
+const positions = positionStore();
 
 const state = {
   me: "",
@@ -29,6 +34,9 @@ const state = {
   typingSentAt: 0,
   typingTtl: 4000,
   logins: 0,
+  away: false, // the connection dropped: messages that arrive before it is back are the recovered ones
+  recoveredCount: 0,
+  wasJoined: null as string | null,
 };
 
 let idleTimer: number | undefined;
@@ -71,10 +79,24 @@ function connect(user: string): ChatSocket {
     setStatus("connected", "connected");
     showTransport(socket);
     socket.io.engine.once("upgrade", () => showTransport(socket));
+    const wasAway = state.away;
+    state.away = false;
+    if (socket.recovered) {
+      // The server restored this connection: same chats, and the missed messages arrived just before this.
+      state.joined = state.wasJoined;
+      const count = state.recoveredCount;
+      showNotice(`Reconnected: ${count} missed message${count === 1 ? "" : "s"} recovered.`, "recovered");
+      renderComposer();
+      return;
+    }
+    if (wasAway) showNotice("Reconnected after too long away: the chat was reloaded.", "reloaded");
     state.joined = null;
     if (state.current !== null) join(socket, state.current); // a new connection is in no chat: join again
   });
   socket.on("disconnect", (reason) => {
+    state.away = true;
+    state.recoveredCount = 0;
+    state.wasJoined = state.joined;
     state.joined = null;
     state.typists.clear();
     renderTyping();
@@ -96,7 +118,19 @@ function connect(user: string): ChatSocket {
     setStatus("reconnecting", `session ended (${reason}); signing in again…`);
   });
 
-  socket.on("message", (message) => {
+  socket.on("message", (message, roomPositions) => {
+    positions.remember(roomPositions);
+    if (state.away) state.recoveredCount += 1;
+    addMessage(message);
+  });
+  socket.on("user_typing", (event) => onTyping(event));
+  // The end-to-end tests drop the connection through this, as a network switch would.
+  (window as unknown as { chatSocket: ChatSocket }).chatSocket = socket;
+  return socket;
+}
+
+function addMessage(message: MessageEvent): void {
+  {
     const list = state.messages.get(message.chat_id) ?? [];
     if (!list.some((m) => m.id === message.id)) list.push(message);
     state.messages.set(message.chat_id, list);
@@ -105,9 +139,13 @@ function connect(user: string): ChatSocket {
       renderMessages();
       renderTyping();
     }
-  });
-  socket.on("user_typing", (event) => onTyping(event));
-  return socket;
+  }
+}
+
+function addPublications(publications: Publication[]): number {
+  const messages = publications.filter((p) => p.event === "message").map((p) => p.data as MessageEvent);
+  messages.forEach(addMessage);
+  return messages.length;
 }
 
 function showTransport(socket: ChatSocket): void {
@@ -140,15 +178,29 @@ function openChat(socket: ChatSocket, chatId: string): void {
 }
 
 function join(socket: ChatSocket, chatId: string): void {
-  socket.emit("join_chat", { chat_id: chatId }, (ack) => {
+  const room = chatRoom({ chat_id: chatId });
+  // With this chat's messages on screen, ask for what came after them; a fresh page loads the last ones instead.
+  const since = state.messages.has(chatId) ? positions.since(room) : undefined;
+  socket.emit("join_chat", { chat_id: chatId, since }, (ack) => {
     if (state.current !== chatId) return; // the user moved on meanwhile
     if (ack.ok) {
       state.joined = chatId;
-      showNotice(null);
+      if (byId("notice").dataset.kind === "refusal") showNotice(null);
+      positions.remember({ [ack.room]: ack.position });
+      if (ack.recovered) {
+        const count = addPublications(ack.publications);
+        if (count > 0) showNotice(`${count} message${count === 1 ? "" : "s"} you missed, loaded.`, "recovered");
+      } else {
+        // First visit, or away for longer than the chat's history: start from its last messages.
+        if (since !== undefined) state.messages.delete(chatId);
+        socket.emit("history", { room, limit: HISTORY_LIMIT }, (reply) => {
+          if (reply.ok && state.current === chatId) addPublications(reply.data.publications);
+        });
+      }
       renderMessages();
     } else {
       state.joined = null;
-      showNotice(refusal(chatId, ack));
+      showNotice(refusal(chatId, ack), "refusal");
     }
     renderComposer();
   });
@@ -166,10 +218,11 @@ function refusal(chatId: string, ack: ErrorAck): string {
   }
 }
 
-function showNotice(text: string | null): void {
+function showNotice(text: string | null, kind: "info" | "refusal" | "recovered" | "reloaded" = "info"): void {
   const notice = byId("notice");
   notice.hidden = text === null;
   notice.textContent = text ?? "";
+  notice.dataset.kind = text === null ? "" : kind;
 }
 
 // ---- sending --------------------------------------------------------------------------------------------------------

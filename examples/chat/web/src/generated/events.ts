@@ -8,7 +8,7 @@ export interface AckError {
   errors?: FieldError[] | null;
 }
 
-/** Members of one chat; only the chat's members may join. */
+/** Members of one chat; only the chat's members may join. It keeps its last 100 messages for an hour. */
 export interface ChatRoom {
   chat_id: string;
 }
@@ -24,6 +24,40 @@ export interface FieldError {
   loc: (string | number)[];
   msg: string;
   type: string;
+}
+
+/**
+ * The ack of a join to a history room.
+ *
+ * ``recovered`` is true when ``publications`` holds every event after the
+ * ``since`` position the join gave, in order (false when the join gave none, or
+ * when that position is older than the history or of another epoch: then
+ * ``publications`` is empty and the page reloads what it shows). ``position``
+ * is the room's current position; later events arrive live, each with its
+ * position. ``members`` is set for a room that is also a presence room.
+ */
+export interface HistoryJoinOk {
+  ok: true;
+  room: string;
+  recovered: boolean;
+  position: StreamPosition;
+  publications: Publication[];
+  /** @default null */
+  members?: PresenceMember[] | null;
+}
+
+/** The last events of a history room, oldest first, and its current position: the data of the ``history`` ack. */
+export interface HistoryList {
+  room: string;
+  position: StreamPosition;
+  publications: Publication[];
+}
+
+/** Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits. */
+export interface HistoryQuery {
+  room: string;
+  /** @default 50 */
+  limit?: number;
 }
 
 /** A successful join or leave: ``{"ok": true, "room": "chat:42"}``. */
@@ -53,6 +87,24 @@ export interface MessageEvent {
 /** Every message posted anywhere, for the operators. */
 export type MonitoringRoom = Record<string, never>;
 
+/**
+ * One user present in a room, whatever their number of connections there.
+ *
+ * ``info`` is what the room's ``presence_info(user)`` returned (a small public
+ * profile; never put secrets in it: every member of the room sees it).
+ */
+export interface PresenceMember {
+  user_id: string;
+  info: { [key: string]: unknown };
+}
+
+/** One event of a room's history: its name, its payload and its offset in the room's stream. */
+export interface Publication {
+  event: string;
+  data: unknown;
+  offset: number;
+}
+
 /** Post a message to a chat the sender is a member of. */
 export interface SendMessage {
   chat_id: string;
@@ -76,6 +128,12 @@ export interface SessionEndedEvent {
  */
 export interface SessionExpiredEvent {
   reason: "token_expired" | "revoked";
+}
+
+/** A position in a room's stream: the offset of its last event (0 before any) and the stream's epoch. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
 }
 
 /** Tell the chat's other members that the sender is (or stopped) typing. */
@@ -112,6 +170,36 @@ export interface UserTypingEvent {
 /** The ack of a join or leave: `{ ok: true, room }`, or why it was refused. */
 export type JoinAck = JoinOk | ErrorAck;
 
+/** The ack of a join to a history room: `{ ok: true, room, recovered, position, publications }`. */
+export type HistoryJoinAck = HistoryJoinOk | ErrorAck;
+
+/**
+ * The positions an event sent to history rooms carries after its payload, by room name:
+ * `socket.on("message", (payload, positions) => ...)`.
+ */
+export type RoomPositions = { [room: string]: StreamPosition };
+
+/**
+ * Keeps the last position of each history room (in `sessionStorage` by default), so a page that
+ * reloads or reconnects rejoins with `since` and gets exactly what it missed, or `recovered: false`.
+ * Call `remember` with each event's `positions` and each join ack's `{ [ack.room]: ack.position }`.
+ */
+export function positionStore(
+  storage: Pick<Storage, "getItem" | "setItem"> = sessionStorage,
+  key = "eventbus:positions",
+) {
+  const read = (): RoomPositions => JSON.parse(storage.getItem(key) ?? "{}") as RoomPositions;
+  return {
+    since(room: string): StreamPosition | undefined {
+      return read()[room];
+    },
+    remember(positions: unknown): void {
+      if (positions === null || typeof positions !== "object") return;
+      storage.setItem(key, JSON.stringify({ ...read(), ...(positions as RoomPositions) }));
+    },
+  };
+}
+
 /** The ack of a client event: `{ ok: true, data }`, or why it was refused. */
 export type EventAck<T> = { ok: true; data: T } | ErrorAck;
 
@@ -121,30 +209,32 @@ export type EmptyAck = { ok: true } | ErrorAck;
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
   /** A message posted in a chat, from the page (``send_message``) or over HTTP. */
-  message: (payload: MessageEvent) => void;
+  message: (payload: MessageEvent, positions?: RoomPositions) => void;
   /**
    * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
    *
    * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
    * reconnect automatically, unlike after ``session_expired``.
    */
-  session_ended: (payload: SessionEndedEvent) => void;
+  session_ended: (payload: SessionEndedEvent, positions?: RoomPositions) => void;
   /**
    * Sent just before the server disconnects a connection whose token expired or was revoked.
    *
    * The client should reconnect with a fresh token (socket.io-client's ``auth`` callback).
    */
-  session_expired: (payload: SessionExpiredEvent) => void;
+  session_expired: (payload: SessionExpiredEvent, positions?: RoomPositions) => void;
   /** Someone started or stopped typing in a chat; sent to the others, never back to the typist. */
-  user_typing: (payload: UserTypingEvent) => void;
+  user_typing: (payload: UserTypingEvent, positions?: RoomPositions) => void;
 }
 
 /** Events clients send, each answered by an ack: `socket.emit(name, payload, (ack) => ...)`. */
 export interface ClientToServerEvents {
+  /** Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits. */
+  history: (payload: HistoryQuery, callback: (ack: EventAck<HistoryList>) => void) => void;
   /** Join the room `business_monitoring`. */
   join_business_monitoring: (payload: MonitoringRoom, callback: (ack: JoinAck) => void) => void;
   /** Join the room `chat:{chat_id}`. */
-  join_chat: (payload: ChatRoom, callback: (ack: JoinAck) => void) => void;
+  join_chat: (payload: ChatRoom & { since?: StreamPosition | null }, callback: (ack: HistoryJoinAck) => void) => void;
   /** Leave the room `business_monitoring`. */
   leave_business_monitoring: (payload: MonitoringRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `chat:{chat_id}`. */
