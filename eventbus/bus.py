@@ -356,6 +356,7 @@ class EventBus(Sender):
         """Stop listening to Redis and close its connections; ``asgi_app()`` calls it at shutdown."""
         for application in self._apps.values():
             await application._stop()
+        await self.send_limits.stop()
         await stop_manager(self.sio)
 
     async def __aenter__(self) -> EventBus:

@@ -15,9 +15,10 @@ queued: the server holds them all until the process runs out of memory.
   ``max_bytes`` the connection is a slow consumer: its queue is emptied, it gets a
   farewell (``session_ended``) and a CLOSE, and it is disconnected at once, so
   nothing else is queued for it and nobody else waits;
-* every websocket write runs under ``write_timeout``: a write that cannot finish
-  (the peer's TCP window has stayed shut that long) aborts the TCP connection,
-  which ends engine.io's reader and writer and so the session.
+* every websocket write is watched: a write that cannot finish within
+  ``write_timeout`` (the peer's TCP window has stayed shut that long; noticed
+  within 1.25 times that) aborts the TCP connection, which ends engine.io's reader
+  and writer and so the session.
 
 Internals used (python-socketio 5.16-5.18, python-engineio 4.12-4.15, uvicorn): python-socketio's
 ``AsyncServer._handle_eio_disconnect`` (the disconnect handlers of every namespace, with the reason
@@ -211,6 +212,7 @@ class SendLimits:
         self.on_bad_frame: Callable[[str, str], bool] | None = None
         """Told about each websocket frame engine.io could not decode (it is skipped); ``True``: end the connection."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
 
     def install(self, sio: Any) -> None:
         """Give ``sio``'s engine.io server byte-counting queues and timed websocket writes."""
@@ -223,6 +225,37 @@ class SendLimits:
             return TimedWebSocket(handler, server, limits)
 
         eio._async = {**eio._async, "websocket": websocket}
+
+    def watch(self) -> None:
+        """Start the write watchdog (once, with the first websocket): it runs until `stop`."""
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name="eventbus-write-watchdog")
+
+    async def stop(self) -> None:
+        """Stop the write watchdog and wait for the disconnects in progress (shutdown)."""
+        tasks = [task for task in (self._watchdog, *self._tasks) if task is not None]
+        self._watchdog = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        # A write counts as timed out once it has been seen blocked, with no write completed since, for
+        # write_timeout: detected within 1.25 times the timeout, at the cost of one pass over the sockets
+        # every quarter of it.
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.write_timeout / 4)
+            now = loop.time()
+            for socket in list(self.sio.eio.sockets.values()):
+                websocket = getattr(socket.queue, "websocket", None)
+                if websocket is None or not websocket.blocked:
+                    continue
+                if websocket.stuck is None or websocket.stuck[0] != websocket.writes:
+                    websocket.stuck = (websocket.writes, now)
+                elif now - websocket.stuck[1] >= self.write_timeout:
+                    websocket.stuck = None
+                    websocket.timed_out()
 
     def _create_queue(self, *args: Any, **kwargs: Any) -> SendQueue:
         return SendQueue(self.max_bytes, self._overflowed)
@@ -319,22 +352,29 @@ class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engine
         self.blocked = False
         """True while a write waits for the client to read (seen only from other tasks: a write that does not
         wait sets and clears it within one step)."""
+        self.writes = 0
+        self.stuck: tuple[int, float] | None = None
+        """The watchdog's note: ``(writes, when)`` it first saw this write blocked."""
         self.socket = getattr(handler, "__self__", None)  # the engine.io AsyncSocket whose handler this is
         if self.socket is not None and isinstance(self.socket.queue, SendQueue):
             self.socket.queue.websocket = self
+        limits.watch()
 
     async def send(self, message: Any) -> None:
+        # No timer per write (at tens of thousands of writes a second, arming and cancelling one doubled the
+        # CPU per delivery): `SendLimits`'s watchdog looks at ``blocked`` and ``writes`` a few times per timeout.
         self.blocked = True
         try:
-            async with asyncio.timeout(self.limits.write_timeout):
-                await super().send(message)
-        except TimeoutError:
-            if self.socket is not None:
-                self.limits.timed_out(self.socket)
-            self.abort()
-            raise
+            await super().send(message)
         finally:
             self.blocked = False
+            self.writes += 1
+
+    def timed_out(self) -> None:
+        """This write has waited ``write_timeout``: drop the connection and abort its TCP connection."""
+        if self.socket is not None:
+            self.limits.timed_out(self.socket)
+        self.abort()
 
     async def wait(self) -> Any:
         while True:

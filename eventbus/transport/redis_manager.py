@@ -53,6 +53,13 @@ LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 5.0
 """Backoff bounds of the listener's reconnection: short, so delivery resumes within seconds of Redis returning."""
 
+LISTEN_RETRY_FAST_FOR = 30.0
+"""Seconds of an outage during which the listener retries every `LISTEN_RETRY_MIN` before backing off.
+
+A restart or failover is usually over within that: the subscription comes back within half a second
+of Redis answering again, instead of up to `LISTEN_RETRY_MAX` later (each second of it loses messages).
+"""
+
 # Set while a server's own emit is publishing: its local delivery waits until the publish has succeeded.
 _held_local: ContextVar[list[dict[str, Any]] | None] = ContextVar("_held_local", default=None)
 
@@ -242,7 +249,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         )
 
     async def _subscription(self) -> AsyncIterator[dict[str, Any]]:
-        delay, lost_at = LISTEN_RETRY_MIN, None
+        delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
         while True:
             # No retries inside redis-py: a lost connection surfaces here, where it is logged and retried.
             client = self._new_client(redis.asyncio, AsyncRetry(NoBackoff(), 0))
@@ -256,19 +263,28 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                     # Confirmed by Redis: only from here on does this process receive what is published.
                     self.subscribed.set()
                     self._log_subscribed(lost_at)
-                    delay, lost_at = LISTEN_RETRY_MIN, None
+                    delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
                 if lost_at is None:
                     lost_at = time.monotonic()
                     logger.error("lost the Redis subscription at %s: %s", self.safe_url, exc)
-                logger.warning("cannot reach Redis at %s (%s); retrying in %.1fs", self.safe_url, exc, delay)
+                failures += 1
+                if failures % 20 == 1:  # one line per ~10 s of fast retries, not one per attempt
+                    logger.warning(
+                        "cannot reach Redis at %s (%s); retrying every %.1fs (attempt %d)",
+                        self.safe_url,
+                        exc,
+                        delay,
+                        failures,
+                    )
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
                     await client.aclose()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, LISTEN_RETRY_MAX)
+            if lost_at is not None and time.monotonic() - lost_at > LISTEN_RETRY_FAST_FOR:
+                delay = min(delay * 2, LISTEN_RETRY_MAX)
 
 
 class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
