@@ -295,3 +295,66 @@ async def test_capture_broadcasts_records_both_emitters_without_redis() -> None:
         ("notice", ["user:alice"], {"text": "async"}),
         ("message", ["chat:42", "business_monitoring:1"], {"chat_id": "42", "text": "sync"}),
     ]
+
+
+async def test_the_listener_retries_promptly_through_a_short_outage_then_backs_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every LISTEN_RETRY_MIN for the first LISTEN_RETRY_FAST_FOR seconds of an outage, then doubling (fake clock)."""
+    from eventbus.transport import redis_manager as module
+
+    clock = [1000.0]
+    delays: list[float] = []
+    failures = 80  # enough to pass LISTEN_RETRY_FAST_FOR on the fake clock
+
+    class PubSub:
+        async def subscribe(self, channel: str) -> None:
+            nonlocal failures
+            if failures:
+                failures -= 1
+                raise ConnectionError("Redis is restarting")
+
+        async def listen(self) -> Any:
+            yield {"type": "subscribe", "channel": b"eventbus", "data": 1}
+            await asyncio.Event().wait()
+
+        async def aclose(self) -> None:
+            pass
+
+    class Client:
+        def pubsub(self) -> PubSub:
+            return PubSub()
+
+        async def aclose(self) -> None:
+            pass
+
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+        clock[0] += delay
+        await real_sleep(0)
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return clock[0]
+
+    class Asyncio:
+        sleep = staticmethod(fake_sleep)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+    # The module's own names only: the event loop keeps the real clock.
+    monkeypatch.setattr(module, "time", Clock)
+    monkeypatch.setattr(module, "asyncio", Asyncio())
+    manager = RedisManager("redis://localhost:6379/0", channel="eventbus")
+    monkeypatch.setattr(manager, "_new_client", lambda *args: Client())
+    listening = asyncio.ensure_future(anext(manager._subscription()))
+    await asyncio.wait_for(manager.subscribed.wait(), 5)
+    listening.cancel()
+    fast = int(module.LISTEN_RETRY_FAST_FOR / module.LISTEN_RETRY_MIN)
+    assert delays[:fast] == [module.LISTEN_RETRY_MIN] * fast
+    assert delays[fast:] == sorted(delays[fast:])
+    assert max(delays) == module.LISTEN_RETRY_MAX
