@@ -1,7 +1,7 @@
 """The wheel and the sdist, installed into fresh virtualenvs the way a user would: pip 23 and the newest pip.
 
-Without extras, a server runs and the missing extras fail naming themselves; with them, a client connects
-and codegen's Python SDK talks to the server. Filling a virtualenv takes 15-60 s, so these carry the
+Without extras, and with every core dependency at its lower bound, a server runs and the missing extras fail
+naming themselves; with them, a client connects and codegen's Python SDK talks to the server. Filling a virtualenv takes 15-60 s, so these carry the
 ``packaging`` marker: ``make test-packaging`` runs them, ``make test`` leaves them out.
 """
 
@@ -195,11 +195,37 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _floors(wheel: Path) -> list[str]:
+    """Every core dependency of the wheel pinned to its lower bound: ``pydantic<3,>=2.12`` gives ``pydantic==2.12``."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"typed_eventbus-{VERSION}.dist-info/METADATA").decode()
+    pins = []
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:") and "extra ==" not in line:
+            requirement = line.removeprefix("Requires-Dist:").strip()
+            name = re.match(r"[\w.-]+(\[[^]]*\])?", requirement)
+            floor = re.search(r">=([^,;\s]+)", requirement)
+            assert name is not None, requirement
+            assert floor is not None, f"{requirement!r} has no lower bound"
+            pins.append(f"{name[0]}=={floor[1]}")
+    return pins
+
+
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory, dists: Dists) -> Venv:
-    """pip 23 and the wheel without extras: what a production server installs."""
+    """pip 23, the wheel without extras and every core dependency at its floor: the oldest server we promise."""
     venv = _venv(tmp_path_factory.mktemp("venv") / "bare", newest_pip=False)
-    venv.pip("install", "--quiet", str(dists.wheel))
+    floors = _floors(dists.wheel)
+    assert any(pin.startswith("pydantic==") for pin in floors), floors
+    venv.pip("install", "--quiet", str(dists.wheel), *floors)
+    names = [re.sub(r"\[.*\]", "", pin.split("==")[0]) for pin in floors]
+    probe = "import importlib.metadata as m, sys; print(*(m.version(name) for name in sys.argv[1:]))"
+    installed = venv.run("-c", probe, *names, cwd=venv.path).stdout.split()
+    for pin, version in zip(floors, installed, strict=True):
+        floor = pin.split("==")[1]
+        assert version == floor or version.startswith(f"{floor}."), (pin, version)
     return venv
 
 
