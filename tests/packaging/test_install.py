@@ -1,8 +1,9 @@
 """The wheel and the sdist, installed into fresh virtualenvs the way a user would: pip 23 and the newest pip.
 
 Without extras, and with every core dependency at its lower bound, a server runs and the missing extras fail
-naming themselves; with them, a client connects and codegen's Python SDK talks to the server. Filling a virtualenv takes 15-60 s, so these carry the
-``packaging`` marker: ``make test-packaging`` runs them, ``make test`` leaves them out.
+naming themselves; with them, a client connects and codegen's Python SDK talks to the server. Filling a
+virtualenv takes 15-60 s, so these carry the ``packaging`` marker: ``make test-packaging`` runs them,
+``make test`` leaves them out.
 """
 
 from __future__ import annotations
