@@ -13,6 +13,8 @@ from typing import Any
 import engineio
 import socketio
 
+from events._extras import require
+
 __all__ = ["QuickCloseClient", "QuickCloseEngineIO"]
 
 
@@ -54,6 +56,8 @@ class QuickCloseClient(socketio.AsyncClient):  # type: ignore[misc]
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # At construction, not at the first connect: a server-only install says what is missing before any I/O.
+        require("aiohttp", "client", feature="eventbus.testing's Socket.IO client")
         super().__init__(*args, **kwargs)
         self.pids: dict[str, str] = {}
         self.offsets: dict[str, str] = {}

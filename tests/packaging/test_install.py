@@ -297,7 +297,6 @@ def test_a_bare_install_names_the_codegen_extra(bare: Venv, project: Path) -> No
     ]
 
 
-@pytest.mark.xfail(reason="eventbus.testing does not check for aiohttp yet (issue 14: wire events._extras.require)")
 def test_a_bare_install_names_the_client_extra(bare: Venv, project: Path) -> None:
     out = bare.run("no_client.py", cwd=project).stdout
     assert "needs the 'client' extra (aiohttp is not installed): pip install 'typed-eventbus[client]'" in out
