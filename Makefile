@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck docs pytest install node redis-server chromium web web-types bench bench-quick bench-deps
+.PHONY: soak demo test lint typecheck docs pytest install node redis-server chromium web web-types bench bench-quick bench-deps
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

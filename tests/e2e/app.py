@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from eventbus import EventBus
 from tests.e2e import ops
 from tests.e2e.model import DocRoom, TeamRoom, VaultRoom
+from tests.state import state_counts
 
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
 for noisy in ("socketio", "engineio", "uvicorn.access"):
@@ -40,6 +42,9 @@ async def stats(request: Request) -> JSONResponse:
             "engineio_sockets": len(bus.sio.eio.sockets),
             "open_sockets": sum(not socket.closed for socket in list(bus.sio.eio.sockets.values())),
             "slow_consumers": bus.send_limits.dropped,
+            "fds": len(os.listdir("/proc/self/fd")),
+            "tasks": len(asyncio.all_tasks()),
+            "state": state_counts(bus),
             "queues": [
                 [socket.queue.total_bytes, socket.queue.stalled, socket.closed]
                 for socket in list(bus.sio.eio.sockets.values())

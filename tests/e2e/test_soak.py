@@ -1,0 +1,25 @@
+"""A short soak in the default suite: ``make soak`` for about 20 seconds, failing on any leak it can see.
+
+It checks counters, never wall-clock figures or memory: per-connection state back to zero, file
+descriptors and asyncio tasks back to their baseline once the clients have left.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from tests import soak
+
+pytestmark = pytest.mark.redis
+
+
+async def test_a_short_soak_leaves_no_state_no_fds_and_no_tasks_behind(tmp_path: pathlib.Path) -> None:
+    report = await soak.run(12, tmp_path, clients=60, stallers=2)
+    print((tmp_path / "soak.md").read_text())
+    assert all(report["sessions"][ending] for ending in (*soak.ENDINGS, "slow")), report["sessions"]
+    assert report["errors"] == {}
+    assert report["state_back_to_zero"], report["state_after"]
+    assert report["fds_back_to_baseline"], (report["baseline"], report["end"])
+    assert report["tasks_back_to_baseline"], (report["baseline"], report["end"])
