@@ -81,6 +81,12 @@ pytest: install node redis-server chromium web
 
 test: lint typecheck docs pytest
 
+# The soak, outside `make test` (which runs a 12-second one): SOAK_SECONDS (default 600) of churning connections,
+# stalled readers and broadcasts on a server process with Redis; report in soak-results/ (JSON, markdown, PNG).
+SOAK_SECONDS ?= 600
+soak: install redis-server
+	$(PY) -m tests.soak --duration $(SOAK_SECONDS) --out soak-results
+
 # The wheel and the sdist, installed into fresh virtualenvs with pip 23 and the newest pip, with and without the
 # extras: about 2 minutes, so not in `make test`; .ci/run runs it after `make test`.
 .PHONY: test-packaging
