@@ -27,7 +27,7 @@ from eventbus.inbound.connections import ConnectionInfo
 from eventbus.inbound.handlers import Context
 from eventbus.presence.store import MemoryPresenceStore, PresenceStore
 from eventbus.sending import Sender, Sent
-from eventbus.settings import AppSettings, EventBusSettings
+from eventbus.settings import AdminUI, AppSettings, EventBusSettings
 from events import (
     ClientEvent,
     Event,
@@ -49,6 +49,7 @@ from events import (
 from events.acks import ErrorCode
 
 __all__ = [
+    "AdminUI",
     "AppSettings",
     "Application",
     "AuthenticationError",

@@ -26,8 +26,12 @@ from eventbus.inbound.handlers import ClientEventHandler, E, Handler
 from eventbus.inbound.host import Host
 from eventbus.inbound.joins import RoomHandlers
 from eventbus.inbound.limits import TokenBucket
+from eventbus.observability import tracing
+from eventbus.observability.logfields import library_logger, log_fields
+from eventbus.observability.metrics import AppState
+from eventbus.observability.recorder import NO_RECORDER, UNKNOWN_EVENT, Recorder, disconnect_reason
 from eventbus.presence.service import Presence, query_presence
-from eventbus.transport.managers import disconnect_room
+from eventbus.transport.managers import disconnect_room, room_count
 from eventbus.transport.publishing import emit_logged
 from eventbus.transport.room_streams import room_history_for
 from eventbus.transport.server import recoverable
@@ -57,8 +61,8 @@ if TYPE_CHECKING:
     from eventbus.presence.store import PresenceStore
     from eventbus.settings import EventBusSettings
 
-logger = logging.getLogger(__name__)
-traffic = logging.getLogger("eventbus.traffic")
+logger = library_logger(__name__)
+traffic = library_logger("eventbus.traffic")
 """Every message in and out, with sids and user ids, at DEBUG (``EVENTBUS_LOG_LEVEL=DEBUG``)."""
 
 ConnectGuard: TypeAlias = Callable[[User | None, Mapping[str, Any]], bool | Awaitable[bool]]
@@ -94,6 +98,7 @@ class Application(Host):
         authorize: ConnectGuard | None = None,
         rooms: Iterable[type[Room]] = (),
         recovery_log: RecoveryLog | None = None,
+        recorder: Recorder = NO_RECORDER,
     ) -> None:
         if auth is None and not allow_anonymous:
             raise ConfigurationError(f"application {path!r} needs auth=... or allow_anonymous=True")
@@ -104,6 +109,8 @@ class Application(Host):
         self.allow_anonymous = allow_anonymous
         self.authorize = authorize
         self.max_rooms = settings.max_rooms
+        self.recorder = recorder
+        self._ending: dict[str, str] = {}  # sid -> the disconnect reason label the bus knows better than "server"
         self._rooms: dict[str, RoomHandlers] = {}
         self._keeps_history = False
         self._history_outcomes: Counter[str] = Counter()
@@ -115,7 +122,7 @@ class Application(Host):
         self._presence = Presence(self, presence_store)
         self._recovery = Recovery(sio, path, recovery_log) if recovery_log is not None else None
         self._history: RoomHistory = room_history_for(sio.manager, path)
-        sio.on("connect", self._on_connect, namespace=path)
+        sio.on("connect", self._counted_connect, namespace=path)
         sio.on("disconnect", self._on_disconnect, namespace=path)
         sio.on("*", self._on_unknown, namespace=path)
         self.on(PresenceQuery)(query_presence)
@@ -192,13 +199,28 @@ class Application(Host):
         """
         if traffic.isEnabledFor(logging.DEBUG):
             user = self._table.user(sid)
-            traffic.debug("in  app=%s sid=%s user=%s event=%s", self.namespace, sid, user and user.id, event[:64])
+            traffic.debug(
+                "in  app=%s sid=%s user=%s event=%s",
+                self.namespace,
+                sid,
+                user and user.id,
+                event[:64],
+                extra=log_fields(sid=sid, user_id=user and user.id, app=self.namespace, event=event),
+            )
         bucket = self._buckets.get(sid)
         if bucket is None:
             bucket = self._buckets[sid] = TokenBucket(self.settings.rate_limit, self.settings.rate_burst)
         if bucket.take():
             return None
-        logger.info("rate limited: app=%s sid=%s event=%s", self.namespace, sid, event)
+        logger.info(
+            "rate limited: app=%s sid=%s event=%s",
+            self.namespace,
+            sid,
+            event[:64],
+            extra=log_fields(
+                sid=sid, user_id=self._table.user(sid), app=self.namespace, event=event, code="rate_limited"
+            ),
+        )
         return error_ack(ErrorCode.RATE_LIMITED, f"more than {self.settings.rate_limit:g} events per second")
 
     async def emit_to_sid(self, sid: str, event: Event | str, data: Any = None) -> None:
@@ -293,8 +315,22 @@ class Application(Host):
     async def _emit(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         if traffic.isEnabledFor(logging.DEBUG):
             traffic.debug(
-                "out app=%s event=%s to=%s skip=%s", self.namespace, name, self._describe(rooms), skip_sid or []
+                "out app=%s event=%s to=%s skip=%s",
+                self.namespace,
+                name,
+                self._describe(rooms),
+                skip_sid or [],
+                extra=log_fields(app=self.namespace, event=name),
             )
+        recorder = self.recorder
+        started = time.perf_counter() if recorder.enabled else 0.0
+        attributes = {"eventbus.app": self.namespace, "eventbus.event": name, "eventbus.rooms": len(rooms or ())}
+        with tracing.span("eventbus.broadcast", attributes, kind="PRODUCER"):
+            await self._deliver(name, data, rooms, skip_sid)
+        if recorder.enabled:
+            recorder.sent(self.namespace, name, time.perf_counter() - started)
+
+    async def _deliver(self, name: str, data: Any, rooms: list[str] | None, skip_sid: list[str] | None) -> None:
         typed = registry.server_events.get(name, self.namespace)
         volatile = bool(getattr(typed, "volatile", False))  # a typing indicator: not kept, not replayed
         history_rooms = [] if volatile else self._history_rooms(rooms)
@@ -361,6 +397,22 @@ class Application(Host):
         counts = {f"recovery.{key}": n for key, n in (self._recovery.outcomes if self._recovery else {}).items()}
         return counts | {f"history.{key}": n for key, n in self._history_outcomes.items()}
 
+    def _state(self) -> AppState:
+        # What the gauges read at scrape time: connections by transport, users, rooms, outcome counts.
+        transports: Counter[str] = Counter()
+        for sid in self._table.sids():
+            try:
+                transports[self.sio.transport(sid, namespace=self.namespace)] += 1
+            except KeyError:  # engine.io already dropped it; its disconnect handler has not run yet
+                continue
+        return AppState(
+            app=self.namespace,
+            transports=dict(transports),
+            users=self._table.user_count(),
+            rooms=room_count(self.sio, self.namespace),
+            outcomes=self.delivery_counts(),
+        )
+
     async def history(self, room: Room, limit: int = 50) -> HistoryList:
         """The last ``limit`` events of a history room of this application, oldest first, and its position.
 
@@ -382,6 +434,14 @@ class Application(Host):
             user = self._table.user(room)  # a sid target: name its user too
             named.append(f"{room}(user={user.id})" if user is not None else room)
         return ",".join(named)
+
+    async def _counted_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        try:
+            await self._on_connect(sid, environ, auth)
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            self.recorder.connect(self.namespace, str(exc.error_args.get("message", "refused")))
+            raise
+        self.recorder.connect(self.namespace, "accepted")
 
     async def _on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         user = await self._authenticate(sid, environ, auth)
@@ -407,7 +467,13 @@ class Application(Host):
                 left = self._connecting.pop(user.id) - 1
                 if left:
                     self._connecting[user.id] = left
-        logger.debug("connected app=%s sid=%s user=%s", self.namespace, sid, user and user.id)
+        logger.debug(
+            "connected app=%s sid=%s user=%s",
+            self.namespace,
+            sid,
+            user and user.id,
+            extra=log_fields(sid=sid, user_id=user and user.id, app=self.namespace),
+        )
 
     def _check_connection_limit(self, sid: str, user: User) -> None:
         limit = self.settings.max_connections_per_user
@@ -419,6 +485,7 @@ class Application(Host):
             sid,
             user.id,
             limit,
+            extra=log_fields(sid=sid, user_id=user, app=self.namespace, code="too_many_connections"),
         )
         raise socketio.exceptions.ConnectionRefusedError("too_many_connections")
 
@@ -441,20 +508,47 @@ class Application(Host):
         if self._recovery is not None and await self._recovery.disconnected(sid, recoverable=recoverable(reason)):
             linger = self._recovery.log.window  # presence waits for the connection to come back
         await self._presence.disconnected(sid, linger=linger)
+        user = self._table.user(sid)
         self._table.remove(sid)
         self._buckets.pop(sid, None)
         self._expiry.cancel(sid)
-        logger.debug("disconnected app=%s sid=%s reason=%s", self.namespace, sid, reason)
+        label = self._ending.pop(sid, None) or disconnect_reason(reason)
+        self.recorder.disconnect(self.namespace, label)
+        logger.debug(
+            "disconnected app=%s sid=%s reason=%s",
+            self.namespace,
+            sid,
+            reason,
+            extra=log_fields(sid=sid, user_id=user and user.id, app=self.namespace, code=label),
+        )
 
     async def _on_unknown(self, event: str, sid: str, *args: Any) -> dict[str, object]:
+        started = time.perf_counter() if self.recorder.enabled else 0.0
         refusal = self.rate_limited(sid, event)
-        if refusal is not None:
-            return refusal
-        logger.info("unknown event %r from app=%s sid=%s", event[:64], self.namespace, sid)
-        return error_ack(ErrorCode.UNKNOWN_EVENT, f"no handler for event {event[:64]!r}")
+        if refusal is None:
+            logger.info(
+                "unknown event %r from app=%s sid=%s",
+                event[:64],
+                self.namespace,
+                sid,
+                extra=log_fields(
+                    sid=sid, user_id=self._table.user(sid), app=self.namespace, event=event, code="unknown_event"
+                ),
+            )
+        ack = refusal or error_ack(ErrorCode.UNKNOWN_EVENT, f"no handler for event {event[:64]!r}")
+        if self.recorder.enabled:
+            code = "rate_limited" if refusal is not None else "unknown_event"
+            self.recorder.client_event(self.namespace, UNKNOWN_EVENT, code, time.perf_counter() - started)
+        return ack
 
     async def _expire(self, sid: str) -> None:
-        logger.info("token expired: disconnecting app=%s sid=%s", self.namespace, sid)
+        logger.info(
+            "token expired: disconnecting app=%s sid=%s",
+            self.namespace,
+            sid,
+            extra=log_fields(sid=sid, app=self.namespace, code="token_expired"),
+        )
+        self._ending[sid] = "token_expired"
         await self.emit_to_sid(sid, SessionExpiredEvent(reason="token_expired"))
         await self.sio.disconnect(sid, namespace=self.namespace)
 
@@ -464,13 +558,29 @@ class Application(Host):
             try:
                 user = await self.auth(auth, environ)
             except AuthenticationError as exc:
-                logger.info("connection refused app=%s sid=%s: %s", self.namespace, sid, exc)
+                logger.info(
+                    "connection refused app=%s sid=%s: %s",
+                    self.namespace,
+                    sid,
+                    exc,
+                    extra=log_fields(sid=sid, app=self.namespace, code="unauthorized"),
+                )
                 raise socketio.exceptions.ConnectionRefusedError("unauthorized") from exc
             except Exception as exc:
-                logger.exception("authenticator failed for app=%s sid=%s", self.namespace, sid)
+                logger.exception(
+                    "authenticator failed for app=%s sid=%s",
+                    self.namespace,
+                    sid,
+                    extra=log_fields(sid=sid, app=self.namespace, code="unauthorized"),
+                )
                 raise socketio.exceptions.ConnectionRefusedError("unauthorized") from exc
         if user is None and not self.allow_anonymous:
-            logger.info("connection refused app=%s sid=%s: no credential", self.namespace, sid)
+            logger.info(
+                "connection refused app=%s sid=%s: no credential",
+                self.namespace,
+                sid,
+                extra=log_fields(sid=sid, app=self.namespace, code="unauthorized"),
+            )
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         if self.authorize is not None:
             allowed = self.authorize(user, environ)
@@ -478,7 +588,11 @@ class Application(Host):
                 allowed = await allowed
             if not allowed:
                 logger.info(
-                    "connection refused app=%s sid=%s user=%s: not authorized", self.namespace, sid, user and user.id
+                    "connection refused app=%s sid=%s user=%s: not authorized",
+                    self.namespace,
+                    sid,
+                    user and user.id,
+                    extra=log_fields(sid=sid, user_id=user and user.id, app=self.namespace, code="forbidden"),
                 )
                 raise socketio.exceptions.ConnectionRefusedError("forbidden")
         return user

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import socketio
 
+from eventbus.observability.logfields import library_logger
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 
 def with_cors(app: Any, origins: str | list[str]) -> Any:

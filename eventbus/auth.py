@@ -8,7 +8,6 @@ presented and is bad" (always refused).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from http.cookies import CookieError, SimpleCookie
@@ -17,10 +16,11 @@ from typing import Any, Protocol
 import jwt
 
 from eventbus.exceptions import AuthenticationError, ConfigurationError
+from eventbus.observability.logfields import library_logger
 from events import User
 from events.rooms import key_problem
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset(

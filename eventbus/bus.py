@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import logging
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +13,13 @@ from eventbus.default import offer_default
 from eventbus.discovery import import_package, rooms_defined_in
 from eventbus.exceptions import ConfigurationError
 from eventbus.logs import configure_logging
+from eventbus.observability.admin_ui import AdminLogin
+from eventbus.observability.logfields import library_logger, log_fields
+from eventbus.observability.metrics import AppState, MetricsEndpoint, PrometheusRecorder
+from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.sending import Sender, encode
 from eventbus.settings import AppSettings, EventBusSettings
+from eventbus.transport.admin import AdminUIServer
 from eventbus.transport.guard import InboundGuard, Refusal
 from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
 from eventbus.transport.outbound import SendLimits, SlowConsumer
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectGuard", "EventBus", "authenticator_from"]
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 
 def authenticator_from(settings: EventBusSettings) -> JWTAuth | None:
@@ -106,6 +110,29 @@ def effective_settings(settings: EventBusSettings | None, options: Mapping[str, 
     if settings is None:
         return EventBusSettings(**given)
     return EventBusSettings.model_validate({**dict(settings), **given}) if given else settings
+
+
+def _admin_login(settings: EventBusSettings) -> Any:
+    """The ``auth`` of python-socketio's ``instrument()`` for ``settings.admin_ui``; refuses what cannot be safe."""
+    admin = settings.admin_ui
+    if admin is None:
+        return None
+    check_app_path(admin.namespace, owner="the Admin UI namespace")
+    clash = [declared.path for declared in settings.apps if declared.path == admin.namespace]
+    if admin.namespace == DEFAULT_APP or clash:
+        raise ConfigurationError(
+            f"the Admin UI namespace {admin.namespace!r} is an application's path; choose another "
+            '(EVENTBUS_ADMIN_UI={"namespace": "/socketio-admin", ...})'
+        )
+    if admin.username is None or admin.password_hash is None:
+        if admin.mode != "development":
+            raise ConfigurationError(
+                "the Admin UI needs username and password_hash outside development mode: "
+                "make a hash with `eventbus admin-password`"
+            )
+        logger.warning("the Admin UI at namespace %s accepts anyone: development mode, no password", admin.namespace)
+        return False
+    return AdminLogin(admin.username, admin.password_hash.get_secret_value()).check
 
 
 class EventBus(Sender):
@@ -178,6 +205,9 @@ class EventBus(Sender):
         )
         if isinstance(manager, RedisManager):
             manager.room_listener = self._room_moved
+        self._recorder: Recorder = PrometheusRecorder(self._app_states) if self.settings.metrics else NO_RECORDER
+        if manager is not None:
+            manager.recorder = self._recorder
         self._recovery_log = recovery_log_for(self.sio.manager, self.settings)
         self.send_limits = SendLimits(
             max_bytes=self.settings.max_queue_bytes,
@@ -201,8 +231,11 @@ class EventBus(Sender):
             authorize=authorize,
             rooms=rooms,
             recovery_log=self._recovery_log,
+            recorder=self._recorder,
         )
         self._apps: dict[str, Application] = {DEFAULT_APP: self.default_app}
+        self._admin_login = _admin_login(self.settings)
+        self._admin_ui: AdminUIServer | None = None
         for declared in self.settings.apps:
             self._declare(declared)
         offer_default(self)
@@ -255,6 +288,12 @@ class EventBus(Sender):
             raise ConfigurationError("'*' binds events and rooms to every application; it is not an application path")
         if path in self._apps:
             raise ConfigurationError(f"application {path!r} already exists; bus.apps[{path!r}] returns it")
+        admin = self.settings.admin_ui
+        if admin is not None and path == admin.namespace:
+            raise ConfigurationError(
+                f"application {path!r} is the Admin UI's namespace; give the Admin UI another one "
+                '(EVENTBUS_ADMIN_UI={"namespace": "/socketio-admin", ...}) or the application another path'
+            )
         application = Application(
             self.sio,
             path,
@@ -265,6 +304,7 @@ class EventBus(Sender):
             authorize=authorize,
             rooms=rooms,
             recovery_log=self._recovery_log,
+            recorder=self._recorder,
         )
         self._apps[path] = application
         return application
@@ -340,7 +380,35 @@ class EventBus(Sender):
             >>> app = bus.asgi_app(other_asgi_app=FastAPI())
         """
         app = combined_app(self.sio, other_asgi_app, origins=self.cors_allowed_origins, socketio_path=socketio_path)
+        if isinstance(self._recorder, PrometheusRecorder):
+            app = MetricsEndpoint(app, self.settings.metrics_path, self._recorder.render)
         return Lifespan(app, self.start, self.stop)
+
+    @property
+    def metrics(self) -> PrometheusRecorder | None:
+        """The bus's Prometheus metrics (``metrics=True``), ``None`` when off.
+
+        ``bus.metrics.registry`` is their ``prometheus_client.CollectorRegistry``: serve it from
+        your own endpoint (``prometheus_client.make_asgi_app(bus.metrics.registry)``) or add it to
+        the default one (``prometheus_client.REGISTRY.register(bus.metrics.registry)``);
+        ``asgi_app()`` already serves it at ``EVENTBUS_METRICS_PATH``.
+
+        Example:
+            >>> metered = EventBus(auth=JWTAuth(secret=SECRET), metrics=True)
+            >>> metered.metrics.registry.get_sample_value("eventbus_users", {"app": "/"})
+            0.0
+            >>> bus.metrics is None  # off by default
+            True
+        """
+        return self._recorder if isinstance(self._recorder, PrometheusRecorder) else None
+
+    def _user_id_of(self, sid: str, namespace: str) -> str | None:
+        application = self._apps.get(namespace)
+        user = application._table.user(sid) if application is not None else None
+        return user.id if user is not None else None
+
+    def _app_states(self) -> list[AppState]:
+        return [application._state() for application in self._apps.values()]
 
     async def start(self) -> None:
         """Connect to Redis and listen now; ``asgi_app()`` calls it at startup, so a bad URL stops the server.
@@ -351,9 +419,23 @@ class EventBus(Sender):
         await start_manager(self.sio)
         for application in self._apps.values():
             await application._start()
+        admin = self.settings.admin_ui
+        if admin is not None and self._admin_ui is None:
+            self._admin_ui = AdminUIServer(
+                self.sio,
+                user_of=self._user_id_of,
+                auth=self._admin_login,
+                namespace=admin.namespace,
+                read_only=admin.read_only,
+                mode=admin.mode,
+                server_stats_interval=admin.server_stats_interval,
+            )
 
     async def stop(self) -> None:
         """Stop listening to Redis and close its connections; ``asgi_app()`` calls it at shutdown."""
+        if self._admin_ui is not None:
+            await self._admin_ui.remove()
+            self._admin_ui = None
         for application in self._apps.values():
             await application._stop()
         await self.send_limits.stop()
@@ -443,17 +525,20 @@ class EventBus(Sender):
 
     def _slow_consumer(self, slow: SlowConsumer) -> None:
         # One line per dropped connection, written before its disconnect handlers forget its user.
-        who = []
+        who, fields = [], log_fields(code="slow_consumer")
         for path, sid in slow.sids.items():
             application = self._apps.get(path)
             user = application._table.user(sid) if application is not None else None
             who.append(f"app={path} sid={sid} user={user.id if user is not None else None}")
+            if fields["sid"] is None:  # the fields name one of its namespaces' sockets: the first
+                fields = log_fields(sid=sid, user_id=user, app=path, code="slow_consumer")
         logger.warning(
             "slow consumer disconnected (%s): %s; %d bytes waiting (EVENTBUS_MAX_QUEUE_BYTES=%d)",
             "write timeout" if slow.cause == "write_timeout" else "queue over its bound",
             ", ".join(who) or f"engine.io sid={slow.eio_sid} (no namespace)",
             slow.queued_bytes,
             self.settings.max_queue_bytes,
+            extra=fields,
         )
 
     async def disconnect(self, sid: str, reason: str | None = None) -> None:

@@ -1,13 +1,15 @@
-"""The ``eventbus`` command: ``eventbus token`` mints development tokens, ``eventbus codegen`` runs codegen."""
+"""The ``eventbus`` command: ``token`` mints development tokens, ``codegen`` runs codegen, ``admin-password`` hashes."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import sys
 from typing import TYPE_CHECKING
 
 from eventbus.bus import authenticator_from
+from eventbus.observability.admin_ui import hash_password
 from eventbus.settings import EventBusSettings
 
 if TYPE_CHECKING:
@@ -37,15 +39,31 @@ def token(argv: Sequence[str]) -> int:
     return 0
 
 
+def admin_password(argv: Sequence[str]) -> int:
+    """Print the ``password_hash`` of an Admin UI password, read from the terminal (or stdin when piped)."""
+    parser = argparse.ArgumentParser(
+        prog="eventbus admin-password",
+        description="Hash an Admin UI password for EVENTBUS_ADMIN_UI's password_hash (scrypt); the password is "
+        "read from the terminal, or from standard input when it is not one.",
+    )
+    parser.parse_args(argv)
+    password = getpass.getpass("Admin UI password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password:
+        parser.error("an empty password protects nothing")
+    print(hash_password(password))
+    return 0
+
+
 COMMANDS = {
     "token": "mint a development JWT signed with EVENTBUS_JWT_SECRET",
+    "admin-password": "hash a password for the Socket.IO Admin UI (EVENTBUS_ADMIN_UI's password_hash)",
     "codegen": "generate JSON Schema, TypeScript, a Python SDK and AsyncAPI (needs the 'codegen' extra)",
 }
 
 
 def _usage() -> str:
     lines = ["usage: eventbus COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<9} {summary}" for name, summary in COMMANDS.items()]
+    lines += [f"  {name:<14} {summary}" for name, summary in COMMANDS.items()]
     lines += ["", "Run 'eventbus COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
@@ -70,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] not in COMMANDS:
         print(_usage(), file=sys.stderr)
         return 2
+    if args[0] == "admin-password":
+        return admin_password(args[1:])
     return token(args[1:])
 
 

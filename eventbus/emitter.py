@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
-import logging
 from typing import TYPE_CHECKING, Any, Self
 
 from eventbus.default import offer_default
 from eventbus.exceptions import ConfigurationError
+from eventbus.observability.logfields import library_logger
 from eventbus.sending import Exclude, Routing, Sender
 from eventbus.settings import EventBusSettings
 from eventbus.transport.publishing import RemoteLogging
@@ -28,7 +28,7 @@ from events.targets import room_name
 if TYPE_CHECKING:
     from types import TracebackType
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 
 def redis_config(

@@ -53,4 +53,11 @@ class PublishError(EventBusError, ConnectionError):
 
 
 class SignatureError(EventBusError, ValueError):
-    """A message read from the Redis channel is unsigned, forged, stale or replayed (it is dropped, not acted on)."""
+    """A message read from the Redis channel is unsigned, forged, stale or replayed (it is dropped, not acted on).
+
+    ``reason`` is one of ``unsigned``, ``forged``, ``stale``, ``replayed``: the label it is counted under.
+    """
+
+    def __init__(self, message: str, *, reason: str = "forged") -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -55,6 +55,30 @@ class AppSettings(BaseModel):
         return {key: value for key, value in self if key.startswith("jwt_") and value is not None}
 
 
+class AdminUI(BaseModel):
+    """The Socket.IO Admin UI (``EVENTBUS_ADMIN_UI`` as JSON, or ``EventBus(admin_ui=AdminUI(...))``).
+
+    The UI logs in with ``username`` and a password checked against ``password_hash``
+    (make one with ``eventbus admin-password``); ``mode="production"`` refuses to start
+    without them. ``read_only`` (the default) leaves out the UI's emit, join, leave and
+    disconnect commands. ``mode="development"`` also lists every socket, room and event,
+    at a cost on every broadcast; ``"production"`` sends server statistics only.
+
+    Example:
+        >>> AdminUI(username="ops", password_hash="scrypt$...").namespace
+        '/socketio-admin'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = None
+    password_hash: SecretStr | None = None
+    namespace: str = "/socketio-admin"
+    read_only: bool = True
+    mode: Literal["development", "production"] = "development"
+    server_stats_interval: float = Field(default=2, gt=0)
+
+
 def _load_apps(value: Any) -> Any:
     """``EVENTBUS_APPS``: a JSON list, or the path of a ``.toml``/``.json`` file holding ``apps = [...]``."""
     if not isinstance(value, str):
@@ -173,6 +197,18 @@ class EventBusSettings(BaseSettings):
     )
     transports: Annotated[list[Transport], NoDecode] = Field(
         default=["polling", "websocket"], min_length=1, description="Transports clients may use."
+    )
+    metrics: bool = Field(
+        default=False,
+        description="Record Prometheus metrics (needs the 'metrics' extra); asgi_app() serves them at metrics_path.",
+    )
+    metrics_path: str = Field(
+        default="/metrics", pattern=r"^/", description="Path asgi_app() serves the metrics at, when metrics are on."
+    )
+    admin_ui: AdminUI | None = Field(
+        default=None,
+        description="The Socket.IO Admin UI: JSON such as "
+        '{"username": "ops", "password_hash": "scrypt$...", "read_only": true}; unset means off.',
     )
     log_level: LogLevel | None = Field(default=None, description="Level of the 'eventbus' loggers.")
     socketio_log_level: LogLevel | None = Field(default=None, description="Level of python-socketio's logger.")

@@ -18,13 +18,13 @@ The rules, beyond Socket.IO's own:
 from __future__ import annotations
 
 import inspect
-import logging
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eventbus.history.recovery import RecoveryLog, Session, compare, replayable
+from eventbus.observability.logfields import library_logger
 from events import InvalidNameError, UserRoom
 from events.rooms import room_from_name
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Recovery", "Restored", "Wire"]
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 
 class Wire(Protocol):

@@ -89,6 +89,10 @@ class ConnectionTable:
         """How many connections ``user_id`` has here."""
         return len(self._by_user.get(user_id, ()))
 
+    def user_count(self) -> int:
+        """How many distinct users have a connection here."""
+        return len(self._by_user)
+
     def has_user(self, user_id: str) -> bool:
         """Whether ``user_id`` has at least one connection here."""
         return user_id in self._by_user

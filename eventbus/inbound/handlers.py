@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import logging
+import time
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,13 +14,15 @@ from pydantic import TypeAdapter
 from eventbus.exceptions import ConfigurationError, EventError
 from eventbus.inbound.joins import admit
 from eventbus.inbound.payloads import parse_payload
+from eventbus.observability import tracing
+from eventbus.observability.logfields import library_logger, log_fields
 from events import ClientEvent, Event, Room, Target, User
 from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
     from eventbus.inbound.host import Host
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 E = TypeVar("E", bound=ClientEvent)
 Handler = Callable[["Context", E], Awaitable[Any]]
@@ -89,6 +91,20 @@ def check_ack(handler: Callable[..., Any], event: type[ClientEvent]) -> None:
         )
 
 
+def ack_code(ack: dict[str, object]) -> str:
+    """``ok``, or the error code of an error ack: the ``code`` label of the metrics.
+
+    Example:
+        >>> ack_code({"ok": True}), ack_code(error_ack(ErrorCode.RATE_LIMITED, "slow down"))
+        ('ok', 'rate_limited')
+    """
+    if ack.get("ok"):
+        return "ok"
+    error = ack.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code) if code is not None else "error"
+
+
 class ClientEventHandler(Generic[E]):
     """Validates one client event, runs its handler and turns every outcome into an ack."""
 
@@ -103,8 +119,22 @@ class ClientEventHandler(Generic[E]):
         self._dropped_logged = False
 
     async def handle(self, sid: str, *args: Any) -> dict[str, object]:
-        """The Socket.IO handler: a bound coroutine method, since python-socketio awaits only coroutine functions."""
-        name = self.event.event_name
+        """The Socket.IO handler: a bound coroutine method, since python-socketio awaits only coroutine functions.
+
+        Counted (``eventbus_client_events_total`` by ack code, its duration) and traced (``eventbus.client_event``).
+        """
+        name, app, recorder = self.event.event_name, self.bus.namespace, self.bus.recorder
+        started = time.perf_counter() if recorder.enabled else 0.0
+        with tracing.span("eventbus.client_event", {"eventbus.app": app, "eventbus.event": name}) as span:
+            ack = await self._answer(sid, name, args)
+            code = ack_code(ack)
+            if span is not None:
+                span.set_attribute("eventbus.ack_code", code)
+        if recorder.enabled:
+            recorder.client_event(app, name, code, time.perf_counter() - started)
+        return ack
+
+    async def _answer(self, sid: str, name: str, args: tuple[Any, ...]) -> dict[str, object]:
         refusal = self.bus.rate_limited(sid, name)
         if refusal is not None:
             return refusal
@@ -112,6 +142,8 @@ class ClientEventHandler(Generic[E]):
         if isinstance(message, dict):
             return message
         ctx = Context(self.bus, sid, await self.bus.get_user(sid), name)
+        if ctx.user is not None:
+            tracing.set_attribute("enduser.id", ctx.user.id)
         try:
             result = await self.handler(ctx, message)
             if self._ack is None:
@@ -122,11 +154,20 @@ class ClientEventHandler(Generic[E]):
                         "declare ack=... on the class",
                         self.handler.__qualname__,
                         self.event.__name__,
+                        extra=log_fields(sid=sid, user_id=ctx.user and ctx.user.id, app=self.bus.namespace, event=name),
                     )
                 return {"ok": True}
             return {"ok": True, "data": self._ack.dump_python(result, mode="json", by_alias=True, warnings="error")}
         except EventError as exc:
             return error_ack(exc.code, exc.message)
         except Exception:
-            logger.exception("handler for %r failed: sid=%s user=%s", name, sid, ctx.user and ctx.user.id)
+            logger.exception(
+                "handler for %r failed: sid=%s user=%s",
+                name,
+                sid,
+                ctx.user and ctx.user.id,
+                extra=log_fields(
+                    sid=sid, user_id=ctx.user and ctx.user.id, app=self.bus.namespace, event=name, code="internal"
+                ),
+            )
             return error_ack(ErrorCode.INTERNAL, "the server failed to handle this event")

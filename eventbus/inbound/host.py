@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.sending import Sender
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ class Host(Sender):
     """An application as its handlers see it: the sending API plus the connection's user, rooms and limits."""
 
     max_rooms: int
+    namespace: str
+    recorder: Recorder = NO_RECORDER
 
     @abstractmethod
     async def get_user(self, sid: str) -> User | None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from eventbus.inbound.payloads import parse_payload
+from eventbus.observability import tracing
+from eventbus.observability.logfields import library_logger, log_fields
 from events.acks import ErrorCode, JoinOk, error_ack, field_errors
 from events.history import StreamPosition
 from events.presence import PresenceJoinOk
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from eventbus.inbound.host import Host
     from events import Room, User
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 
 async def admit(bus: Host, sid: str, user: User | None, room: Room, *, enter: bool = True) -> dict[str, object] | None:
@@ -27,15 +28,38 @@ async def admit(bus: Host, sid: str, user: User | None, room: Room, *, enter: bo
         if inspect.isawaitable(allowed):
             allowed = await allowed
     except Exception:
-        logger.exception("%s.can_join raised for sid=%s room=%s", type(room).__name__, sid, room.name)
+        logger.exception(
+            "%s.can_join raised for sid=%s room=%s",
+            type(room).__name__,
+            sid,
+            room.name,
+            extra=log_fields(sid=sid, user_id=user and user.id, app=bus.namespace, event=f"join_{room.prefix}"),
+        )
         return error_ack(ErrorCode.INTERNAL, "the server could not decide on this join")
     if not allowed:
         code = ErrorCode.UNAUTHORIZED if user is None else ErrorCode.FORBIDDEN
-        logger.info("join refused (%s): sid=%s user=%s room=%s", code, sid, user and user.id, room.name)
+        logger.info(
+            "join refused (%s): sid=%s user=%s room=%s",
+            code,
+            sid,
+            user and user.id,
+            room.name,
+            extra=log_fields(
+                sid=sid, user_id=user and user.id, app=bus.namespace, event=f"join_{room.prefix}", code=code
+            ),
+        )
         return error_ack(code, f"you may not join {room.name}")
     joined = bus.joined_rooms(sid)
     if room.name not in joined and len(joined) >= bus.max_rooms:
-        logger.info("join refused (too_many_rooms): sid=%s user=%s room=%s", sid, user and user.id, room.name)
+        logger.info(
+            "join refused (too_many_rooms): sid=%s user=%s room=%s",
+            sid,
+            user and user.id,
+            room.name,
+            extra=log_fields(
+                sid=sid, user_id=user and user.id, app=bus.namespace, event=f"join_{room.prefix}", code="too_many_rooms"
+            ),
+        )
         return error_ack(ErrorCode.TOO_MANY_ROOMS, f"a connection may be in at most {bus.max_rooms} rooms")
     if enter:
         await bus.join_room(sid, room)
@@ -57,6 +81,11 @@ def split_since(room: type[Room], event: str, args: tuple[Any, ...]) -> tuple[tu
         return (payload,), error_ack(ErrorCode.INVALID_PAYLOAD, message, field_errors(exc))
 
 
+def _code(ack: dict[str, object]) -> str:
+    error = ack.get("error")
+    return str(error.get("code")) if isinstance(error, dict) else "error"
+
+
 class RoomHandlers:
     """Join and leave handlers for one room class in one application."""
 
@@ -74,7 +103,18 @@ class RoomHandlers:
         """Validate, ask ``can_join``, then enter the room; every outcome is an ack, never a disconnect.
 
         A history room's join may carry ``since`` (a position): the ack is then a `HistoryJoinOk`.
+        Counted (``eventbus_joins_total`` by room prefix and ack code) and traced (``eventbus.join``).
         """
+        attributes = {"eventbus.app": self.bus.namespace, "eventbus.room_prefix": self.room.prefix}
+        with tracing.span("eventbus.join", attributes) as span:
+            ack = await self._join(sid, args)
+            code = "ok" if ack.get("ok", True) is not False else _code(ack)
+            if span is not None:
+                span.set_attribute("eventbus.ack_code", code)
+        self.bus.recorder.join(self.bus.namespace, self.room.prefix, code)
+        return ack
+
+    async def _join(self, sid: str, args: tuple[Any, ...]) -> dict[str, object]:
         args, since = split_since(self.room, self.join_event, args)
         room = self._room_or_refusal(sid, self.join_event, args)
         if isinstance(room, dict):

@@ -22,18 +22,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from eventbus.observability.logfields import library_logger
 from eventbus.presence.store import PresenceStore, Reaped
 from events.presence import PresenceMember
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 STOP_TIMEOUT = 2.0
 """Seconds `RedisPresenceStore.stop` gives its tasks and Redis to finish: a shutdown must not hang on Redis."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from eventbus.exceptions import EventError
 from eventbus.inbound.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
+from eventbus.observability.logfields import library_logger
 from events import InvalidNameError, Room, Target
 from events.acks import ErrorCode
 from events.presence import PresenceJoinEvent, PresenceLeaveEvent, PresenceList, PresenceMember, PresenceQuery
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from eventbus.presence.store import PresenceStore
     from events import User
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 
 def presence_room(room: Target, app: str = "/") -> Room | None:

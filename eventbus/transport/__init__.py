@@ -39,7 +39,13 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   protocol, whose ``transport`` is aborted after a write timeout (`outbound`);
 * python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
   ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
-  ``_trigger_event``, ``_reset`` (`testclient`).
+  ``_trigger_event``, ``_reset`` (`testclient`);
+* python-socketio ``socketio.async_admin.InstrumentedAsyncServer`` (what ``AsyncServer.instrument()`` builds),
+  subclassed for its ``serialize_socket``, with its ``shutdown``, ``uninstrument`` and ``admin_namespace``, and
+  python-engineio ``AsyncServer.handlers`` (the ``connect``/``disconnect`` handlers ``instrument()`` replaces and
+  ``uninstrument()`` leaves replaced) (`admin`);
+* python-socketio ``manager.rooms`` (namespace -> room -> members), read for the ``eventbus_rooms`` gauge
+  (`managers.room_count`).
 
 ``make lint`` (import-linter, ``.importlinter``) keeps ``engineio`` imports in this package.
 """

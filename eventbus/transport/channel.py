@@ -8,17 +8,19 @@ refuse and report the same way.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from socketio.redis_manager import parse_redis_sentinel_url
 
 from eventbus.exceptions import PublishError, RedisUnavailableError, SignatureError
+from eventbus.observability import tracing
+from eventbus.observability.logfields import library_logger
+from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.redis_url import redact
 from eventbus.transport.signing import Signer, looks_signed
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a TCP/TLS connection to Redis before failing (a blackholed host must not hang a request)."""
@@ -32,6 +34,8 @@ class Channel:
     redis_options: dict[str, Any]
     json: Any
     signer: Signer | None
+    recorder: Recorder = NO_RECORDER
+    """Counts publish errors and dropped messages; the bus sets its own when metrics are on."""
 
     def _setup_signing(self, signing_key: str | None) -> None:
         self.signer = Signer(signing_key, channel=self.channel) if signing_key else None
@@ -42,6 +46,7 @@ class Channel:
         return redact(self.redis_url)
 
     def _encode(self, message: dict[str, Any]) -> str:
+        tracing.inject(message)  # inside the signed body: a forged trace context is dropped with its message
         if self.signer is not None:
             return self.signer.sign(message)
         encoded: str = self.json.dumps(message)
@@ -49,6 +54,7 @@ class Channel:
 
     def _publish_failed(self, message: dict[str, Any], exc: Exception) -> PublishError:
         method = message.get("method")
+        self.recorder.redis_publish_error()
         logger.error("could not publish %r to Redis at %s channel %r: %s", method, self.safe_url, self.channel, exc)
         return PublishError(
             f"could not publish {method!r} to Redis at {self.safe_url} (channel {self.channel!r}): {exc} "
@@ -75,9 +81,11 @@ class Channel:
             try:
                 return self.signer.verify(raw, fresh=fresh)
             except SignatureError as exc:
+                self.recorder.redis_dropped(exc.reason)
                 logger.warning("dropped %s message from Redis channel %r: %s", _method_of(raw), self.channel, exc)
                 return None
         if looks_signed(raw):
+            self.recorder.redis_dropped("unexpected_signed")
             logger.warning(
                 "dropped a signed message from Redis channel %r: this process has no signing key "
                 "(set EVENTBUS_REDIS_SIGNING_KEY to the same value everywhere)",
@@ -87,6 +95,7 @@ class Channel:
         try:
             message = self.json.loads(raw)
         except ValueError:
+            self.recorder.redis_dropped("malformed")
             logger.warning("dropped a message from Redis channel %r that is not JSON", self.channel)
             return None
         return message if isinstance(message, dict) else None

@@ -54,6 +54,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from eventbus.observability import tracing
+from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.coalescing import WriteCoalescer, queue_packets
 from eventbus.transport.redis_manager import RedisManager
 
@@ -88,6 +90,8 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
     _unflushed = 0
     _reset_scheduled = False
     coalescer: WriteCoalescer | None = None
+    recorder: Recorder = NO_RECORDER
+    """Counts deliveries, once per broadcast with its recipient count; the bus sets its own when metrics are on."""
     default_coalesce_turns = 0
     """`set_coalescing` at construction: off in memory (see `COALESCE_TURNS`)."""
 
@@ -161,6 +165,9 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
             else:
                 coalescer.put(socket, recipient_packets)
             queued += 1
+        recipients = queued + len(slow)
+        self.recorder.delivered(namespace, event, recipients)
+        tracing.add_to_attribute("eventbus.recipients", recipients)
         for eio_sid in slow:
             for pkt in _packets(parts) if binary else packets:
                 await self.server._send_eio_packet(eio_sid, pkt)

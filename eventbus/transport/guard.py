@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from socketio import packet as sio_packet
 
 from eventbus.inbound.limits import TokenBucket
+from eventbus.observability.logfields import library_logger
 from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_ATTACHMENTS", "MAX_DEPTH", "InboundGuard", "InvalidPacketError", "check_frame"]
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 MAX_DEPTH = 64
 """Nesting levels of arrays and objects a message may have (the JSON decoder itself stops near 1,000)."""

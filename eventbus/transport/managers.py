@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 from eventbus.exceptions import RedisUnavailableError
+from eventbus.observability.logfields import library_logger
 from eventbus.presence.redis_store import RedisPresenceStore
 from eventbus.presence.store import MemoryPresenceStore, PresenceStore
 from eventbus.transport.fastpath import FastEmitManager, FastRedisManager
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from eventbus.settings import EventBusSettings
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 SUBSCRIBE_TIMEOUT = 10.0
 
@@ -104,6 +104,18 @@ async def stop_manager(sio: socketio.AsyncServer) -> None:
     if isinstance(sio.manager, RedisManager):
         await sio.manager.close()
         sio.manager_initialized = False  # so a later start() listens again
+
+
+def room_count(sio: socketio.AsyncServer, namespace: str) -> int:
+    """Rooms of ``namespace`` on this process with a member, besides each connection's own sid room.
+
+    python-socketio keeps, per namespace, the rooms (``None`` for everyone) and a room per sid.
+    """
+    rooms = sio.manager.rooms.get(namespace)
+    if not rooms:
+        return 0
+    everyone = rooms.get(None) or {}
+    return sum(1 for name, members in rooms.items() if name is not None and name not in everyone and members)
 
 
 async def disconnect_room(sio: socketio.AsyncServer, room: str, namespace: str) -> None:

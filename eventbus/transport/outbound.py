@@ -33,7 +33,6 @@ method is uvicorn's ASGI ``send`` (uvicorn's three websocket implementations).
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from socketio import packet as sio_packet
 
+from eventbus.observability.logfields import library_logger
 from eventbus.transport.guard import check_frame
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SendLimits", "SendQueue", "SlowConsumer", "TimedWebSocket", "packet_size"]
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 SLOW_CONSUMER = "slow_consumer"
 """The disconnect reason python-socketio hands the ``disconnect`` handlers of a slow consumer."""

@@ -20,12 +20,12 @@ message: a forged offset can at worst make a client's next recovery fail or skip
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
 from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, Session, later, new_epoch
+from eventbus.observability.logfields import library_logger
 from eventbus.transport.redis_manager import RedisManager
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisRecoveryLog", "recovery_log_for"]
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 READ_BATCH = 1000
 

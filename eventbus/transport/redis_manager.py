@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from eventbus.observability import tracing
+from eventbus.observability.logfields import library_logger
 from eventbus.transport.channel import Channel
 from eventbus.transport.redis_url import check_url
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     RoomListener = Callable[[str, str, bool], Awaitable[None]]
     """``(sid, room, entered)``: a socket of this process was put in or taken out of a room by another process."""
 
-logger = logging.getLogger(__name__)
+logger = library_logger(__name__)
 
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 5.0
@@ -134,7 +135,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         if held is not None:
             held.append(message)
         elif not self.write_only:
-            await super()._handle_emit(message)
+            with tracing.delivering(message):
+                await super()._handle_emit(message)
 
     async def disconnect_room(self, room: str, namespace: str = "/") -> None:
         """Disconnect every socket in ``room``, on this process and on every other one."""
@@ -232,7 +234,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             args.append(offset.decode())
         message["data"] = args or [None]
         try:
-            await super()._handle_emit(message)
+            with tracing.delivering(message):
+                await super()._handle_emit(message)
         except Exception:
             logger.exception("could not deliver a recoverable emit of %r", message.get("event"))
 
@@ -240,6 +243,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         if lost_at is None:
             logger.info("listening on Redis at %s channel %r", self.safe_url, self.channel)
             return
+        self.recorder.redis_resubscribed()
         logger.warning(
             "resubscribed to Redis at %s channel %r after %.1fs: delivery resumed "
             "(messages published meanwhile did not reach this process's clients)",

@@ -70,9 +70,9 @@ class Signer:
         try:
             text = raw.decode() if isinstance(raw, bytes) else raw
         except UnicodeDecodeError:
-            raise SignatureError("message is not UTF-8") from None
+            raise SignatureError("message is not UTF-8", reason="unsigned") from None
         if not text.startswith(PREFIX):
-            raise SignatureError("message is not signed")
+            raise SignatureError("message is not signed", reason="unsigned")
         mac, _, body = text[len(PREFIX) :].partition(".")
         if not hmac.compare_digest(mac, self._mac(body)):
             raise SignatureError("signature does not match (wrong key, other channel, or tampered body)")
@@ -86,7 +86,9 @@ class Signer:
             return message
         skew = time.time() - stamp
         if abs(skew) > self.max_age:
-            raise SignatureError(f"message is {skew:.0f}s old, outside the {self.max_age:g}s window (replay or clock)")
+            raise SignatureError(
+                f"message is {skew:.0f}s old, outside the {self.max_age:g}s window (replay or clock)", reason="stale"
+            )
         self._remember(nonce)
         return message
 
@@ -101,6 +103,6 @@ class Signer:
                 break
             del self._seen[oldest]
         if nonce in self._seen:
-            raise SignatureError("message was already received once (replayed)")
+            raise SignatureError("message was already received once (replayed)", reason="replayed")
         # A timestamp accepted now stays acceptable for at most 2 * max_age from here.
         self._seen[nonce] = now + 2 * self.max_age
