@@ -150,8 +150,10 @@ class PrometheusRecorder(Recorder):
         if not self.multiprocess:
             return prometheus.generate_latest(self.registry), prometheus.CONTENT_TYPE_LATEST
         self._live.update(self._gauges.state())
+        from prometheus_client.multiprocess import MultiProcessCollector
+
         combined = prometheus.CollectorRegistry()
-        prometheus.multiprocess.MultiProcessCollector(combined)
+        MultiProcessCollector(combined)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
         return prometheus.generate_latest(combined), prometheus.CONTENT_TYPE_LATEST
 
 
