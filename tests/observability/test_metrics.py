@@ -107,10 +107,10 @@ async def test_scraped_counters_equal_the_traffic_and_gauges_return_to_zero(
     assert spam[-1]["error"]["code"] == "rate_limited"
 
     # Straight onto the channel, as an attacker with Redis access would: one unsigned, one with a wrong signature.
-    publisher = redis_server.client()
     plain = {"method": "emit", "event": "message", "data": [{"chat_id": "42", "text": "evil"}], "namespace": "/"}
-    publisher.publish("eventbus", json.dumps(plain))
-    publisher.publish("eventbus", "eb1." + "0" * 64 + "." + json.dumps({"ts": 0, "nonce": "n", "msg": plain}))
+    with redis_server.client() as publisher:
+        publisher.publish("eventbus", json.dumps(plain))
+        publisher.publish("eventbus", "eb1." + "0" * 64 + "." + json.dumps({"ts": 0, "nonce": "n", "msg": plain}))
     registry = bus.metrics.registry if bus.metrics else None
     assert registry is not None
     await wait_until(
