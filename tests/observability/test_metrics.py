@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from eventbus import Context, EventBus, EventError, JWTAuth, User
+from eventbus import Context, EventBus, EventError, JWTAuth
 from eventbus.observability.recorder import UNKNOWN_EVENT
 from eventbus.testing import SocketTestClient, connect_error
 from tests.redis_server import RedisServer
@@ -198,5 +198,19 @@ async def test_the_registry_can_join_an_applications_own(jwt_auth: JWTAuth) -> N
     assert b"eventbus_connects_total" in generate_latest(mine)
 
 
-def _user(user: User | None) -> str | None:
-    return user.id if user else None
+async def test_recovery_outcomes_and_token_expiry_are_counted(jwt_auth: JWTAuth, token: Token, serve: Serve) -> None:
+    bus = metered_bus(jwt_auth, recovery_window=60)
+    url = await serve(bus.asgi_app())
+    alice = await SocketTestClient(url, token=token("alice")).connect()
+    await alice.drop()
+    await wait_until(lambda: bus.connection_count() == 0, "the server to notice the drop")
+    await alice.reconnect()
+    assert alice.recovered
+    short = await SocketTestClient(url, token=token("bob", ttl=1)).connect()
+    await short.inbox.wait_for("session_expired", timeout=10)
+    await alice.close()
+    await wait_until(lambda: bus.connection_count() == 0, "every client to be gone")
+    samples = await scrape(url)
+    assert value(samples, "eventbus_recovery_total", app="/", outcome="recovered") == 1
+    assert value(samples, "eventbus_disconnects_total", app="/", reason="token_expired") == 1
+    assert value(samples, "eventbus_disconnects_total", app="/", reason="transport_close") >= 1  # the drop
