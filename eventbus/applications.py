@@ -280,6 +280,7 @@ class Application(Host):
         """Disconnect one connection (on any process, with Redis); with ``reason``, send ``session_ended`` first."""
         if reason is not None:
             await self.emit_to_sid(sid, SessionEndedEvent(reason=reason))
+        self._kicked([sid])
         await self.sio.disconnect(sid, namespace=self.namespace)
 
     async def disconnect_user(self, user_id: str | int, reason: str | None = None) -> None:
@@ -295,7 +296,14 @@ class Application(Host):
         room = UserRoom(user_id=str(user_id)).name
         if reason is not None:
             await self._send(SessionEndedEvent(reason=reason), None, [room], None)
+        self._kicked(self._table.sids(str(user_id)))
         await disconnect_room(self.sio, room, self.namespace)
+
+    def _kicked(self, sids: list[str]) -> None:
+        # The disconnect reason of the metrics: "kicked" on this process; others only see python-socketio's "server".
+        for sid in sids:
+            if sid in self._table:
+                self._ending.setdefault(sid, "kicked")
 
     def _info(self, sid: str) -> ConnectionInfo:
         user = self._table.user(sid)

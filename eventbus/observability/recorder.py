@@ -19,7 +19,7 @@ DISCONNECT_REASONS = {
     "slow_consumer": "slow_consumer",
 }
 """python-socketio's disconnect reasons as the ``reason`` label spells them, and the bus's ``slow_consumer``
-(`eventbus.transport.outbound`); the bus adds ``token_expired`` itself, and anything else is ``other``."""
+(`eventbus.transport.outbound`); the bus adds ``token_expired`` and ``kicked``, and anything else is ``other``."""
 
 DROP_REASONS = ("unsigned", "forged", "stale", "replayed", "malformed", "unexpected_signed")
 """Why a message read from the Redis channel was dropped: ``eventbus_redis_messages_dropped_total``'s ``reason``."""

@@ -198,7 +198,9 @@ async def test_the_registry_can_join_an_applications_own(jwt_auth: JWTAuth) -> N
     assert b"eventbus_connects_total" in generate_latest(mine)
 
 
-async def test_recovery_outcomes_and_token_expiry_are_counted(jwt_auth: JWTAuth, token: Token, serve: Serve) -> None:
+async def test_recovery_outcomes_token_expiry_and_kicks_are_counted(
+    jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
     bus = metered_bus(jwt_auth, recovery_window=60)
     url = await serve(bus.asgi_app())
     alice = await SocketTestClient(url, token=token("alice")).connect()
@@ -208,9 +210,10 @@ async def test_recovery_outcomes_and_token_expiry_are_counted(jwt_auth: JWTAuth,
     assert alice.recovered
     short = await SocketTestClient(url, token=token("bob", ttl=1)).connect()
     await short.inbox.wait_for("session_expired", timeout=10)
-    await alice.close()
+    await bus.disconnect_user("alice", reason="banned")
     await wait_until(lambda: bus.connection_count() == 0, "every client to be gone")
     samples = await scrape(url)
+    assert value(samples, "eventbus_disconnects_total", app="/", reason="kicked") == 1
     assert value(samples, "eventbus_recovery_total", app="/", outcome="recovered") == 1
     assert value(samples, "eventbus_disconnects_total", app="/", reason="token_expired") == 1
     assert value(samples, "eventbus_disconnects_total", app="/", reason="transport_close") >= 1  # the drop
