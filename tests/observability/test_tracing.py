@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from eventbus import Context, Emitter, EventBus, JWTAuth
@@ -25,7 +25,19 @@ pytestmark = pytest.mark.redis
 Serve = Callable[[Any], Awaitable[str]]
 Token = Callable[..., str]
 KEY = "tracing-test-signing-key-0123456789"
-_EXPORTER = InMemorySpanExporter()
+
+
+class _Exporter(InMemorySpanExporter):
+    """Keeps spans only while a test of this module runs: the global provider outlives it, and later tests' spans
+    would pile up in memory."""
+
+    recording = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return super().export(spans) if self.recording else SpanExportResult.SUCCESS
+
+
+_EXPORTER = _Exporter()
 
 
 @pytest.fixture
@@ -36,7 +48,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
     _EXPORTER.clear()
+    _EXPORTER.recording = True
     yield _EXPORTER
+    _EXPORTER.recording = False
     _EXPORTER.clear()
 
 
