@@ -520,6 +520,7 @@ class EventBus(Sender):
         if application is None or refusal.sid is None or refusal.sid not in application._table:
             return f"engine.io sid={refusal.eio_sid}"
         application.rate_limited(refusal.sid, "invalid_packet")
+        application.recorder.invalid_packet(refusal.namespace)
         user = application._table.user(refusal.sid)
         return f"app={refusal.namespace} sid={refusal.sid} user={user.id if user is not None else None}"
 

@@ -91,6 +91,9 @@ class PrometheusRecorder(Recorder):
             registry=reg,
         )
         self.joins = counter("eventbus_joins", "Room joins, by ack code.", ["app", "room_prefix", "code"], registry=reg)
+        self.invalid_packets = counter(
+            "eventbus_invalid_packets", "Packets refused before decoding (invalid_packet).", ["app"], registry=reg
+        )
         self.publish_errors = counter("eventbus_redis_publish_errors", "Failed publishes to Redis.", registry=reg)
         self.dropped = counter(
             "eventbus_redis_messages_dropped", "Messages from Redis dropped unread.", ["reason"], registry=reg
@@ -134,6 +137,9 @@ class PrometheusRecorder(Recorder):
 
     def join(self, app: str, room_prefix: str, code: str) -> None:
         self._child(self.joins, app, room_prefix, code).inc()
+
+    def invalid_packet(self, app: str) -> None:
+        self._child(self.invalid_packets, app).inc()
 
     def redis_publish_error(self) -> None:
         self.publish_errors.inc()

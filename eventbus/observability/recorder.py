@@ -59,6 +59,9 @@ class Recorder:
     def join(self, app: str, room_prefix: str, code: str) -> None:
         """One join of a room class answered with ``code``."""
 
+    def invalid_packet(self, app: str) -> None:
+        """A packet the inbound guard refused (malformed, oversized, undecodable) from a connection of ``app``."""
+
     def redis_publish_error(self) -> None:
         """A publish to Redis failed (the caller got `PublishError`)."""
 

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from eventbus import Context, EventBus, EventError, JWTAuth
 from eventbus.observability.recorder import UNKNOWN_EVENT
 from eventbus.testing import SocketTestClient, connect_error
+from tests.raw import RawWebSocket
 from tests.redis_server import RedisServer
 from tests.sample import ChatRoom, MessageAccepted, MessageEvent, NoticeEvent, SendMessage
 from tests.waiting import wait_until
@@ -217,3 +218,20 @@ async def test_recovery_outcomes_token_expiry_and_kicks_are_counted(
     assert value(samples, "eventbus_recovery_total", app="/", outcome="recovered") == 1
     assert value(samples, "eventbus_disconnects_total", app="/", reason="token_expired") == 1
     assert value(samples, "eventbus_disconnects_total", app="/", reason="transport_close") >= 1  # the drop
+
+
+async def test_refused_packets_are_counted(
+    jwt_auth: JWTAuth, token: Token, serve: Serve, stack: AsyncExitStack
+) -> None:
+    bus = metered_bus(jwt_auth)
+    url = await serve(bus.asgi_app())
+    raw = RawWebSocket(url)
+    stack.push_async_callback(raw.close)
+    await raw.open(token("alice"))
+    for frame in ("427[]", "427[123,{}]"):  # no event name: answered invalid_packet, before python-socketio decodes
+        await raw.send(frame)
+        reply = await raw.recv()
+        assert isinstance(reply, str)
+        assert "invalid_packet" in reply
+    samples = await scrape(url)
+    assert value(samples, "eventbus_invalid_packets_total", app="/") == 2
