@@ -53,8 +53,8 @@ export interface ValidatedSocket {
 }
 
 type Untyped = {
-  on(event: string, listener: (payload: unknown) => void): unknown;
-  off(event: string, listener: (payload: unknown) => void): unknown;
+  on(event: string, listener: (payload: unknown, ...rest: unknown[]) => void): unknown;
+  off(event: string, listener: (payload: unknown, ...rest: unknown[]) => void): unknown;
   emit(event: string, payload: unknown, callback: (ack: unknown) => void): unknown;
 };
 
@@ -80,10 +80,11 @@ export function validateSocket(
     on(event, listener) {
       const name = String(event);
       const schema: z.ZodType = serverToClient[event];
-      const deliver = listener as (payload: unknown) => void;
-      const handler = (payload: unknown) => {
+      const deliver = listener as (payload: unknown, ...rest: unknown[]) => void;
+      // What follows the payload (the room positions of an event of history rooms) is passed on as it came.
+      const handler = (payload: unknown, ...rest: unknown[]) => {
         const result = parse(name, "event", schema, payload);
-        if (result.success) deliver(result.data);
+        if (result.success) deliver(result.data, ...rest);
       };
       raw.on(name, handler);
       return () => {

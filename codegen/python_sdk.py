@@ -273,8 +273,8 @@ class _ClientWriter:
                     "\n\n``since`` (a position from an earlier ack or event) asks for the events missed since:"
                     " the ack says ``recovered`` and holds them, or none when they are not all kept."
                 )
-                returns = "models.HistoryJoinOk"
-                call = f"models.HistoryJoinOk.model_validate(await self._request({json.dumps(event)}, request))"
+                returns = f"{presence_class(room)}JoinOk" if room.presence else "models.HistoryJoinOk"
+                call = f"{returns}.model_validate(await self._request({json.dumps(event)}, request))"
                 extra = [
                     "        request: BaseModel | dict[str, Any] = payload",
                     "        if since is not None:",
@@ -367,9 +367,12 @@ class _ClientWriter:
         out = [f"class {name}Member(BaseModel):"]
         out += _docstring(f"A member of a ``{room.prefix}`` room; ``info`` is {what}.", "    ")
         out += ["", "    user_id: str", f"    info: {info}", "", ""]
-        out += [f"class {name}JoinOk(models.{self.model('JoinOk')}):"]
+        base = self.model("HistoryJoinOk" if room.history else "JoinOk")
+        out += [f"class {name}JoinOk(models.{base}):"]
         out += _docstring(f"The ack of ``{room.join_event}``: the room and everyone in it now.", "    ")
-        out += ["", f"    members: list[{name}Member]", "", ""]
+        # A history room's ack declares members for any presence room; this one narrows them to its own.
+        narrowed = "  # type: ignore[assignment]" if room.history else ""
+        out += ["", f"    members: list[{name}Member]{narrowed}", "", ""]
         out += [f"class {name}List(BaseModel):"]
         out += _docstring(f"Who is in a ``{room.prefix}`` room: the data of the ``presence`` ack.", "    ")
         out += ["", "    room: str", f"    members: list[{name}Member]"]

@@ -22,6 +22,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _HELPER_TYPES = (
     *("ClientToServerEvents", "EmptyAck", "EventAck", "JoinAck", "PresenceJoinAck", "ServerToClientEvents"),
     *("PresenceEventIn", "PresenceInfo", "PresenceJoinAckIn", "PresenceListIn", "PresenceMemberIn", "PresenceRoomName"),
+    "HistoryPresenceJoinAckIn",
 )
 # Globals the generated code itself uses, and words a type may not be named.
 _RESERVED = frozenset(
@@ -352,6 +353,14 @@ export function presenceIn<T extends { room: string }, P extends keyof PresenceI
 """
 
 
+_HISTORY_PRESENCE = """\
+/** The ack of a join to a presence room that also keeps history: `HistoryJoinOk` with its members typed. */
+export type HistoryPresenceJoinAckIn<P extends keyof PresenceInfo> =
+  | (Omit<HistoryJoinOk, "room" | "members"> & { room: PresenceRoomName[P]; members: PresenceMemberIn<P>[] })
+  | ErrorAck;
+"""
+
+
 def _presence_types(writer: TypeWriter, bundle: dict[str, Any], spec: Spec) -> list[str]:
     rooms = [room for room in spec.joinable_rooms if room.presence]
     out = jsdoc(["The `info` of presence members, by room prefix: what each room's `presence_info` returns."])
@@ -359,7 +368,8 @@ def _presence_types(writer: TypeWriter, bundle: dict[str, Any], spec: Spec) -> l
     out += [f"  {property_key(room.prefix)}: {info_type(writer, bundle, room)};" for room in rooms]
     out += ["}", "", *jsdoc(["The names of each presence room, by prefix."]), "export interface PresenceRoomName {"]
     out += [f"  {property_key(room.prefix)}: {room_name_type(room)};" for room in rooms]
-    return [*out, "}", "", _PRESENCE_HELPERS]
+    both = any(room.history for room in rooms)
+    return [*out, "}", "", _PRESENCE_HELPERS, *([_HISTORY_PRESENCE] if both else [])]
 
 
 def _typed_presence(spec: Spec) -> tuple[dict[str, str], dict[str, str]]:
@@ -369,11 +379,9 @@ def _typed_presence(spec: Spec) -> tuple[dict[str, str], dict[str, str]]:
     if spec.has_presence:
         payloads = {event.name: "PresenceEventIn" for event in spec.server_events if event.model in _PRESENCE_EVENTS}
         acks = {event.name: "EventAck<PresenceListIn>" for event in spec.client_events if event.model is PresenceQuery}
-        acks |= {
-            room.join_event: f"PresenceJoinAckIn<{literal(room.prefix)}>"
-            for room in spec.joinable_rooms
-            if room.presence
-        }
+        for room in (room for room in spec.joinable_rooms if room.presence):
+            kind = "HistoryPresenceJoinAckIn" if room.history else "PresenceJoinAckIn"
+            acks[room.join_event] = f"{kind}<{literal(room.prefix)}>"
     return payloads, acks
 
 

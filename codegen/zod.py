@@ -322,7 +322,10 @@ def _presence(writer: ZodWriter, bundle: dict[str, Any], spec: Spec) -> tuple[li
             replaced[e.name] = _either("z.strictObject({ ok: z.literal(true), data: presenceList })")
     for room in rooms:
         joined = members.format(p=room.prefix)
-        replaced[room.join_event] = _either(f"z.object({{ ok: z.literal(true), {joined} }})")
+        # A room that also keeps history acks a HistoryJoinOk (recovered, position, publications) with the members.
+        plain = f"z.object({{ ok: z.literal(true), {joined} }})"
+        history = f"{writer.const('HistoryJoinOk')}.extend({{ {joined} }})"
+        replaced[room.join_event] = _either(history if room.history else plain)
     return out, replaced
 
 

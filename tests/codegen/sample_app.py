@@ -75,7 +75,7 @@ class DocInfo(BaseModel):
     color: Color | None = None
 
 
-class DocRoom(Room, prefix="doc", presence=True, public=True):
+class DocRoom(Room, prefix="doc", presence=True, public=True, history=20):
     """A document being edited; its members carry a name (``presence_info``)."""
 
     doc_id: str

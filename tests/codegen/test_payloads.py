@@ -171,11 +171,14 @@ def _cases(bundle: dict[str, Any]) -> list[Case]:
         )
         if name in rooms:
             success = make.model(rooms[name]).map(lambda room: {"ok": True, "room": str(room)})
-            if rooms[name].presence:
+            if rooms[name].history:
+                acked = make.model(rooms[name]).map(str)
+                success = st.builds(
+                    lambda ack, room: {**ack, "room": room}, make.model(HistoryJoinOk).map(_sent), acked
+                )
+            if rooms[name].presence:  # the room's own members, with its info (also when it keeps history)
                 members = st.lists(presence[rooms[name]][1], max_size=3)
                 success = st.builds(lambda ack, found: {**ack, "members": found}, success, members)
-            if rooms[name].history:
-                success = make.model(HistoryJoinOk).map(_sent)
         elif cls is PresenceQuery:
             success = lists.map(lambda data: {"ok": True, "data": data})
         else:

@@ -357,6 +357,11 @@ export function presenceIn<T extends { room: string }, P extends keyof PresenceI
   return value.room === prefix || value.room.startsWith(`${prefix}:`);
 }
 
+/** The ack of a join to a presence room that also keeps history: `HistoryJoinOk` with its members typed. */
+export type HistoryPresenceJoinAckIn<P extends keyof PresenceInfo> =
+  | (Omit<HistoryJoinOk, "room" | "members"> & { room: PresenceRoomName[P]; members: PresenceMemberIn<P>[] })
+  | ErrorAck;
+
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
   /** A user's first connection entered a presence room (sent to the others in it, once per user). */
@@ -390,7 +395,7 @@ export interface ClientToServerEvents {
   /** Ask for the last ``limit`` events of a history room; allowed to connections in it or that ``can_join`` admits. */
   history: (payload: HistoryQuery, callback: (ack: EventAck<HistoryList>) => void) => void;
   /** Join the room `doc:{doc_id}`. */
-  join_doc: (payload: DocRoom, callback: (ack: PresenceJoinAckIn<"doc">) => void) => void;
+  join_doc: (payload: DocRoom & { since?: StreamPosition | null }, callback: (ack: HistoryPresenceJoinAckIn<"doc">) => void) => void;
   /** Join the room `project:{project_id}`. */
   join_project: (payload: ProjectRoom, callback: (ack: PresenceJoinAckIn<"project">) => void) => void;
   /** Join the room `sprint_board:{org}:{number}`. */

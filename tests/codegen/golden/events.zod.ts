@@ -323,7 +323,7 @@ export const acks = {
   count_tasks: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: z.number().int() }), ErrorAckSchema]),
   heartbeat: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true) }), ErrorAckSchema]),
   history: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: HistoryListSchema }), ErrorAckSchema]),
-  join_doc: z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), room: presenceRooms.doc, members: z.array(presenceMembers.doc) }), ErrorAckSchema]),
+  join_doc: z.discriminatedUnion("ok", [HistoryJoinOkSchema.extend({ room: presenceRooms.doc, members: z.array(presenceMembers.doc) }), ErrorAckSchema]),
   join_project: z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), room: presenceRooms.project, members: z.array(presenceMembers.project) }), ErrorAckSchema]),
   join_sprint_board: z.discriminatedUnion("ok", [HistoryJoinOkSchema, ErrorAckSchema]),
   join_status: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
@@ -367,8 +367,8 @@ export interface ValidatedSocket {
 }
 
 type Untyped = {
-  on(event: string, listener: (payload: unknown) => void): unknown;
-  off(event: string, listener: (payload: unknown) => void): unknown;
+  on(event: string, listener: (payload: unknown, ...rest: unknown[]) => void): unknown;
+  off(event: string, listener: (payload: unknown, ...rest: unknown[]) => void): unknown;
   emit(event: string, payload: unknown, callback: (ack: unknown) => void): unknown;
 };
 
@@ -394,10 +394,11 @@ export function validateSocket(
     on(event, listener) {
       const name = String(event);
       const schema: z.ZodType = serverToClient[event];
-      const deliver = listener as (payload: unknown) => void;
-      const handler = (payload: unknown) => {
+      const deliver = listener as (payload: unknown, ...rest: unknown[]) => void;
+      // What follows the payload (the room positions of an event of history rooms) is passed on as it came.
+      const handler = (payload: unknown, ...rest: unknown[]) => {
         const result = parse(name, "event", schema, payload);
-        if (result.success) deliver(result.data);
+        if (result.success) deliver(result.data, ...rest);
       };
       raw.on(name, handler);
       return () => {

@@ -4,7 +4,7 @@ import type { Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 import { type InvalidPayload, acks, clientToServer, serverToClient, validateSocket } from "./events.zod.js";
 
-type Listener = (payload: unknown) => void;
+type Listener = (payload: unknown, ...rest: unknown[]) => void;
 
 /** Just enough of a socket: `deliver` plays the server sending an event, `nextAck` the ack of the next emit. */
 class FakeSocket {
@@ -24,8 +24,8 @@ class FakeSocket {
     callback(this.nextAck);
     return this;
   }
-  deliver(event: string, payload: unknown): void {
-    for (const listener of this.listeners.get(event) ?? []) listener(payload);
+  deliver(event: string, payload: unknown, ...rest: unknown[]): void {
+    for (const listener of this.listeners.get(event) ?? []) listener(payload, ...rest);
   }
 }
 
@@ -43,11 +43,15 @@ const stop = events.on("status", (status) => {
   seen.push(["status", healthy, message]);
 });
 // --8<-- [end:validate]
-events.on("project.renamed", (event) => seen.push(["project.renamed", event.project_id, event.name]));
+events.on("project.renamed", (event, positions) => {
+  seen.push(["project.renamed", event.project_id, event.name, positions?.["sprint_board:acme:1"]?.offset ?? null]);
+});
 
 fake.deliver("status", { healthy: true, message: null });
 fake.deliver("status", { healthy: "yes", message: null });
 fake.deliver("project.renamed", { project_id: "7", name: "Apollo", extra: 1 });
+// An event of history rooms carries their positions after the payload: they reach the listener as they came.
+fake.deliver("project.renamed", { project_id: "8", name: "Gemini" }, { "sprint_board:acme:1": { offset: 5, epoch: "e" } });
 stop();
 fake.deliver("status", { healthy: false, message: "after stop" });
 

@@ -277,10 +277,10 @@ class DocPresenceMember(BaseModel):
     info: models.DocInfo
 
 
-class DocPresenceJoinOk(models.JoinOk):
+class DocPresenceJoinOk(models.HistoryJoinOk):
     """The ack of ``join_doc``: the room and everyone in it now."""
 
-    members: list[DocPresenceMember]
+    members: list[DocPresenceMember]  # type: ignore[assignment]
 
 
 class DocPresenceList(BaseModel):
@@ -367,14 +367,20 @@ _COUNT_TASKS_ACK: TypeAdapter[int] = TypeAdapter(int)
 class Client(BaseClient):
     """The typed client: ``on(Model)`` for server events, one coroutine per join, leave and client event."""
 
-    async def join_doc(self, *, doc_id: str) -> DocPresenceJoinOk:
+    async def join_doc(self, *, doc_id: str, since: models.StreamPosition | None = None) -> DocPresenceJoinOk:
         """Join the room ``doc:{doc_id}``; raises `RequestRefused` when the server says no.
 
         The ack's ``members`` are everyone in the room now, the caller included.
+
+        ``since`` (a position from an earlier ack or event) asks for the events missed since: the ack says ``recovered`` and holds them, or none when they are not all kept.
         """
         fields: dict[str, Any] = {"doc_id": doc_id}
         payload = models.DocRoom.model_validate(_given(fields))
-        return DocPresenceJoinOk.model_validate(await self._request("join_doc", payload))
+        request: BaseModel | dict[str, Any] = payload
+        if since is not None:
+            keys = payload.model_dump(mode="json", by_alias=True)
+            request = {**keys, "since": since.model_dump()}
+        return DocPresenceJoinOk.model_validate(await self._request("join_doc", request))
 
     async def leave_doc(self, *, doc_id: str) -> models.JoinOk:
         """Leave the room ``doc:{doc_id}``; raises `RequestRefused` when the server says no."""
