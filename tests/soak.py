@@ -162,18 +162,29 @@ async def stats(http: httpx.AsyncClient) -> dict[str, Any]:
     return result
 
 
-async def settle(http: httpx.AsyncClient, timeout: float = 30) -> dict[str, Any]:
-    """The server's stats once per-connection state is zero and the task count has held still for 2.5 s.
+async def settle(
+    http: httpx.AsyncClient, baseline: dict[str, Any] | None = None, timeout: float = 30
+) -> dict[str, Any]:
+    """The server's stats once it is idle again (or after ``timeout``).
 
-    python-engineio keeps a ping task per connection for up to its ping interval after the connection
-    closed: the soak's server pings every 2 s, so they are gone within that window.
+    Idle: per-connection state at zero, and either the task and fd counts down to ``baseline``'s or, without
+    one, both held still for 2.5 s. python-engineio keeps a ping task per connection for up to its ping
+    interval after the connection closed (the soak's server pings every 2 s), and uvicorn keeps a websocket
+    it closed for up to 10 s waiting for the client's close frame.
     """
     deadline = time.monotonic() + timeout
-    recent: list[int] = []
+    recent: list[tuple[int, int]] = []
     while True:
         current = await stats(http)
-        recent = [*recent[-4:], current["tasks"]] if not sum(current["state"].values()) else []
-        if (len(recent) == 5 and len(set(recent)) == 1) or time.monotonic() > deadline:
+        idle = not sum(current["state"].values())
+        if idle and baseline is not None:
+            idle = current["tasks"] <= baseline["tasks"] and current["fds"] <= baseline["fds"]
+        elif idle:
+            recent = [*recent[-4:], (current["tasks"], current["fds"])]
+            idle = len(recent) == 5 and len(set(recent)) == 1
+        else:
+            recent = []
+        if idle or time.monotonic() > deadline:
             return current
         await asyncio.sleep(0.5)
 
