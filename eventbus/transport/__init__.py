@@ -9,6 +9,7 @@ needs more lives here, one module per concern:
 * `coalescing`: `WriteCoalescer`, which gathers broadcasts into one writer wake-up.
 * `outbound`: `SendLimits`, the per-connection bound on bytes waiting to be written
   (``EVENTBUS_MAX_QUEUE_BYTES``) and the websocket write timeout (``EVENTBUS_WRITE_TIMEOUT``).
+* `guard`: `InboundGuard`, the checks on what clients send before python-socketio's decoder.
 * `redis_manager`: `RedisManager`/`SyncRedisManager`, python-socketio's Redis
   managers with signing, checks and errors that say what failed.
 * `channel`, `signing`, `redis_url`: the wire format of a pub/sub message, its HMAC
@@ -37,6 +38,9 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   ``AsyncServer._handle_eio_disconnect`` (a slow consumer's disconnect handlers, reason
   ``slow_consumer``) and ``packet_class``; and uvicorn's ASGI ``send`` being a bound method of its
   protocol, whose ``transport`` is aborted after a write timeout (`outbound`);
+* python-engineio ``AsyncServer.handlers["message"]`` and ``["disconnect"]`` (wrapped), python-socketio
+  ``AsyncServer._binary_packet``, ``_send_packet``, ``packet_class`` and ``manager.sid_from_eio_sid``, and
+  uvicorn's ``uvicorn.error`` log record for invalid UTF-8 (a filter) (`guard`);
 * python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
   ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
   ``_trigger_event``, ``_reset`` (`testclient`);

@@ -28,7 +28,8 @@ after each batch even with nothing else to do (tens of microseconds of CPU).
 Only websocket connections are held: a long-polling client takes its packets
 when its next request comes, so holding would only add latency. Each socket's
 packets keep their order, and `WriteCoalescer.release` queues a socket's held
-packets before anything reaches it another way (acks, disconnects).
+packets before anything reaches it another way (acks, disconnects). Held bytes
+count against the connection's ``EVENTBUS_MAX_QUEUE_BYTES`` (`SendQueue.hold`).
 """
 
 from __future__ import annotations
