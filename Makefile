@@ -47,7 +47,7 @@ chromium:
 
 # The demo page: TypeScript on the generated events.ts, bundled by esbuild into examples/chat/web/dist/.
 WEB := examples/chat/web
-DEMO_CODEGEN := examples.chat.events --out $(WEB)/src/generated --target ts,schema,asyncapi
+DEMO_CODEGEN := examples.chat.events --out $(WEB)/src/generated --target ts,schema,asyncapi,zod
 
 $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error

@@ -25,11 +25,18 @@ BUNDLE = ROOT / "examples" / "chat" / "web" / "dist" / "app.js"
 class DemoServer:
     """``python -m examples.chat`` on a free port with a known secret; ``restart()`` keeps the port."""
 
-    def __init__(self, *, secret: str = "demo-test-secret-0123456789abcdef0123", token_ttl: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str = "demo-test-secret-0123456789abcdef0123",
+        token_ttl: int | None = None,
+        test_hooks: bool = False,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.secret = secret
         self.token_ttl = token_ttl
+        self.test_hooks = test_hooks  # POST /api/test/emit: send anything, bypassing the types
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this method; close() closes it
 
@@ -42,6 +49,8 @@ class DemoServer:
         env.pop("EVENTBUS_REDIS_URL", None)
         if self.token_ttl is not None:
             env["CHAT_TOKEN_TTL"] = str(self.token_ttl)
+        if self.test_hooks:
+            env["CHAT_TEST_HOOKS"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "examples.chat", "--port", str(self.port)],
             cwd=ROOT,

@@ -63,8 +63,14 @@ class ChatDemo:
     app: Any
 
 
-def build(*, secret: str | None = None, token_ttl: int = TOKEN_TTL, redis_url: str | None = None) -> ChatDemo:
-    """A demo server; the secret comes from ``EVENTBUS_JWT_SECRET`` when not given (random when unset)."""
+def build(
+    *, secret: str | None = None, token_ttl: int = TOKEN_TTL, redis_url: str | None = None, test_hooks: bool = False
+) -> ChatDemo:
+    """A demo server; the secret comes from ``EVENTBUS_JWT_SECRET`` when not given (random when unset).
+
+    ``test_hooks`` adds ``POST /api/test/emit``, which sends anything under any event name, bypassing the types:
+    the tests use it to show what the page does with a malformed event. Never in a real deployment.
+    """
     secret = secret or os.environ.get("EVENTBUS_JWT_SECRET")
     if not secret:
         secret = "dev-" + secrets.token_hex(16)
@@ -74,12 +80,15 @@ def build(*, secret: str | None = None, token_ttl: int = TOKEN_TTL, redis_url: s
     bus = EventBus(auth=auth, rooms=[ChatRoom, MonitoringRoom], redis_url=redis_url, recovery_window=120)
     handlers.register(bus)
     api = rest_api(bus, auth, token_ttl)
+    if test_hooks:
+        add_test_hooks(api, bus)
     return ChatDemo(bus=bus, auth=auth, api=api, app=bus.asgi_app(other_asgi_app=api))
 
 
 def create_app() -> Any:
     """The ASGI application, configured from the environment: ``uvicorn --factory examples.chat.app:create_app``."""
-    return build(token_ttl=int(os.environ.get("CHAT_TOKEN_TTL", TOKEN_TTL))).app
+    hooks = os.environ.get("CHAT_TEST_HOOKS") == "1"
+    return build(token_ttl=int(os.environ.get("CHAT_TOKEN_TTL", TOKEN_TTL)), test_hooks=hooks).app
 
 
 def rest_api(bus: EventBus, auth: JWTAuth, token_ttl: int) -> FastAPI:
@@ -116,6 +125,20 @@ def rest_api(bus: EventBus, auth: JWTAuth, token_ttl: int) -> FastAPI:
 
     serve_page(api)
     return api
+
+
+class RawEmit(BaseModel):
+    event: str
+    room: str
+    payload: Any
+
+
+def add_test_hooks(api: FastAPI, bus: EventBus) -> None:
+    """``POST /api/test/emit``: python-socketio's own emit (``bus.sio``), so nothing checks the payload."""
+
+    @api.post("/api/test/emit", status_code=202)
+    async def raw_emit(body: RawEmit) -> None:
+        await bus.sio.emit(body.event, body.payload, room=body.room)
 
 
 def bearer_user(auth: JWTAuth, authorization: str | None) -> User:

@@ -49,13 +49,22 @@ def is_member(user_id: str, chat_id: str) -> bool:
     return chat is not None and user_id in chat.members
 
 
-class ChatRoom(Room, prefix="chat", history=100, history_ttl=3600):
-    """Members of one chat; only the chat's members may join. It keeps its last 100 messages for an hour."""
+class ChatMember(BaseModel):
+    """What the others in a chat see of someone in it."""
+
+    name: str
+
+
+class ChatRoom(Room, prefix="chat", presence=True, history=100, history_ttl=3600):
+    """Members of one chat; only members may join, the page shows who is in it, and it keeps 100 messages an hour."""
 
     chat_id: str
 
     def can_join(self, user: User | None) -> bool:
         return user is not None and is_member(user.id, self.chat_id)
+
+    def presence_info(self, user: User) -> ChatMember:
+        return ChatMember(name=USERS.get(user.id, user.id))
 
 
 class MonitoringRoom(Room, prefix="business_monitoring"):

@@ -41,7 +41,7 @@ async def person(browser: Browser) -> AsyncIterator[OpenChat]:
 @pytest.fixture
 def demo() -> Iterator[DemoServer]:
     # One per test: chats keep their history, which a page opening a chat loads.
-    with DemoServer() as server:
+    with DemoServer(test_hooks=True) as server:
         yield server
 
 
@@ -155,3 +155,45 @@ async def test_page_opened_later_loads_the_chat_history(demo: DemoServer, person
     await post(demo.url, demo.token("bob"), "design", "during the reload")
     await expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
     await expect(texts(alice)).to_have_text([*(f"earlier {n}" for n in range(3)), "later", "during the reload"])
+
+
+def members(page: Page) -> Locator:
+    return page.locator("#members li")
+
+
+async def test_page_shows_who_is_in_the_chat_live(demo: DemoServer, person: OpenChat) -> None:
+    alice = await person(demo.url, "alice", "general")
+    await expect(members(alice)).to_have_text(["Alice"])
+
+    bob = await person(demo.url, "bob", "general")
+    # Bob's list comes from his join ack; Alice's from presence_join, typed per room: info.name is the display name.
+    for page in (alice, bob):
+        await expect(members(page)).to_have_text(["Alice", "Bob"])
+    await expect(alice.locator("#members li[data-user=bob]")).to_have_text("Bob")
+    await screenshot(alice, "chat-members-alice")
+
+    # His only connection closes cleanly: presence_leave (a lost one is first kept for recovery, two minutes here).
+    await bob.evaluate("() => chatSocket.disconnect()")
+    await expect(members(alice)).to_have_text(["Alice"])
+
+
+async def test_a_malformed_event_is_reported_not_rendered(demo: DemoServer, person: OpenChat) -> None:
+    alice = await person(demo.url, "alice", "general")
+    await expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
+    await expect(members(alice)).to_have_text(["Alice"])
+    broken = {"id": "m-1", "chat_id": "general", "author": "bob", "text": 42, "sent_at": "yesterday", "via": "pigeon"}
+
+    async with httpx.AsyncClient(base_url=demo.url) as http:  # python-socketio's own emit: no type checks this
+        reply = await http.post("/api/test/emit", json={"event": "message", "room": "chat:general", "payload": broken})
+    assert reply.status_code == 202, reply.text
+
+    invalid = alice.locator("#invalid")
+    await expect(invalid).to_be_visible()
+    await expect(invalid).to_have_attribute("data-event", "message")
+    await expect(invalid).to_contain_text("text: ")
+    await expect(invalid).to_contain_text("via: ")
+    await expect(alice.locator(".message")).to_have_count(0)
+    await screenshot(alice, "chat-invalid-event-alice")
+    # The page still works: a well-formed message renders.
+    await post(demo.url, demo.token("bob"), "general", "a real one")
+    await expect(texts(alice)).to_have_text(["a real one"])

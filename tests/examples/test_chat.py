@@ -35,6 +35,8 @@ async def member(py_client: Connect, demo: DemoServer, user: str, *chats: str) -
     for chat_id in chats:
         ack = await client.call("join_chat", {"chat_id": chat_id})
         assert (ack["ok"], ack["room"], ack["recovered"]) == (True, f"chat:{chat_id}", False)  # chats keep history
+        # Chats are presence rooms too: the ack lists who is in, each with the display name presence_info gives.
+        assert {"user_id": user, "info": {"name": user.title()}} in ack["members"]
     return client
 
 

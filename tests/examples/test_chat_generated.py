@@ -12,7 +12,7 @@ import pytest
 ROOT = pathlib.Path(__file__).parents[2]
 WEB = ROOT / "examples" / "chat" / "web"
 # The same arguments as the Makefile's DEMO_CODEGEN, which `make demo` runs to regenerate them.
-CODEGEN = ["examples.chat.events", "--out", "examples/chat/web/src/generated", "--target", "ts,schema,asyncapi"]
+CODEGEN = ["examples.chat.events", "--out", "examples/chat/web/src/generated", "--target", "ts,schema,asyncapi,zod"]
 
 
 def test_committed_generated_files_match_the_models() -> None:

@@ -1,4 +1,5 @@
-// The chat page: every Socket.IO event below is typed by ./generated/events.ts, generated from the Python models.
+// The chat page: every Socket.IO event below is typed by ./generated/events.ts, generated from the Python models,
+// and checked at run time by ./generated/events.zod.ts: a payload that does not match never reaches the code below.
 import { io, type Socket } from "socket.io-client";
 import {
   chatRoom,
@@ -6,10 +7,12 @@ import {
   type ErrorAck,
   type MessageEvent,
   positionStore,
+  presenceIn,
   type Publication,
   type ServerToClientEvents,
   type UserTypingEvent,
 } from "./generated/events";
+import { type InvalidPayload, type ValidatedSocket, validateSocket } from "./generated/events.zod";
 import * as api from "./api";
 import { byId, h, replaceChildren } from "./dom";
 
@@ -31,6 +34,7 @@ const state = {
   joined: null as string | null, // the chat the server let us into
   messages: new Map<string, MessageEvent[]>(),
   typists: new Map<string, number>(), // user -> time the indicator runs out
+  members: new Map<string, string>(), // user -> display name, of the people in the joined chat
   typingSentAt: 0,
   typingTtl: 4000,
   logins: 0,
@@ -39,6 +43,7 @@ const state = {
   wasJoined: null as string | null,
 };
 
+let events: ValidatedSocket; // the socket's typed events, parsed with zod before any listener sees them
 let idleTimer: number | undefined;
 let typingTimer: number | undefined;
 
@@ -74,6 +79,7 @@ function connect(user: string): ChatSocket {
     reconnectionDelay: 500,
     reconnectionDelayMax: 2000,
   });
+  events = validateSocket(socket, { onInvalid: reportInvalid });
 
   socket.on("connect", () => {
     setStatus("connected", "connected");
@@ -91,7 +97,7 @@ function connect(user: string): ChatSocket {
     }
     if (wasAway) showNotice("Reconnected after too long away: the chat was reloaded.", "reloaded");
     state.joined = null;
-    if (state.current !== null) join(socket, state.current); // a new connection is in no chat: join again
+    if (state.current !== null) join(state.current); // a new connection is in no chat: join again
   });
   socket.on("disconnect", (reason) => {
     state.away = true;
@@ -99,7 +105,9 @@ function connect(user: string): ChatSocket {
     state.wasJoined = state.joined;
     state.joined = null;
     state.typists.clear();
+    state.members.clear();
     renderTyping();
+    renderMembers();
     renderComposer();
     // The server ended this session (e.g. its token expired): socket.io-client does not come back by itself.
     if (reason === "io server disconnect") {
@@ -114,16 +122,27 @@ function connect(user: string): ChatSocket {
     // A refusal by the server (e.g. "unauthorized") stops socket.io-client's own retries; keep trying with a new login.
     if (!socket.active) window.setTimeout(() => socket.connect(), 2000);
   });
-  socket.on("session_expired", ({ reason }) => {
+  events.on("session_expired", ({ reason }) => {
     setStatus("reconnecting", `session ended (${reason}); signing in again…`);
   });
 
-  socket.on("message", (message, roomPositions) => {
+  events.on("message", (message, roomPositions) => {
     positions.remember(roomPositions);
     if (state.away) state.recoveredCount += 1;
     addMessage(message);
   });
-  socket.on("user_typing", (event) => onTyping(event));
+  events.on("user_typing", (event) => onTyping(event));
+  // Who is in the joined chat: the join ack lists them, then presence_join / presence_leave keep the list live.
+  events.on("presence_join", (event) => {
+    if (presenceIn(event, "chat") && event.room === joinedRoom()) {
+      state.members.set(event.member.user_id, event.member.info.name);
+    }
+    renderMembers();
+  });
+  events.on("presence_leave", (event) => {
+    if (event.room === joinedRoom()) state.members.delete(event.member.user_id);
+    renderMembers();
+  });
   // The end-to-end tests drop the connection through this, as a network switch would.
   (window as unknown as { chatSocket: ChatSocket }).chatSocket = socket;
   return socket;
@@ -133,6 +152,8 @@ function addMessage(message: MessageEvent): void {
   {
     const list = state.messages.get(message.chat_id) ?? [];
     if (!list.some((m) => m.id === message.id)) list.push(message);
+    // Live messages can overtake the history a page loads on joining: keep the chat in the order they were sent.
+    list.sort((a, b) => Date.parse(a.sent_at) - Date.parse(b.sent_at));
     state.messages.set(message.chat_id, list);
     if (message.chat_id === state.current) {
       state.typists.delete(message.author);
@@ -146,6 +167,21 @@ function addPublications(publications: Publication[]): number {
   const messages = publications.filter((p) => p.event === "message").map((p) => p.data as MessageEvent);
   messages.forEach(addMessage);
   return messages.length;
+}
+
+function joinedRoom(): string | null {
+  return state.joined === null ? null : chatRoom({ chat_id: state.joined });
+}
+
+function reportInvalid({ event, kind, issues }: InvalidPayload): void {
+  // A server or proxy that does not speak these types: say so instead of rendering half a message.
+  const where = issues.map((issue) => `${issue.path.join(".") || "payload"}: ${issue.message}`).join("; ");
+  const invalid = byId("invalid");
+  invalid.hidden = false;
+  invalid.dataset.event = event;
+  const what = kind === "ack" ? `reply to “${event}”` : `“${event}”`;
+  invalid.textContent = `Ignored a malformed ${what} from the server (${where}).`;
+  console.warn("eventbus: invalid", kind, event, issues);
 }
 
 function showTransport(socket: ChatSocket): void {
@@ -163,28 +199,31 @@ function setStatus(kind: "connecting" | "connected" | "reconnecting" | "offline"
 function openChat(socket: ChatSocket, chatId: string): void {
   if (state.current === chatId) return;
   if (state.current !== null && state.joined === state.current && socket.connected) {
-    socket.emit("leave_chat", { chat_id: state.current }, () => undefined);
+    events.emit("leave_chat", { chat_id: state.current }, () => undefined);
   }
   state.current = chatId;
   state.joined = null;
   state.typists.clear();
+  state.members.clear();
+  renderMembers();
   history.replaceState(null, "", linkTo({ chat: chatId }));
   showNotice(null);
   renderChats(socket);
   renderMessages();
   renderTyping();
   renderComposer();
-  if (socket.connected) join(socket, chatId);
+  if (socket.connected) join(chatId);
 }
 
-function join(socket: ChatSocket, chatId: string): void {
+function join(chatId: string): void {
   const room = chatRoom({ chat_id: chatId });
   // With this chat's messages on screen, ask for what came after them; a fresh page loads the last ones instead.
   const since = state.messages.has(chatId) ? positions.since(room) : undefined;
-  socket.emit("join_chat", { chat_id: chatId, since }, (ack) => {
+  events.emit("join_chat", { chat_id: chatId, since }, (ack) => {
     if (state.current !== chatId) return; // the user moved on meanwhile
     if (ack.ok) {
       state.joined = chatId;
+      state.members = new Map(ack.members.map((member) => [member.user_id, member.info.name]));
       if (byId("notice").dataset.kind === "refusal") showNotice(null);
       positions.remember({ [ack.room]: ack.position });
       if (ack.recovered) {
@@ -193,11 +232,12 @@ function join(socket: ChatSocket, chatId: string): void {
       } else {
         // First visit, or away for longer than the chat's history: start from its last messages.
         if (since !== undefined) state.messages.delete(chatId);
-        socket.emit("history", { room, limit: HISTORY_LIMIT }, (reply) => {
+        events.emit("history", { room, limit: HISTORY_LIMIT }, (reply) => {
           if (reply.ok && state.current === chatId) addPublications(reply.data.publications);
         });
       }
       renderMessages();
+      renderMembers();
     } else {
       state.joined = null;
       showNotice(refusal(chatId, ack), "refusal");
@@ -227,38 +267,38 @@ function showNotice(text: string | null, kind: "info" | "refusal" | "recovered" 
 
 // ---- sending --------------------------------------------------------------------------------------------------------
 
-function send(socket: ChatSocket, text: string): void {
+function send(text: string): void {
   const chatId = state.joined;
   if (chatId === null || text.trim() === "") return;
-  socket.emit("send_message", { chat_id: chatId, text }, (ack) => {
+  events.emit("send_message", { chat_id: chatId, text }, (ack) => {
     if (!ack.ok) showNotice(`Your message was not sent: ${ack.error.message} (${ack.error.code}).`);
   });
-  stopTyping(socket);
+  stopTyping();
 }
 
-function typed(socket: ChatSocket, text: string): void {
+function typed(text: string): void {
   const chatId = state.joined;
   if (chatId === null) return;
   if (text === "") {
-    stopTyping(socket);
+    stopTyping();
     return;
   }
   // Tell the others again before their indicator runs out, not on every keystroke.
   if (Date.now() - state.typingSentAt > state.typingTtl / 2) {
     state.typingSentAt = Date.now();
-    socket.emit("typing", { chat_id: chatId, typing: true }, (ack) => {
+    events.emit("typing", { chat_id: chatId, typing: true }, (ack) => {
       if (ack.ok) state.typingTtl = ack.data.ttl_ms;
     });
   }
   window.clearTimeout(idleTimer);
-  idleTimer = window.setTimeout(() => stopTyping(socket), IDLE_TYPING_MS);
+  idleTimer = window.setTimeout(() => stopTyping(), IDLE_TYPING_MS);
 }
 
-function stopTyping(socket: ChatSocket): void {
+function stopTyping(): void {
   window.clearTimeout(idleTimer);
   if (state.typingSentAt === 0 || state.joined === null) return;
   state.typingSentAt = 0;
-  socket.emit("typing", { chat_id: state.joined, typing: false }, () => undefined);
+  events.emit("typing", { chat_id: state.joined, typing: false }, () => undefined);
 }
 
 function onTyping(event: UserTypingEvent): void {
@@ -328,6 +368,12 @@ function renderTyping(): void {
   }
 }
 
+function renderMembers(): void {
+  const people = [...state.members.entries()].sort(([, a], [, b]) => a.localeCompare(b));
+  const items = people.map(([id, name]) => h("li", { "data-user": id, class: id === state.me ? "me" : "" }, name));
+  replaceChildren(byId("members"), items);
+}
+
 function renderComposer(): void {
   const ready = state.joined !== null && state.joined === state.current;
   byId<HTMLInputElement>("text").disabled = !ready;
@@ -360,10 +406,10 @@ async function start(user: string): Promise<void> {
   const input = byId<HTMLInputElement>("text");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    send(socket, input.value);
+    send(input.value);
     input.value = "";
   });
-  input.addEventListener("input", () => typed(socket, input.value));
+  input.addEventListener("input", () => typed(input.value));
   openChat(socket, params.get("chat") ?? state.chats[0]?.id ?? "general");
 }
 

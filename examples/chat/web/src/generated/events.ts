@@ -8,7 +8,12 @@ export interface AckError {
   errors?: FieldError[] | null;
 }
 
-/** Members of one chat; only the chat's members may join. It keeps its last 100 messages for an hour. */
+/** What the others in a chat see of someone in it. */
+export interface ChatMember {
+  name: string;
+}
+
+/** Members of one chat; only members may join, the page shows who is in it, and it keeps 100 messages an hour. */
 export interface ChatRoom {
   chat_id: string;
 }
@@ -87,6 +92,35 @@ export interface MessageEvent {
 /** Every message posted anywhere, for the operators. */
 export type MonitoringRoom = Record<string, never>;
 
+/** A user's first connection entered a presence room (sent to the others in it, once per user). */
+export interface PresenceJoinEvent {
+  room: string;
+  member: PresenceMember;
+}
+
+/**
+ * The ack of a join to a presence room: ``{"ok": true, "room": "chat:42", "members": [...]}``.
+ *
+ * ``members`` includes the joiner, sorted by user id.
+ */
+export interface PresenceJoinOk {
+  ok: true;
+  room: string;
+  members: PresenceMember[];
+}
+
+/** A user's last connection left a presence room, disconnected, or its server process died. */
+export interface PresenceLeaveEvent {
+  room: string;
+  member: PresenceMember;
+}
+
+/** The members of a presence room, sorted by user id: the data of the ``presence`` ack. */
+export interface PresenceList {
+  room: string;
+  members: PresenceMember[];
+}
+
 /**
  * One user present in a room, whatever their number of connections there.
  *
@@ -96,6 +130,11 @@ export type MonitoringRoom = Record<string, never>;
 export interface PresenceMember {
   user_id: string;
   info: { [key: string]: unknown };
+}
+
+/** Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits. */
+export interface PresenceQuery {
+  room: string;
 }
 
 /** One event of a room's history: its name, its payload and its offset in the room's stream. */
@@ -170,6 +209,9 @@ export interface UserTypingEvent {
 /** The ack of a join or leave: `{ ok: true, room }`, or why it was refused. */
 export type JoinAck = JoinOk | ErrorAck;
 
+/** The ack of a join to a presence room: `{ ok: true, room, members }`, or why it was refused. */
+export type PresenceJoinAck = PresenceJoinOk | ErrorAck;
+
 /** The ack of a join to a history room: `{ ok: true, room, recovered, position, publications }`. */
 export type HistoryJoinAck = HistoryJoinOk | ErrorAck;
 
@@ -206,10 +248,58 @@ export type EventAck<T> = { ok: true; data: T } | ErrorAck;
 /** The ack of a client event whose success carries no data. */
 export type EmptyAck = { ok: true } | ErrorAck;
 
+/** The `info` of presence members, by room prefix: what each room's `presence_info` returns. */
+export interface PresenceInfo {
+  chat: ChatMember;
+}
+
+/** The names of each presence room, by prefix. */
+export interface PresenceRoomName {
+  chat: `chat:${string}`;
+}
+
+/** A member of a presence room with the given prefix: `info` is what that room's `presence_info` returns. */
+export interface PresenceMemberIn<P extends keyof PresenceInfo> {
+  user_id: string;
+  info: PresenceInfo[P];
+}
+
+/** `presence_join` / `presence_leave`, one variant per presence room: narrow it with `presenceIn(event, prefix)`. */
+export type PresenceEventIn<P extends keyof PresenceInfo = keyof PresenceInfo> = {
+  [K in P]: { room: PresenceRoomName[K]; member: PresenceMemberIn<K> };
+}[P];
+
+/** The data of the `presence` ack, one variant per presence room: narrow it with `presenceIn(list, prefix)`. */
+export type PresenceListIn<P extends keyof PresenceInfo = keyof PresenceInfo> = {
+  [K in P]: { room: PresenceRoomName[K]; members: PresenceMemberIn<K>[] };
+}[P];
+
+/** The ack of a join to the presence room with the given prefix: `{ ok: true, room, members }`, or why not. */
+export type PresenceJoinAckIn<P extends keyof PresenceInfo> =
+  | { ok: true; room: PresenceRoomName[P]; members: PresenceMemberIn<P>[] }
+  | ErrorAck;
+
+/** Whether a presence event or list is about a room with the given prefix (then its `info` is typed for it). */
+export function presenceIn<T extends { room: string }, P extends keyof PresenceInfo>(
+  value: T,
+  prefix: P,
+): value is Extract<T, { room: PresenceRoomName[P] }> {
+  return value.room === prefix || value.room.startsWith(`${prefix}:`);
+}
+
+/** The ack of a join to a presence room that also keeps history: `HistoryJoinOk` with its members typed. */
+export type HistoryPresenceJoinAckIn<P extends keyof PresenceInfo> =
+  | (Omit<HistoryJoinOk, "room" | "members"> & { room: PresenceRoomName[P]; members: PresenceMemberIn<P>[] })
+  | ErrorAck;
+
 /** Events the server sends: `socket.on(name, (payload) => ...)`. */
 export interface ServerToClientEvents {
   /** A message posted in a chat, from the page (``send_message``) or over HTTP. */
   message: (payload: MessageEvent, positions?: RoomPositions) => void;
+  /** A user's first connection entered a presence room (sent to the others in it, once per user). */
+  presence_join: (payload: PresenceEventIn, positions?: RoomPositions) => void;
+  /** A user's last connection left a presence room, disconnected, or its server process died. */
+  presence_leave: (payload: PresenceEventIn, positions?: RoomPositions) => void;
   /**
    * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
    *
@@ -234,11 +324,13 @@ export interface ClientToServerEvents {
   /** Join the room `business_monitoring`. */
   join_business_monitoring: (payload: MonitoringRoom, callback: (ack: JoinAck) => void) => void;
   /** Join the room `chat:{chat_id}`. */
-  join_chat: (payload: ChatRoom & { since?: StreamPosition | null }, callback: (ack: HistoryJoinAck) => void) => void;
+  join_chat: (payload: ChatRoom & { since?: StreamPosition | null }, callback: (ack: HistoryPresenceJoinAckIn<"chat">) => void) => void;
   /** Leave the room `business_monitoring`. */
   leave_business_monitoring: (payload: MonitoringRoom, callback: (ack: JoinAck) => void) => void;
   /** Leave the room `chat:{chat_id}`. */
   leave_chat: (payload: ChatRoom, callback: (ack: JoinAck) => void) => void;
+  /** Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits. */
+  presence: (payload: PresenceQuery, callback: (ack: EventAck<PresenceListIn>) => void) => void;
   /** Post a message to a chat the sender is a member of. */
   send_message: (payload: SendMessage, callback: (ack: EventAck<MessageAck>) => void) => void;
   /** Tell the chat's other members that the sender is (or stopped) typing. */
