@@ -15,6 +15,7 @@ from events.exceptions import (
     NameConflictError,
     WrongApplicationError,
 )
+from events.history import HistoryJoinOk, HistoryList, HistoryQuery, Publication, StreamPosition
 from events.presence import (
     PresenceJoinEvent,
     PresenceJoinOk,
@@ -33,6 +34,9 @@ __all__ = [
     "ClientEvent",
     "Event",
     "EventsError",
+    "HistoryJoinOk",
+    "HistoryList",
+    "HistoryQuery",
     "InvalidNameError",
     "InvalidTargetError",
     "MissingTargetsError",
@@ -43,10 +47,12 @@ __all__ = [
     "PresenceList",
     "PresenceMember",
     "PresenceQuery",
+    "Publication",
     "Room",
     "RoomKey",
     "SessionEndedEvent",
     "SessionExpiredEvent",
+    "StreamPosition",
     "Target",
     "Targets",
     "User",

@@ -177,6 +177,7 @@ async def _publish(
         room_args += [name, str(room.history), str(max(1, int(room.history_ttl * 1000)))]
     argv = [manager.channel, manager._encode(message), new_epoch(), window, max_packets, *room_args]
     try:
-        await history.client().eval(_PUBLISH, len(keys), *keys, *argv)
+        async with history.slots:
+            await history.client().eval(_PUBLISH, len(keys), *keys, *argv)
     except RedisError as exc:
         raise manager._publish_failed(message, exc) from exc

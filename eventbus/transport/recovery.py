@@ -19,6 +19,7 @@ message: a forged offset can at worst make a client's next recovery fail or skip
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,9 @@ __all__ = ["RedisRecoveryLog", "recovery_log_for"]
 logger = library_logger(__name__)
 
 READ_BATCH = 1000
+CONCURRENCY = 32
+"""Redis calls at once per log: redis-py's pool holds 100 connections and raises beyond, and a thousand clients
+dropping together (a network blip, a load balancer restart) would each save a session at the same moment."""
 
 # KEYS: stream, epoch. ARGV: after (exclusive), upto (inclusive), count.
 # Returns {epoch or '', max deleted id, entries}: entries are complete when max deleted <= after.
@@ -79,6 +83,7 @@ class RedisRecoveryLog(RecoveryLog):
         )
         self._position = ""
         self._redis: Any = None
+        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     def __repr__(self) -> str:
         return f"RedisRecoveryLog({self.manager.safe_url!r}, key={self.stream_key!r}, window={self.window:g})"
@@ -116,9 +121,10 @@ class RedisRecoveryLog(RecoveryLog):
         entries: list[Entry] = []
         cursor = _stream_id(after)
         while True:
-            found_epoch, deleted, batch = await self._client().eval(
-                _READ, 2, self.stream_key, self.epoch_key, cursor, _stream_id(upto), str(READ_BATCH)
-            )
+            async with self._slots:
+                found_epoch, deleted, batch = await self._client().eval(
+                    _READ, 2, self.stream_key, self.epoch_key, cursor, _stream_id(upto), str(READ_BATCH)
+                )
             if found_epoch.decode() != epoch or not _not_after(deleted.decode(), _stream_id(after)):
                 return None  # the stream was lost (new epoch) or trimmed past the client's offset
             for stream_id, fields in batch:
@@ -147,11 +153,13 @@ class RedisRecoveryLog(RecoveryLog):
 
     async def save(self, session: Session) -> None:
         key = self.session_prefix + session.pid
-        await self._client().set(key, json.dumps(session.to_json()), px=max(1, int(self.window * 1000)))
+        async with self._slots:
+            await self._client().set(key, json.dumps(session.to_json()), px=max(1, int(self.window * 1000)))
 
     async def take(self, pid: str) -> Session | None:
         try:
-            raw = await self._client().getdel(self.session_prefix + pid)
+            async with self._slots:
+                raw = await self._client().getdel(self.session_prefix + pid)
         except RedisError:
             logger.exception("could not read recovery session from Redis at %s", self.manager.safe_url)
             return None

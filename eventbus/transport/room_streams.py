@@ -15,10 +15,12 @@ ack, so `RedisRoomHistory.hold` keeps it from the live copy (see `skip_for`).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from eventbus.history.recovery import new_epoch
 from eventbus.history.rooms import MemoryRoomHistory, RoomHistory
+from eventbus.transport.recovery import CONCURRENCY
 from eventbus.transport.redis_manager import RedisManager
 from events.history import Publication, StreamPosition
 
@@ -68,6 +70,7 @@ class RedisRoomHistory(RoomHistory):
         self._redis: Any = None
         self._seen: dict[str, StreamPosition] = {}
         self._held: dict[str, dict[str, StreamPosition]] = {}  # room -> sid -> position it got in its join ack
+        self.slots = asyncio.Semaphore(CONCURRENCY)  # calls at once on client(): see recovery.CONCURRENCY
 
     def __repr__(self) -> str:
         return f"RedisRoomHistory({self.manager.safe_url!r}, channel={self.manager.channel!r}, app={self.namespace!r})"
@@ -124,7 +127,8 @@ class RedisRoomHistory(RoomHistory):
     async def _run(self, room: type[Room], name: str, mode: str, arg: str) -> tuple[StreamPosition, list[Publication]]:
         ttl = str(max(1, int(room.history_ttl * 1000)))
         keys = self.keys(name)
-        epoch, top, entries = await self.client().eval(_READ, 2, *keys, new_epoch(), ttl, mode, arg)
+        async with self.slots:
+            epoch, top, entries = await self.client().eval(_READ, 2, *keys, new_epoch(), ttl, mode, arg)
         position = StreamPosition(offset=int(top), epoch=epoch.decode())
         publications = [p for p in (self._publication(entry_id, fields) for entry_id, fields in entries) if p]
         return position, publications

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 import pytest
 
 from eventbus import EventBus, JWTAuth
+from eventbus.history.recovery import Session
+from eventbus.transport.recovery import RedisRecoveryLog
+from eventbus.transport.redis_manager import RedisManager
 from tests.clients import PyClient
 from tests.redis_server import RedisServer
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
@@ -61,3 +65,17 @@ async def test_client_recovers_on_the_other_process(
     await bus_a.broadcast(MessageEvent(chat_id="42", text="after"))
     received = await alice.inbox.wait_for("message", 7)
     assert [m["text"] for m in received] == ["before", *(f"missed {n}" for n in range(5)), "after"]
+
+
+async def test_many_sessions_saved_at_once_all_land(redis_server: RedisServer) -> None:
+    # A thousand clients dropping together each save a session: more at once than redis-py's pool of 100 holds.
+    manager = RedisManager(redis_server.url, channel=f"burst-{uuid.uuid4().hex[:8]}", write_only=True)
+    log = RedisRecoveryLog(manager, window=60)
+    try:
+        sessions = [Session(f"pid{n}", f"sid{n}", "/", "alice", "e:0-0", {f"sid{n}": "e:0-0"}) for n in range(300)]
+        await asyncio.gather(*(log.save(session) for session in sessions))
+        taken = await asyncio.gather(*(log.take(session.pid) for session in sessions))
+        assert [session.sid if session else None for session in taken] == [f"sid{n}" for n in range(300)]
+    finally:
+        await log.stop()
+        await manager.close()
