@@ -16,6 +16,8 @@ ack, so `RedisRoomHistory.hold` keeps it from the live copy (see `skip_for`).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from eventbus.history.recovery import new_epoch
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from events import Room
 
 __all__ = ["RedisRoomHistory", "room_history_for"]
+
+SEEN_IDLE = 60.0
 
 
 def room_history_for(manager: socketio.AsyncManager | None, namespace: str) -> RoomHistory:
@@ -68,7 +72,7 @@ class RedisRoomHistory(RoomHistory):
         self.manager = manager
         self.namespace = namespace
         self._redis: Any = None
-        self._seen: dict[str, StreamPosition] = {}
+        self._seen: OrderedDict[str, tuple[str, int, float]] = OrderedDict()  # room -> epoch, offset, when
         self._held: dict[str, dict[str, StreamPosition]] = {}  # room -> sid -> position it got in its join ack
         self.slots = asyncio.Semaphore(CONCURRENCY)  # calls at once on client(): see recovery.CONCURRENCY
 
@@ -93,24 +97,31 @@ class RedisRoomHistory(RoomHistory):
         return [f"{base}:stream", f"{base}:meta"]
 
     def seen(self, room: str) -> StreamPosition | None:
-        return self._seen.get(room)
+        found = self._seen.get(room)
+        return None if found is None else StreamPosition(offset=found[1], epoch=found[0])
 
     def delivering(self, positions: dict[str, Any]) -> set[str]:
         """The listener is about to deliver an event at ``positions``: record them; the sids not to deliver it to."""
         skip: set[str] = set()
+        now = time.monotonic()
         for room, raw in positions.items():
-            position = StreamPosition.model_validate(raw)
-            self._seen[room] = position
+            epoch, offset = str(raw["epoch"]), int(raw["offset"])
+            self._seen[room] = (epoch, offset, now)
+            self._seen.move_to_end(room)
             held = self._held.get(room)
             if not held:
                 continue
             for sid, upto in list(held.items()):
-                if upto.epoch == position.epoch and position.offset <= upto.offset:
+                if upto.epoch == epoch and offset <= upto.offset:
                     skip.add(sid)  # already in its join ack
                 else:
                     del held[sid]  # events come in offset order: nothing older will follow
             if not held:
                 del self._held[room]
+        # A room idle for a minute is forgotten: a join reading its history meanwhile (milliseconds) would have seen
+        # any event delivered during the read come in here, so an absent room means none came.
+        while self._seen and next(iter(self._seen.values()))[2] < now - SEEN_IDLE:
+            self._seen.popitem(last=False)
         return skip
 
     def hold(self, sid: str, room: str, position: StreamPosition) -> None:
