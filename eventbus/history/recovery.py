@@ -10,7 +10,7 @@ memory, a flushed Redis): an offset of another epoch is never recovered from,
 so a client gets every missed packet or is told it got none (``recovered``
 false), never part of them.
 
-`MemoryRecoveryLog` serves one process; the Redis log (``eventbus.transport.redis_recovery``)
+`MemoryRecoveryLog` serves one process; the Redis log (``eventbus.transport.recovery``)
 keeps one stream per channel, so a client can come back on any process.
 """
 

@@ -16,7 +16,8 @@ needs more lives here, one module per concern:
   signature, and URL checks.
 * `testclient`: the engine.io client subclass behind `eventbus.testing`.
 * `server`: `Server`, python-socketio's server with the CONNECT reply's ``pid`` and packet replay;
-  `recovery`: recoverable emits and the Redis stream they are logged in (connection state recovery).
+  `publishing`: sends with offsets and room positions (one Lua script on Redis); `recovery`: the recovery
+  stream and sessions on Redis; `room_streams`: per-room history on Redis.
 
 Internals used, with the versions ``pyproject.toml`` pins (python-socketio 5.16-5.18,
 python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on the wire:
