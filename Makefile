@@ -81,7 +81,7 @@ pytest: install node redis-server chromium web
 
 test: lint typecheck docs pytest
 
-# The soak, outside `make test` (which runs a 12-second one): SOAK_SECONDS (default 600) of churning connections,
+# The soak, outside `make test` (which runs an 8-second one): SOAK_SECONDS (default 600) of churning connections,
 # stalled readers and broadcasts on a server process with Redis; report in soak-results/ (JSON, markdown, PNG).
 SOAK_SECONDS ?= 600
 soak: install redis-server
