@@ -31,7 +31,7 @@ from eventbus.observability.logfields import library_logger, log_fields
 from eventbus.observability.metrics import AppState
 from eventbus.observability.recorder import NO_RECORDER, UNKNOWN_EVENT, Recorder, disconnect_reason
 from eventbus.presence.service import Presence, query_presence
-from eventbus.transport.managers import disconnect_room, room_count
+from eventbus.transport.managers import disconnect_room, room_count, subscribe_rooms
 from eventbus.transport.publishing import emit_logged
 from eventbus.transport.room_streams import room_history_for
 from eventbus.transport.server import recoverable
@@ -379,6 +379,9 @@ class Application(Host):
         if type(room).presence:
             await self._presence.joined(sid, room)
             members = await self._presence.members(room)
+        # Sharded channels: the room's partition is subscribed before the history is read, so each later event
+        # is either in the catch-up or received live.
+        await subscribe_rooms(self.sio, self.namespace, [room.name])
         caught = await self._history.catch_up(type(room), room.name, since)
         self._history_outcomes["no_position" if since is None else str(caught.recovered).lower()] += 1
         await self.sio.enter_room(sid, room.name, namespace=self.namespace)  # local: does not suspend

@@ -196,6 +196,8 @@ class EventBus(Sender):
             signing_key=secret_key.get_secret_value() if secret_key else None,
             fast_emit=self.settings.fast_emit,
             coalesce_turns=self.settings.coalesce_turns,
+            sharding=self.settings.redis_sharding,
+            partitions=self.settings.redis_partitions,
         )
         self.sio = Server(
             async_mode="asgi",

@@ -98,8 +98,16 @@ class Emitter(_Publisher, Sender):
         redis_options: dict[str, Any] | None = None,
     ) -> None:
         url, channel, key = redis_config("Emitter", redis_url, channel, signing_key, settings)
-        self.manager = RedisManager(url, channel=channel, signing_key=key, write_only=True, redis_options=redis_options)
         settings = settings or EventBusSettings()
+        self.manager = RedisManager(
+            url,
+            channel=channel,
+            signing_key=key,
+            write_only=True,
+            redis_options=redis_options,
+            sharding=settings.redis_sharding,
+            partitions=settings.redis_partitions,
+        )
         # Like the servers: with EVENTBUS_RECOVERY_WINDOW, or to history rooms, events get offsets and positions.
         self._logging = RemoteLogging(
             self.manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets
@@ -191,7 +199,15 @@ class SyncEmitter(_Publisher):
         redis_options: dict[str, Any] | None = None,
     ) -> None:
         url, channel, key = redis_config("SyncEmitter", redis_url, channel, signing_key, settings)
-        self.manager = SyncRedisManager(url, channel=channel, signing_key=key, redis_options=redis_options)
+        settings = settings or EventBusSettings()
+        self.manager = SyncRedisManager(
+            url,
+            channel=channel,
+            signing_key=key,
+            redis_options=redis_options,
+            sharding=settings.redis_sharding,
+            partitions=settings.redis_partitions,
+        )
 
     def __enter__(self) -> SyncEmitter:
         self.start()

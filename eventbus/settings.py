@@ -114,6 +114,15 @@ class EventBusSettings(BaseSettings):
 
     redis_url: SecretStr | None = Field(default=None, description="Redis URL; unset means one process, in memory.")
     redis_channel: str = Field(default="eventbus", description="Redis pub/sub channel shared by the processes.")
+    redis_sharding: bool = Field(
+        default=False,
+        description="Room-sharded pub/sub: a room's messages go to one of `redis_partitions` channels, and a process "
+        "subscribes only to those of rooms it has members in. Off: one channel, every process gets every message. "
+        "Set it the same on every process and Emitter.",
+    )
+    redis_partitions: int = Field(
+        default=64, ge=1, le=16384, description="Partition channels of room-sharded pub/sub (`redis_sharding`)."
+    )
     redis_signing_key: SecretStr | None = Field(
         default=None, description="Shared key: every Redis message is signed (HMAC-SHA256), unsigned ones are dropped."
     )

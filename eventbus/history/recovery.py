@@ -148,6 +148,10 @@ class RecoveryLog(ABC):
     async def start(self) -> None:  # noqa: B027 - nothing to do in memory
         """Connect and find the current position (nothing to do in memory)."""
 
+    async def tail(self) -> str:
+        """The offset of the last packet logged by any process (this process's `position` in memory)."""
+        return self.position
+
     async def stop(self) -> None:  # noqa: B027 - nothing to do in memory
         """Release connections (nothing to do in memory)."""
 

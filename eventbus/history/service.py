@@ -45,6 +45,8 @@ class Wire(Protocol):
 
     async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None: ...
 
+    async def subscribe_rooms(self, namespace: str, rooms: list[str]) -> None: ...
+
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]: ...
 
     async def disconnect(self, sid: str, namespace: str | None = None) -> None: ...
@@ -131,6 +133,8 @@ class Recovery:
             after = offset if order == 1 else old.start
         kept = {room: at for room, at in old.rooms.items() if await self._may_rejoin(room, user, old.sid)}
         old.rooms = kept
+        # Sharded channels: listen to the rooms' partitions before reading what was missed (see `_start`).
+        await self.wire.subscribe_rooms(self.namespace, [room for room in kept if room != old.sid])
         missed, position = await self._catch_up(old, after, sid)
         new = Session(pid, sid, self.namespace, _id(user), position)
         rooms = [room for room in kept if room != old.sid]
@@ -159,6 +163,8 @@ class Recovery:
             after = head
 
     async def _start(self, sid: str, user: User | None, session: Session, rooms: dict[str, str]) -> None:
+        user_rooms = [UserRoom(user_id=user.id).name] if user is not None else []
+        await self.wire.subscribe_rooms(self.namespace, [*rooms, *user_rooms])
         if not session.start:
             session.start = self.log.position
         session.sid = sid

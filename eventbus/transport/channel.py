@@ -18,6 +18,7 @@ from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger
 from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.redis_url import redact
+from eventbus.transport.sharding import Partitions
 from eventbus.transport.signing import Signer, looks_signed
 
 logger = library_logger(__name__)
@@ -36,9 +37,17 @@ class Channel:
     signer: Signer | None
     recorder: Recorder = NO_RECORDER
     """Counts publish errors and dropped messages; the bus sets its own when metrics are on."""
+    partitions: Partitions | None
 
     def _setup_signing(self, signing_key: str | None) -> None:
         self.signer = Signer(signing_key, channel=self.channel) if signing_key else None
+
+    def _setup_sharding(self, sharding: bool, partitions: int) -> None:
+        self.partitions = Partitions(self.channel, partitions) if sharding else None
+
+    def _channel_for(self, message: dict[str, Any]) -> str:
+        """The channel ``message`` is published on: its room's partition when sharded, else the channel itself."""
+        return self.channel if self.partitions is None else self.partitions.channel_for(message)
 
     @property
     def safe_url(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventbus.exceptions import RedisUnavailableError
 from eventbus.observability.logfields import library_logger
@@ -11,6 +11,7 @@ from eventbus.presence.redis_store import RedisPresenceStore
 from eventbus.presence.store import MemoryPresenceStore, PresenceStore
 from eventbus.transport.fastpath import FastEmitManager, FastRedisManager
 from eventbus.transport.redis_manager import RedisManager
+from eventbus.transport.sharding import DEFAULT_PARTITIONS
 
 if TYPE_CHECKING:
     import socketio
@@ -29,6 +30,8 @@ def client_manager(
     signing_key: str | None = None,
     fast_emit: bool = True,
     coalesce_turns: int | None = None,
+    sharding: bool = False,
+    partitions: int = DEFAULT_PARTITIONS,
 ) -> socketio.AsyncManager | None:
     """The manager for ``redis_url`` (``None``: in memory).
 
@@ -36,7 +39,8 @@ def client_manager(
     queues one packet per recipient without python-socketio's task per recipient;
     ``fast_emit=False`` gives python-socketio's in-memory manager and `RedisManager` as they are.
     ``coalesce_turns`` (0 for none) is the fast managers' `WriteCoalescer` hold; ``None``, their default
-    (`COALESCE_TURNS` with Redis, 0 in memory).
+    (`COALESCE_TURNS` with Redis, 0 in memory). ``sharding``/``partitions``: room-sharded channels
+    (`eventbus.transport.sharding`).
 
     Example:
         >>> type(client_manager(None, channel="eventbus")).__name__
@@ -44,9 +48,15 @@ def client_manager(
         >>> client_manager(None, channel="eventbus", fast_emit=False) is None
         True
     """
+    options: dict[str, Any] = {
+        "channel": channel,
+        "signing_key": signing_key,
+        "sharding": sharding,
+        "partitions": partitions,
+    }
     if not fast_emit:
-        return RedisManager(redis_url, channel=channel, signing_key=signing_key) if redis_url else None
-    manager = FastRedisManager(redis_url, channel=channel, signing_key=signing_key) if redis_url else FastEmitManager()
+        return RedisManager(redis_url, **options) if redis_url else None
+    manager = FastRedisManager(redis_url, **options) if redis_url else FastEmitManager()
     if coalesce_turns is not None:
         manager.set_coalescing(coalesce_turns)
     return manager
@@ -97,6 +107,12 @@ async def start_manager(sio: socketio.AsyncServer) -> None:
                 f"Redis at {manager.safe_url} answers but channel {manager.channel!r} could not be subscribed to "
                 f"within {SUBSCRIBE_TIMEOUT:g}s; see the log above (does the ACL user allow SUBSCRIBE on it?)"
             ) from None
+
+
+async def subscribe_rooms(sio: socketio.AsyncServer, namespace: str, rooms: list[str]) -> None:
+    """With sharded channels, subscribe to the partitions of ``rooms`` now: before reading what a join replays."""
+    if isinstance(sio.manager, RedisManager):
+        await sio.manager.subscribe_rooms(namespace, rooms)
 
 
 async def stop_manager(sio: socketio.AsyncServer) -> None:

@@ -175,7 +175,7 @@ async def _publish(
     for room, name in history_rooms:
         keys += history.keys(name)
         room_args += [name, str(room.history), str(max(1, int(room.history_ttl * 1000)))]
-    argv = [manager.channel, manager._encode(message), new_epoch(), window, max_packets, *room_args]
+    argv = [manager._channel_for(message), manager._encode(message), new_epoch(), window, max_packets, *room_args]
     try:
         async with history.slots:
             await history.client().eval(_PUBLISH, len(keys), *keys, *argv)

@@ -93,7 +93,15 @@ class RedisRecoveryLog(RecoveryLog):
         return self._position
 
     def seen(self, offset: str) -> None:
-        self._position = offset
+        # With sharded channels, packets of different channels arrive out of offset order: keep the latest.
+        self._position = later(self._position, offset) if self._position else offset
+
+    async def tail(self) -> str:
+        client = self._client()
+        epoch, last = await client.get(self.epoch_key), await client.xrevrange(self.stream_key, count=1)
+        if epoch is None:
+            return self._position
+        return f"{epoch.decode()}:{last[0][0].decode() if last else '0-0'}"
 
     def _client(self) -> Any:
         if self._redis is None:

@@ -14,15 +14,20 @@ trusts the channel:
   forged, stale or replayed ones are dropped and logged.
 
 It also adds ``disconnect_room``: disconnect every socket in a room (all
-connections of a user) on every process.
+connections of a user) on every process, and, with ``sharding``, room-sharded
+channels (`eventbus.transport.sharding`): a process subscribes to the partition of
+a room when its first local member joins (before the join returns) and unsubscribes
+when the partition's last local room empties.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
+from collections import Counter
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +43,12 @@ from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger
 from eventbus.transport.channel import Channel
 from eventbus.transport.redis_url import check_url
+from eventbus.transport.sharding import (
+    DEFAULT_PARTITIONS,
+    WANT_TIMEOUT,
+    Subscriptions,
+    is_sharded_room,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -83,9 +94,18 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         signing_key: str | None = None,
         write_only: bool = False,
         redis_options: dict[str, Any] | None = None,
+        sharding: bool = False,
+        partitions: int = DEFAULT_PARTITIONS,
     ) -> None:
         super().__init__(check_url(url), channel=channel, write_only=write_only, redis_options=redis_options)
         self._setup_signing(signing_key)
+        self._setup_sharding(sharding, partitions)
+        self.subscriptions = Subscriptions(self.partitions) if self.partitions and not write_only else None
+        self._fences: dict[str, asyncio.Future[None]] = {}
+        self._fence_ids = itertools.count()
+        self.received: Counter[str] = Counter()
+        """Pub/sub messages received: ``control``, ``partition``, and ``unserved`` (a partition's message for a
+        room with no member on this process: the cost of sharing a partition with other rooms)."""
         self.subscribed = asyncio.Event()
         self.room_listener: RoomListener | None = None
         # Set when recovery / history rooms are on: a RedisRecoveryLog, and a RedisRoomHistory per application.
@@ -95,7 +115,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        return f"RedisManager({self.safe_url!r}, channel={self.channel!r}, signed={self.signer is not None})"
+        sharded = f", partitions={self.partitions.count}" if self.partitions else ""
+        return f"RedisManager({self.safe_url!r}, channel={self.channel!r}, signed={self.signer is not None}{sharded})"
 
     async def check(self) -> None:
         """Ping Redis; raise `RedisUnavailableError` naming the URL (password hidden) when it does not answer."""
@@ -113,6 +134,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 await listener
             self.thread = None
         self.subscribed.clear()
+        if self.subscriptions is not None:
+            await self.subscriptions.close()
         if self._publisher is not None:
             await self._publisher.aclose()
             self._publisher = None
@@ -153,7 +176,66 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             except Exception:  # one socket failing to close must not keep the others open
                 logger.exception("could not disconnect sid=%s", sid)
 
+    async def enter_room(self, sid: str, namespace: str, room: str, eio_sid: str | None = None) -> None:
+        # Subscribe before entering: the join's ack (sent after this returns) then comes after the partition's
+        # SUBSCRIBE was confirmed, so every message published after the ack reaches this process.
+        if self.subscriptions is not None and is_sharded_room(room) and self._holds(sid, namespace):
+            await self.subscriptions.want(namespace or "/", room)
+        await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+
+    async def subscribe_rooms(self, namespace: str, rooms: list[str]) -> None:
+        """Subscribe now to the partitions of ``rooms`` (no-op without sharding), before reading what a join replays.
+
+        A room the socket then fails to enter keeps its partition subscribed until a room of it empties.
+        With recovery on, the log's position is then brought up to the stream's tail (see `fence`).
+        """
+        if self.subscriptions is None:
+            return
+        for room in rooms:
+            if is_sharded_room(room):
+                await self.subscriptions.want(namespace or "/", room)
+        if self.recovery is not None:
+            # This process sees only its partitions' packets, so its position lags the stream. Every packet up to
+            # the tail read here was published before the PING of `fence`, so it has been through the listener
+            # (delivered, or not for us) once the PONG is back: the tail is then a true position.
+            tail = await self.recovery.tail()
+            await self.fence()
+            self.recovery.seen(tail)
+
+    async def fence(self) -> None:
+        """Return once the listener has handled every message Redis sent it before now (a PING on its connection)."""
+        subscriptions = self.subscriptions
+        pubsub = subscriptions.pubsub if subscriptions is not None else None
+        if pubsub is None:
+            return
+        token = f"eb-fence-{next(self._fence_ids)}"
+        waiter = self._fences[token] = asyncio.get_running_loop().create_future()
+        try:
+            await pubsub.ping(token)
+            await asyncio.wait_for(waiter, WANT_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("no PONG from the Redis subscription at %s (%s): a join goes ahead", self.safe_url, exc)
+        finally:
+            self._fences.pop(token, None)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: str) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        # Every way out of a room (leave, disconnect, close_room) comes through here.
+        if self.subscriptions is not None and is_sharded_room(room) and room not in self.rooms.get(namespace, {}):
+            self.subscriptions.released(namespace, room)
+
+    def _holds(self, sid: str, namespace: str) -> bool:
+        return bool(self.is_connected(sid, namespace) or self.is_pre_connected(sid, namespace))
+
     async def _handle_enter_room(self, message: dict[str, Any]) -> None:
+        sid, room, namespace = message.get("sid"), message.get("room"), message.get("namespace") or "/"
+        if (
+            self.subscriptions is not None
+            and is_sharded_room(room)
+            and isinstance(sid, str)
+            and self._holds(sid, namespace)
+        ):
+            await self.subscriptions.want(namespace, str(room))
         await super()._handle_enter_room(message)
         await self._tell_room_listener(message, entered=True)
 
@@ -188,14 +270,20 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
 
     async def _publish(self, data: dict[str, Any]) -> Any:
         try:
-            return await self._client().publish(self.channel, self._encode(data))
+            return await self._client().publish(self._channel_for(data), self._encode(data))
         except (RedisError, OSError) as exc:
             raise self._publish_failed(data, exc) from exc
 
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         channel = self.channel.encode()
         async for message in self._subscription():
-            if message.get("channel") != channel or message.get("type") != "message":
+            if message.get("type") not in ("message", "smessage"):
+                continue
+            if message.get("channel") == channel:
+                self.received["control"] += 1
+            elif self.partitions is not None and message.get("channel", b"").decode() in self.partitions.names:
+                self.received["partition"] += 1
+            else:
                 continue
             raw, positions, offset = message["data"], None, None
             # A logged emit, published with its room positions and offset (eventbus.transport.publishing).
@@ -205,6 +293,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 offset, _, raw = raw[5:].partition(b" ")
             decoded = self._decode(raw)
             if decoded is None:
+                continue
+            if message.get("channel") != channel and self._unserved(decoded):
+                self.received["unserved"] += 1
                 continue
             if (offset is not None or positions is not None) and decoded.get("method") == "emit":
                 await self._deliver_logged(decoded, positions, offset)
@@ -239,6 +330,16 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         except Exception:
             logger.exception("could not deliver a recoverable emit of %r", message.get("event"))
 
+    def _fenced(self, data: Any) -> None:
+        token = data.decode() if isinstance(data, bytes) else str(data)
+        waiter = self._fences.pop(token, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _unserved(self, message: dict[str, Any]) -> bool:
+        room = self.partitions.room_of(message) if self.partitions is not None else None
+        return room is not None and room not in self.rooms.get(message.get("namespace") or "/", {})
+
     def _log_subscribed(self, lost_at: float | None) -> None:
         if lost_at is None:
             logger.info("listening on Redis at %s channel %r", self.safe_url, self.channel)
@@ -259,10 +360,22 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             client = self._new_client(redis.asyncio, AsyncRetry(NoBackoff(), 0))
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(self.channel)
+                subscriptions = self.subscriptions
+                if subscriptions is None:
+                    await pubsub.subscribe(self.channel)
+                else:
+                    await pubsub.subscribe(*subscriptions.channels())
+                    subscriptions.pubsub = pubsub
                 async for message in pubsub.listen():
+                    if message.get("type") == "pong":
+                        self._fenced(message.get("data"))
+                        continue
                     if message.get("type") != "subscribe":
                         yield message
+                        continue
+                    if message.get("channel") != self.channel.encode():
+                        if subscriptions is not None:
+                            subscriptions.confirmed(message["channel"].decode())
                         continue
                     # Confirmed by Redis: only from here on does this process receive what is published.
                     self.subscribed.set()
@@ -270,6 +383,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                     delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
+                if self.subscriptions is not None:
+                    self.subscriptions.lost()
                 if lost_at is None:
                     lost_at = time.monotonic()
                     logger.error("lost the Redis subscription at %s: %s", self.safe_url, exc)
@@ -297,10 +412,18 @@ class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
     name = "eventbus-redis-sync"
 
     def __init__(
-        self, url: str, *, channel: str, signing_key: str | None = None, redis_options: dict[str, Any] | None = None
+        self,
+        url: str,
+        *,
+        channel: str,
+        signing_key: str | None = None,
+        redis_options: dict[str, Any] | None = None,
+        sharding: bool = False,
+        partitions: int = DEFAULT_PARTITIONS,
     ) -> None:
         super().__init__(check_url(url), channel=channel, write_only=True, redis_options=redis_options)
         self._setup_signing(signing_key)
+        self._setup_sharding(sharding, partitions)
         # Created now (redis-py connects lazily), so threads sharing the emitter never race to create it.
         self._publisher: Any = self._new_client(redis, Retry(NoBackoff(), 1))
 
@@ -334,6 +457,6 @@ class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
 
     def _publish(self, data: dict[str, Any]) -> Any:
         try:
-            return self._client().publish(self.channel, self._encode(data))
+            return self._client().publish(self._channel_for(data), self._encode(data))
         except (RedisError, OSError) as exc:
             raise self._publish_failed(data, exc) from exc

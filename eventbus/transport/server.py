@@ -65,6 +65,12 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]  # python-socketio shi
         """Drop what `add_to_connect_reply` kept for ``sid`` (a connect refused after it)."""
         self._connect_extras.pop((namespace, sid), None)
 
+    async def subscribe_rooms(self, namespace: str, rooms: list[str]) -> None:
+        """With room-sharded channels, subscribe to the partitions of ``rooms`` before a join reads what it replays."""
+        subscribe = getattr(self.manager, "subscribe_rooms", None)
+        if subscribe is not None:
+            await subscribe(namespace, rooms)
+
     async def resend(self, namespace: str, sid: str, packets: list[list[Any]]) -> None:
         """Send EVENT packets (each its data: name, arguments) to one socket of this process, in order."""
         eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
