@@ -12,6 +12,7 @@ needs more lives here, one module per concern:
 * `guard`: `InboundGuard`, the checks on what clients send before python-socketio's decoder.
 * `redis_manager`: `RedisManager`/`SyncRedisManager`, python-socketio's Redis
   managers with signing, checks and errors that say what failed.
+* `sharding`: room-sharded channels (``EVENTBUS_REDIS_SHARDING``): partitions and the dynamic subscriptions.
 * `channel`, `signing`, `redis_url`: the wire format of a pub/sub message, its HMAC
   signature, and URL checks.
 * `testclient`: the engine.io client subclass behind `eventbus.testing`.
@@ -26,7 +27,10 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   (`fastpath`, `managers`);
 * python-socketio ``AsyncPubSubManager._publish``, ``_listen``, ``_handle_emit``,
   ``_handle_enter_room``, ``_handle_leave_room`` and ``PubSubManager._handle_emit``,
-  overridden by `redis_manager`;
+  overridden by `redis_manager`; with sharding also ``AsyncPubSubManager.enter_room`` and
+  ``BaseManager.basic_leave_room`` (overridden: every way out of a room comes through it), ``is_pre_connected``
+  and the ``rooms`` table (read), and redis-py's ``PubSub.ping`` answered by a ``pong`` message in order
+  with the subscription's messages (`sharding`, `redis_manager`);
 * python-engineio ``AsyncServer.sockets`` and ``send_packet`` (wrapped), and
   ``AsyncSocket.queue``, ``closed``, ``last_ping``, ``upgraded`` (`fastpath`, `coalescing`);
 * python-socketio ``AsyncServer._send_packet``, ``_handle_eio_disconnect``, ``manager.eio_sid_from_sid``

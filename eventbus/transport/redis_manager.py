@@ -229,13 +229,14 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
 
     async def _handle_enter_room(self, message: dict[str, Any]) -> None:
         sid, room, namespace = message.get("sid"), message.get("room"), message.get("namespace") or "/"
+        # Run by the listener, which reads the SUBSCRIBE confirmation: waiting for it here would block on itself.
         if (
             self.subscriptions is not None
             and is_sharded_room(room)
             and isinstance(sid, str)
             and self._holds(sid, namespace)
         ):
-            await self.subscriptions.want(namespace, str(room))
+            self.subscriptions.want_soon(namespace, str(room))
         await super()._handle_enter_room(message)
         await self._tell_room_listener(message, entered=True)
 

@@ -110,6 +110,13 @@ class Subscriptions:
             return  # no suspension: callers that enter rooms in one loop turn keep that property
         await self._sync(channel)
 
+    def want_soon(self, namespace: str, room: str) -> None:
+        """`want` without waiting, for the listener itself: it is the one that reads the confirmation."""
+        channel = self.partitions.of(room)
+        self.rooms.setdefault(channel, set()).add((namespace, room))
+        if channel not in self._active:
+            self._in_background(channel)
+
     def released(self, namespace: str, room: str) -> None:
         """``room`` has no local member any more: drop its partition when none of the partition's rooms has one."""
         channel = self.partitions.of(room)
@@ -118,9 +125,12 @@ class Subscriptions:
             return
         members.discard((namespace, room))
         if not members:
-            task = asyncio.get_running_loop().create_task(self._sync(channel))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._in_background(channel)
+
+    def _in_background(self, channel: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._sync(channel))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def confirmed(self, channel: str) -> None:
         """Redis confirmed a SUBSCRIBE of ``channel`` (called by the listener)."""

@@ -246,8 +246,13 @@ async def test_emitter_moves_and_disconnects_sockets_it_does_not_hold(
 
     await worker.join_room(sid, ChatRoom(chat_id="7"))
     # With sharded channels the move is on the control channel and the emit on the room's partition: the emit is
-    # ordered after the move once the holding process has subscribed, which it has when the socket is in the room.
-    await wait_until(lambda: "chat:7" in bus.sio.rooms(sid), "alice to be moved into chat:7")
+    # ordered after the move once the holding process has subscribed to the partition.
+    manager = bus.sio.manager
+
+    def subscribed() -> bool:
+        return manager.subscriptions is None or manager.partitions.of("chat:7") in manager.subscriptions.active
+
+    await wait_until(lambda: "chat:7" in bus.sio.rooms(sid) and subscribed(), "alice to be moved into chat:7")
     await worker.emit_to_room(ChatRoom(chat_id="7"), NoticeEvent(text="in"))
     await worker.leave_room(sid, "chat:7")
     await worker.emit_to_room("chat:7", NoticeEvent(text="out"))
