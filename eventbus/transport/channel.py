@@ -17,7 +17,7 @@ from eventbus.exceptions import PublishError, RedisUnavailableError, SignatureEr
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger
 from eventbus.observability.recorder import NO_RECORDER, Recorder
-from eventbus.transport.redis_url import redact
+from eventbus.transport.redis_url import cluster_nodes, is_cluster, redact
 from eventbus.transport.sharding import Partitions
 from eventbus.transport.signing import Signer, looks_signed
 
@@ -43,7 +43,9 @@ class Channel:
         self.signer = Signer(signing_key, channel=self.channel) if signing_key else None
 
     def _setup_sharding(self, sharding: bool, partitions: int) -> None:
-        self.partitions = Partitions(self.channel, partitions) if sharding else None
+        # A cluster copies a classic PUBLISH to every node: there, channels are always sharded (SPUBLISH).
+        self.cluster = is_cluster(self.redis_url)
+        self.partitions = Partitions(self.channel, partitions) if sharding or self.cluster else None
 
     def _channel_for(self, message: dict[str, Any]) -> str:
         """The channel ``message`` is published on: its room's partition when sharded, else the channel itself."""
@@ -78,6 +80,13 @@ class Channel:
 
     def _new_client(self, module: Any, retry: Any) -> Any:
         options = {"socket_connect_timeout": CONNECT_TIMEOUT, "retry": retry, **self.redis_options}
+        if self.cluster:
+            # redis-py's cluster client follows MOVED/ASK and refreshes its slot map after a failover itself.
+            nodes, credentials = cluster_nodes(self.redis_url)
+            startup = [module.cluster.ClusterNode(host, port) for host, port in nodes]
+            ssl = self.redis_url.lower().startswith("rediss")
+            options.pop("retry")
+            return module.cluster.RedisCluster(startup_nodes=startup, ssl=ssl, **{**options, **credentials})
         if urlsplit(self.redis_url).scheme == "redis+sentinel":
             sentinels, service, credentials = parse_redis_sentinel_url(self.redis_url)
             sentinel = module.sentinel.Sentinel(sentinels, **{**options, **credentials})

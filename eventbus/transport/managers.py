@@ -68,15 +68,21 @@ def presence_store_for(
     """Presence in memory for one process; in the manager's Redis, under its channel, for several.
 
     Each application has its own store: the same room name in two applications
-    is two rooms. Keys of an application other than ``/`` sit under
+    is two rooms. On a Redis Cluster the prefix is a hash tag (``{eventbus}:presence:...``).
+    Keys of an application other than ``/`` sit under
     ``{channel}:presence:{namespace}:presence:``, inside the ``{channel}:presence:*``
     pattern an ACL grants (the other keys of that prefix never start with ``/``).
     """
     if not isinstance(manager, RedisManager):
         return MemoryPresenceStore()
+    prefix = manager.channel if namespace == "/" else f"{manager.channel}:presence:{namespace}"
+    if manager.cluster:
+        # A hash tag puts every presence key of the application in one slot: its Lua scripts and transactions
+        # touch a room's keys and the process's index together (all on one master of the cluster).
+        prefix = f"{{{prefix}}}"
     return RedisPresenceStore(
         manager.new_client,
-        prefix=manager.channel if namespace == "/" else f"{manager.channel}:presence:{namespace}",
+        prefix=prefix,
         node_id=manager.host_id,
         ttl=settings.presence_ttl,
         interval=settings.presence_interval,

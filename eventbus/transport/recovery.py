@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from eventbus.exceptions import ConfigurationError
 from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, Session, later, new_epoch
 from eventbus.observability.logfields import library_logger
 from eventbus.transport.redis_manager import RedisManager
@@ -187,6 +188,13 @@ def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSe
     if not settings.recovery_window:
         return None
     if isinstance(manager, RedisManager):
+        if manager.cluster:
+            raise ConfigurationError(
+                "connection state recovery (EVENTBUS_RECOVERY_WINDOW) is not supported on a Redis Cluster yet: "
+                "its Lua script writes the deployment's one recovery stream and each room's stream in one step, "
+                "keys a cluster puts in different slots; use a plain Redis (redis://, with EVENTBUS_REDIS_SHARDING) "
+                "or set EVENTBUS_RECOVERY_WINDOW=0"
+            )
         if manager.recovery is None:
             manager.recovery = RedisRecoveryLog(
                 manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets

@@ -36,7 +36,7 @@ import redis.asyncio
 import socketio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from eventbus.observability import tracing
@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     """``(sid, room, entered)``: a socket of this process was put in or taken out of a room by another process."""
 
 logger = library_logger(__name__)
+
+CLUSTER_POLL = 0.01
+"""Seconds the cluster listener waits on one node's connection before trying the next (redis-py polls them)."""
 
 LISTEN_RETRY_MIN = 0.5
 LISTEN_RETRY_MAX = 5.0
@@ -271,7 +274,10 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
 
     async def _publish(self, data: dict[str, Any]) -> Any:
         try:
-            return await self._client().publish(self._channel_for(data), self._encode(data))
+            client, channel = self._client(), self._channel_for(data)
+            if self.cluster:
+                return await client.spublish(channel, self._encode(data))
+            return await client.publish(channel, self._encode(data))
         except (RedisError, OSError) as exc:
             raise self._publish_failed(data, exc) from exc
 
@@ -354,35 +360,58 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             time.monotonic() - lost_at,
         )
 
+    async def _received(self, pubsub: Any) -> AsyncIterator[dict[str, Any]]:
+        if not self.cluster:
+            async for message in pubsub.listen():
+                yield message
+            return
+        # redis-py's async ClusterPubSub has no listen(): it polls a connection per node holding our shard
+        # channels, in turn, each for up to CLUSTER_POLL seconds.
+        while True:
+            message = await pubsub.get_sharded_message(timeout=CLUSTER_POLL)
+            if message is None:
+                await asyncio.sleep(0)
+                continue
+            yield message
+
+    async def _subscribe(self, client: Any) -> Any:
+        if self.cluster:
+            await client.initialize()  # the slot map: ClusterPubSub needs it to find each channel's node
+        pubsub = client.pubsub()
+        subscriptions = self.subscriptions
+        if subscriptions is None:
+            await pubsub.subscribe(self.channel)
+            return pubsub
+        subscriptions.sharded_commands = self.cluster
+        await (pubsub.ssubscribe if self.cluster else pubsub.subscribe)(*subscriptions.channels())
+        subscriptions.pubsub = pubsub
+        return pubsub
+
     async def _subscription(self) -> AsyncIterator[dict[str, Any]]:
         delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
         while True:
             # No retries inside redis-py: a lost connection surfaces here, where it is logged and retried.
             client = self._new_client(redis.asyncio, AsyncRetry(NoBackoff(), 0))
-            pubsub = client.pubsub()
+            pubsub: Any = None
             try:
-                subscriptions = self.subscriptions
-                if subscriptions is None:
-                    await pubsub.subscribe(self.channel)
-                else:
-                    await pubsub.subscribe(*subscriptions.channels())
-                    subscriptions.pubsub = pubsub
-                async for message in pubsub.listen():
-                    if message.get("type") == "pong":
+                pubsub = await self._subscribe(client)
+                async for message in self._received(pubsub):
+                    kind = message.get("type")
+                    if kind == "pong":
                         self._fenced(message.get("data"))
                         continue
-                    if message.get("type") != "subscribe":
+                    if kind not in ("subscribe", "ssubscribe"):
                         yield message
                         continue
                     if message.get("channel") != self.channel.encode():
-                        if subscriptions is not None:
-                            subscriptions.confirmed(message["channel"].decode())
+                        if self.subscriptions is not None:
+                            self.subscriptions.confirmed(message["channel"].decode())
                         continue
                     # Confirmed by Redis: only from here on does this process receive what is published.
                     self.subscribed.set()
                     self._log_subscribed(lost_at)
                     delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
-            except (RedisError, OSError) as exc:
+            except (RedisError, RedisClusterException, OSError) as exc:
                 self.subscribed.clear()
                 if self.subscriptions is not None:
                     self.subscriptions.lost()
@@ -399,8 +428,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                         failures,
                     )
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                with contextlib.suppress(RedisError, RedisClusterException, OSError):
+                    if pubsub is not None:
+                        await pubsub.aclose()
                     await client.aclose()
             await asyncio.sleep(delay)
             if lost_at is not None and time.monotonic() - lost_at > LISTEN_RETRY_FAST_FOR:
@@ -458,6 +488,9 @@ class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
 
     def _publish(self, data: dict[str, Any]) -> Any:
         try:
-            return self._client().publish(self._channel_for(data), self._encode(data))
+            client, channel = self._client(), self._channel_for(data)
+            if self.cluster:
+                return client.spublish(channel, self._encode(data))
+            return client.publish(channel, self._encode(data))
         except (RedisError, OSError) as exc:
             raise self._publish_failed(data, exc) from exc

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from eventbus.exceptions import ConfigurationError
 
 # valkey:// URLs are left out on purpose: Valkey speaks the Redis protocol, so redis:// reaches it with redis-py.
-SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster", "rediss+cluster")
 _SECRET_QUERY_KEYS = frozenset({"password", "ssl_password"})
 # The netloc of a sentinel URL holds several hosts, which urlsplit cannot parse: match the userinfo by hand.
 _USERINFO = re.compile(r"^(?P<user>[^:@]*)(?::[^@]*)?@")
@@ -42,6 +42,36 @@ def redact(url: str) -> str:
         + (f"?{query}" if query else "")
         + (f"#{parts.fragment}" if parts.fragment else "")
     )
+
+
+def is_cluster(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://`` for TLS)."""
+    return url.partition("://")[0].lower().endswith("+cluster")
+
+
+def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """The ``host:port`` pairs of a cluster URL and its credentials (``username``, ``password``).
+
+    Example:
+        >>> cluster_nodes("redis+cluster://app:s3cret@10.0.0.1:7000,10.0.0.2:7000/")
+        ([('10.0.0.1', 7000), ('10.0.0.2', 7000)], {'username': 'app', 'password': 's3cret'})
+    """
+    netloc = url.partition("://")[2].partition("/")[0]
+    userinfo, _, hosts = netloc.rpartition("@")
+    credentials: dict[str, str] = {}
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        credentials = {k: unquote(v) for k, v in (("username", user), ("password", password)) if v}
+    nodes = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise ConfigurationError(
+                f"Redis Cluster URL must list host:port nodes, comma-separated (got {redact(url)!r}); "
+                "e.g. redis+cluster://user:password@10.0.0.1:7000,10.0.0.2:7000/"
+            )
+        nodes.append((name, int(port)))
+    return nodes, credentials
 
 
 def check_url(url: str) -> str:

@@ -45,6 +45,8 @@ async def stats(request: Request) -> JSONResponse:
             "fds": len(os.listdir("/proc/self/fd")),
             "tasks": len(asyncio.all_tasks()),
             "state": state_counts(bus),
+            # Pub/sub messages received by kind (control, partition, unserved) with Redis, {} in memory.
+            "redis_received": dict(getattr(bus.sio.manager, "received", {})),
             "queues": [
                 [socket.queue.total_bytes, socket.queue.stalled, socket.closed]
                 for socket in list(bus.sio.eio.sockets.values())
