@@ -387,6 +387,17 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         subscriptions.pubsub = pubsub
         return pubsub
 
+    def _confirms_channel(self, message: dict[str, Any]) -> bool:
+        # A PONG ends a fence; a partition's confirmation releases the joins waiting for it.
+        if message.get("type") == "pong":
+            self._fenced(message.get("data"))
+            return False
+        if message.get("channel") == self.channel.encode():
+            return True
+        if self.subscriptions is not None:
+            self.subscriptions.confirmed(message["channel"].decode())
+        return False
+
     async def _subscription(self) -> AsyncIterator[dict[str, Any]]:
         delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
         while True:
@@ -396,16 +407,10 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             try:
                 pubsub = await self._subscribe(client)
                 async for message in self._received(pubsub):
-                    kind = message.get("type")
-                    if kind == "pong":
-                        self._fenced(message.get("data"))
-                        continue
-                    if kind not in ("subscribe", "ssubscribe"):
+                    if message.get("type") not in ("subscribe", "ssubscribe", "pong"):
                         yield message
                         continue
-                    if message.get("channel") != self.channel.encode():
-                        if self.subscriptions is not None:
-                            self.subscriptions.confirmed(message["channel"].decode())
+                    if not self._confirms_channel(message):
                         continue
                     # Confirmed by Redis: only from here on does this process receive what is published.
                     self.subscribed.set()
