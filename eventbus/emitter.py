@@ -19,7 +19,7 @@ from eventbus.exceptions import ConfigurationError
 from eventbus.observability.logfields import library_logger
 from eventbus.sending import Exclude, Routing, Sender
 from eventbus.settings import EventBusSettings
-from eventbus.transport.publishing import RemoteLogging
+from eventbus.transport.publishing import RemoteLogging, history_room
 from eventbus.transport.redis_manager import RedisManager, SyncRedisManager
 from events import ANY_APP, Event, SessionEndedEvent, Target, Targets
 from events.registry import check_app_path
@@ -200,6 +200,9 @@ class SyncEmitter(_Publisher):
     ) -> None:
         url, channel, key = redis_config("SyncEmitter", redis_url, channel, signing_key, settings)
         settings = settings or EventBusSettings()
+        if settings.recovery_window:
+            # Its events would reach clients without offsets, so a recovered client would silently miss them.
+            raise ConfigurationError(_NOT_LOGGED.format(what="with EVENTBUS_RECOVERY_WINDOW set"))
         self.manager = SyncRedisManager(
             url,
             channel=channel,
@@ -273,9 +276,18 @@ class SyncEmitter(_Publisher):
         self.manager.disconnect_room(rooms[0], self.namespace)
 
     def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
+        logged = [name for name in rooms or [] if history_room(name, self.namespace)]
+        if logged and not (isinstance(event, Event) and type(event).volatile):
+            raise ConfigurationError(_NOT_LOGGED.format(what=f"to history rooms ({', '.join(logged)})"))
         sent = self._message(event, data, rooms, exclude)
         if sent is not None:
             self.manager.emit(sent.name, sent.data, namespace=self.namespace, room=sent.rooms, skip_sid=sent.exclude)
+
+
+_NOT_LOGGED = (
+    "SyncEmitter cannot send {what} yet: its events would miss the recovery and history streams, so clients "
+    "would silently lack them after a reconnect; use the async Emitter (asyncio.run(emitter.broadcast(event)))"
+)
 
 
 def _targets_of(event: Event) -> Targets:

@@ -30,7 +30,7 @@ from events import Room, registry
 if TYPE_CHECKING:
     import socketio
 
-__all__ = ["RemoteLogging", "emit_logged"]
+__all__ = ["RemoteLogging", "emit_logged", "history_room"]
 
 # KEYS: recovery stream, recovery epoch, then a stream and a meta hash per history room.
 # ARGV: channel, message, epoch candidate, recovery window ms ('0': no recovery), max packets,
@@ -123,7 +123,7 @@ class RemoteLogging:
         typed = registry.server_events.get(event, namespace)
         if getattr(typed, "volatile", False):
             return False
-        history_rooms = [(room, name) for name in rooms or [] if (room := _history_room(name, namespace))]
+        history_rooms = [(room, name) for name in rooms or [] if (room := history_room(name, namespace))]
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         if (self.recovery is None and not history_rooms) or Packet.data_is_binary(args):
             return False
@@ -139,7 +139,8 @@ class RemoteLogging:
             await history.close()
 
 
-def _history_room(name: str, namespace: str) -> type[Room] | None:
+def history_room(name: str, namespace: str) -> type[Room] | None:
+    """The history room class a room name belongs to in ``namespace``, or ``None`` when it keeps no history."""
     cls = registry.rooms.get(name.partition(":")[0], namespace)
     return cls if isinstance(cls, type) and issubclass(cls, Room) and cls.history else None
 

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from eventbus import Emitter, EventBus, JWTAuth, SyncEmitter, WrongApplicationError
+from eventbus import (
+    ConfigurationError,
+    Emitter,
+    EventBus,
+    EventBusSettings,
+    JWTAuth,
+    Room,
+    SyncEmitter,
+    WrongApplicationError,
+)
 from eventbus.testing import capture_broadcasts
 from tests.clients import PyClient
 from tests.eventbus.apps_sample import ADMIN, AdminChatRoom, AdminMessageEvent, AdminNoticeEvent
@@ -116,3 +125,20 @@ async def test_both_record_the_same_message_in_capture(
         ("message", {"chat_id": "42", "text": "hi"}, ["chat:42", "business_monitoring:1"], ["sid-1"], "/"),
         ("notice", {"text": "all"}, None, None, ADMIN),
     ]
+
+
+class LoggedRoom(Room, prefix="sync_logged", history=10):
+    room_id: str
+
+
+def test_the_blocking_emitter_refuses_what_it_cannot_log_for_recovery(redis_server: RedisServer) -> None:
+    with pytest.raises(ConfigurationError, match="SyncEmitter cannot send with EVENTBUS_RECOVERY_WINDOW set"):
+        SyncEmitter(redis_server.url, settings=EventBusSettings(recovery_window=60))
+    emitter = SyncEmitter(redis_server.url)
+    with (
+        capture_broadcasts(deliver=False) as sent,
+        pytest.raises(ConfigurationError, match=r"to history rooms \(sync_logged:1\)"),
+    ):
+        emitter.emit_to_room(LoggedRoom(room_id="1"), NoticeEvent(text="would be missing from the history"))
+    assert sent == []
+    emitter.close()
