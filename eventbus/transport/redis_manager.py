@@ -301,9 +301,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             decoded = self._decode(raw)
             if decoded is None:
                 continue
+            # Counted, not dropped: a logged emit still goes through the history and recovery bookkeeping below.
             if message.get("channel") != channel and self._unserved(decoded):
                 self.received["unserved"] += 1
-                continue
             if (offset is not None or positions is not None) and decoded.get("method") == "emit":
                 await self._deliver_logged(decoded, positions, offset)
                 continue
