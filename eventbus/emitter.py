@@ -200,9 +200,9 @@ class SyncEmitter(_Publisher):
     ) -> None:
         url, channel, key = redis_config("SyncEmitter", redis_url, channel, signing_key, settings)
         settings = settings or EventBusSettings()
-        if settings.recovery_window:
-            # Its events would reach clients without offsets, so a recovered client would silently miss them.
-            raise ConfigurationError(_NOT_LOGGED.format(what="with EVENTBUS_RECOVERY_WINDOW set"))
+        # With recovery on, its events would reach clients without offsets: a recovered client would silently miss
+        # them, so sends that would be logged are refused (volatile ones and joins, leaves, disconnects still work).
+        self._recovery = bool(settings.recovery_window)
         self.manager = SyncRedisManager(
             url,
             channel=channel,
@@ -276,16 +276,19 @@ class SyncEmitter(_Publisher):
         self.manager.disconnect_room(rooms[0], self.namespace)
 
     def _send(self, event: Event | str, data: Any, rooms: list[str] | None, exclude: Exclude) -> None:
-        logged = [name for name in rooms or [] if history_room(name, self.namespace)]
-        if logged and not (isinstance(event, Event) and type(event).volatile):
-            raise ConfigurationError(_NOT_LOGGED.format(what=f"to history rooms ({', '.join(logged)})"))
+        if not (isinstance(event, Event) and type(event).volatile):
+            if self._recovery:
+                raise ConfigurationError(_NOT_LOGGED.format(what="with EVENTBUS_RECOVERY_WINDOW set"))
+            logged = [name for name in rooms or [] if history_room(name, self.namespace)]
+            if logged:
+                raise ConfigurationError(_NOT_LOGGED.format(what=f"to history rooms ({', '.join(logged)})"))
         sent = self._message(event, data, rooms, exclude)
         if sent is not None:
             self.manager.emit(sent.name, sent.data, namespace=self.namespace, room=sent.rooms, skip_sid=sent.exclude)
 
 
 _NOT_LOGGED = (
-    "SyncEmitter cannot send {what} yet: its events would miss the recovery and history streams, so clients "
+    "SyncEmitter cannot send events {what} yet: its events would miss the recovery and history streams, so clients "
     "would silently lack them after a reconnect; use the async Emitter (asyncio.run(emitter.broadcast(event)))"
 )
 

@@ -132,8 +132,10 @@ class LoggedRoom(Room, prefix="sync_logged", history=10):
 
 
 def test_the_blocking_emitter_refuses_what_it_cannot_log_for_recovery(redis_server: RedisServer) -> None:
-    with pytest.raises(ConfigurationError, match="SyncEmitter cannot send with EVENTBUS_RECOVERY_WINDOW set"):
-        SyncEmitter(redis_server.url, settings=EventBusSettings(recovery_window=60))
+    recovering = SyncEmitter(redis_server.url, settings=EventBusSettings(recovery_window=60))
+    with pytest.raises(ConfigurationError, match="SyncEmitter cannot send events with EVENTBUS_RECOVERY_WINDOW set"):
+        recovering.emit_to_user("alice", NoticeEvent(text="would be missing after a reconnect"))
+    recovering.close()
     emitter = SyncEmitter(redis_server.url)
     with (
         capture_broadcasts(deliver=False) as sent,
