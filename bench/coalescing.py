@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
-from bench.processes import LoadGenerator, Redis, Server
-from bench.scenarios import _burst, _connect
+from bench.processes import Redis
+from bench.scenarios import side_by_side_bursts
 
 CLIENTS = 1000
 
@@ -25,16 +24,7 @@ CLIENTS = 1000
 def measure(turns: int, redis_url: str | None, messages: int, bursts: int) -> tuple[float, float]:
     """Median deliveries/s and server µs per delivery of ``bursts`` bursts of ``messages`` broadcasts."""
     os.environ["EVENTBUS_COALESCE_TURNS"] = str(turns)  # read by the server processes' EventBusSettings
-    servers = [Server("typed", redis_url=redis_url) for _ in range(2 if redis_url else 1)]
-    try:
-        with LoadGenerator() as loadgen:
-            _connect(loadgen, servers, CLIENTS, [["a"]])
-            time.sleep(0.5)
-            _burst(loadgen, servers, servers[0], 10, ["bench:a"], None)  # warm-up
-            runs = [_burst(loadgen, servers, servers[0], messages, ["bench:a"], None) for _ in range(bursts)]
-    finally:
-        for server in servers:
-            server.stop()
+    runs = side_by_side_bursts(redis_url, CLIENTS, messages, bursts)
     return (
         statistics.median(run["deliveries_per_s"] for run in runs),
         statistics.median(run["server_cpu_us_per_delivery"] for run in runs),

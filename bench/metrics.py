@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
-from bench.processes import LoadGenerator, Redis, Server
-from bench.scenarios import _burst, _connect
+from bench.processes import Redis
+from bench.scenarios import side_by_side_bursts
 
 CLIENTS = 1000
 
@@ -26,16 +25,7 @@ def measure(metrics: bool, redis_url: str | None, messages: int, bursts: int) ->
     """Median deliveries/s of ``bursts`` bursts of ``messages`` broadcasts."""
     os.environ["EVENTBUS_METRICS"] = "true" if metrics else "false"  # read by the server processes' settings
     os.environ.setdefault("EVENTBUS_MAX_CONNECTIONS_PER_USER", str(CLIENTS))  # the load generator is one user
-    servers = [Server("typed", redis_url=redis_url) for _ in range(2 if redis_url else 1)]
-    try:
-        with LoadGenerator() as loadgen:
-            _connect(loadgen, servers, CLIENTS, [["a"]])
-            time.sleep(0.5)
-            _burst(loadgen, servers, servers[0], 10, ["bench:a"], None)  # warm-up
-            runs = [_burst(loadgen, servers, servers[0], messages, ["bench:a"], None) for _ in range(bursts)]
-    finally:
-        for server in servers:
-            server.stop()
+    runs = side_by_side_bursts(redis_url, CLIENTS, messages, bursts)
     if not all(run["clients_missing"] == 0 and run["clients_duplicated"] == 0 for run in runs):
         raise RuntimeError("lost or duplicated deliveries")
     return float(statistics.median(run["deliveries_per_s"] for run in runs))

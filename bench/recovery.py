@@ -22,8 +22,8 @@ import time
 import tracemalloc
 from typing import Any
 
-from bench.processes import LoadGenerator, Redis, Server
-from bench.scenarios import _burst, _connect
+from bench.processes import Redis
+from bench.scenarios import side_by_side_bursts
 
 CLIENTS = 1000
 SETTINGS = {"off": ("0", "0"), "recovery": ("120", "0"), "recovery+history": ("120", "100")}
@@ -35,16 +35,7 @@ def measure(setting: str, redis_url: str | None, messages: int, bursts: int) -> 
     os.environ["EVENTBUS_RECOVERY_WINDOW"] = window  # read by the server processes' EventBusSettings
     os.environ["BENCH_ROOM_HISTORY"] = history
     os.environ["EVENTBUS_MAX_CONNECTIONS_PER_USER"] = str(CLIENTS)  # the load generator's clients share one user
-    servers = [Server("typed", redis_url=redis_url) for _ in range(2 if redis_url else 1)]
-    try:
-        with LoadGenerator() as loadgen:
-            _connect(loadgen, servers, CLIENTS, [["a"]])
-            time.sleep(0.5)
-            _burst(loadgen, servers, servers[0], 10, ["bench:a"], None)  # warm-up
-            runs = [_burst(loadgen, servers, servers[0], messages, ["bench:a"], None) for _ in range(bursts)]
-    finally:
-        for server in servers:
-            server.stop()
+    runs = side_by_side_bursts(redis_url, CLIENTS, messages, bursts)
     if not all(run["clients_missing"] == 0 and run["clients_duplicated"] == 0 for run in runs):
         raise RuntimeError(f"{setting} ({'redis' if redis_url else 'memory'}) lost or duplicated deliveries")
     return float(statistics.median(run["deliveries_per_s"] for run in runs))

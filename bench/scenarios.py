@@ -78,6 +78,25 @@ def _summarize(prefix: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return record
 
 
+def side_by_side_bursts(redis_url: str | None, clients: int, messages: int, bursts: int) -> list[dict[str, Any]]:
+    """The runs of a setting-against-setting comparison (``bench.coalescing``, ``bench.metrics``, ``bench.recovery``).
+
+    One typed server (two sharing ``redis_url``, every broadcast sent by the first), ``clients`` in one room,
+    a warm-up, then ``bursts`` bursts of ``messages`` broadcasts. The servers read their settings from the
+    ``EVENTBUS_*`` environment the caller set.
+    """
+    servers = [Server("typed", redis_url=redis_url) for _ in range(2 if redis_url else 1)]
+    try:
+        with LoadGenerator() as loadgen:
+            _connect(loadgen, servers, clients, [["a"]])
+            time.sleep(0.5)
+            _burst(loadgen, servers, servers[0], 10, ["bench:a"], None)  # warm-up
+            return [_burst(loadgen, servers, servers[0], messages, ["bench:a"], None) for _ in range(bursts)]
+    finally:
+        for server in servers:
+            server.stop()
+
+
 def fanout(system: str, clients: int, config: Config, **server_options: Any) -> dict[str, Any]:
     """Everyone in one room: idle memory per connection, bursts, then a paced series."""
     with Server(system, **server_options) as server, LoadGenerator() as loadgen:
