@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
 from eventbus.exceptions import EventError
 from eventbus.inbound.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
+from eventbus.inbound.joins import in_or_may_join
 from events import InvalidNameError, Room
 from events.acks import ErrorCode
 from events.history import HistoryList, HistoryQuery  # noqa: TC001 - bus.on() reads the annotations at run time
@@ -27,10 +25,6 @@ async def query_history(ctx: Context, request: HistoryQuery) -> HistoryList:
     room = history_room(request.room, ctx.bus.namespace)
     if room is None:
         raise EventError(ErrorCode.INVALID_PAYLOAD, f"{request.room} is not a history room")
-    if room.name not in ctx.bus.joined_rooms(ctx.sid):
-        allowed: Any = room.can_join(ctx.user)
-        if inspect.isawaitable(allowed):
-            allowed = await allowed
-        if not allowed:
-            raise EventError(ErrorCode.FORBIDDEN, f"you may not read the history of {room.name}")
+    if not await in_or_may_join(ctx.bus, ctx.sid, ctx.user, room):
+        raise EventError(ErrorCode.FORBIDDEN, f"you may not read the history of {room.name}")
     return await ctx.bus.history(room, request.limit)

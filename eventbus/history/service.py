@@ -17,13 +17,13 @@ The rules, beyond Socket.IO's own:
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eventbus.history.recovery import RecoveryLog, Session, compare, replayable
+from eventbus.inbound.joins import may_join
 from eventbus.observability.logfields import library_logger
 from events import InvalidNameError, UserRoom
 from events.rooms import room_from_name
@@ -187,15 +187,13 @@ class Recovery:
         except (InvalidNameError, ValueError):
             return True  # a room the server named itself: no class to ask
         try:
-            allowed = typed.can_join(user)
-            if inspect.isawaitable(allowed):
-                allowed = await allowed
+            allowed = await may_join(typed, user)
         except Exception:
             logger.exception("%s.can_join raised while restoring room %s", type(typed).__name__, room)
             return False
         if not allowed:
             logger.info("recovery: not restored into %s (can_join refused user %s)", room, _id(user))
-        return bool(allowed)
+        return allowed
 
     def entered(self, sid: str, room: str) -> None:
         """``sid`` entered ``room`` now: it is owed that room's packets from here on."""

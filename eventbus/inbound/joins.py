@@ -21,12 +21,23 @@ if TYPE_CHECKING:
 logger = library_logger(__name__)
 
 
+async def may_join(room: Room, user: User | None) -> bool:
+    """``room.can_join(user)``, awaited when the room's ``can_join`` is ``async def``."""
+    allowed = room.can_join(user)
+    if inspect.isawaitable(allowed):
+        allowed = await allowed
+    return bool(allowed)
+
+
+async def in_or_may_join(bus: Host, sid: str, user: User | None, room: Room) -> bool:
+    """Whether ``sid`` is in ``room`` on this process or its user may join it: who may read its presence or history."""
+    return room.name in bus.joined_rooms(sid) or await may_join(room, user)
+
+
 async def admit(bus: Host, sid: str, user: User | None, room: Room, *, enter: bool = True) -> dict[str, object] | None:
     """Ask ``can_join`` and the room limit, then enter unless ``enter=False``; ``None`` if admitted, else the ack."""
     try:
-        allowed = room.can_join(user)
-        if inspect.isawaitable(allowed):
-            allowed = await allowed
+        allowed = await may_join(room, user)
     except Exception:
         logger.exception(
             "%s.can_join raised for sid=%s room=%s",

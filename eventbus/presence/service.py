@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from eventbus.exceptions import EventError
 from eventbus.inbound.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
+from eventbus.inbound.joins import in_or_may_join
 from eventbus.observability.logfields import library_logger
 from events import InvalidNameError, Room, Target
 from events.acks import ErrorCode
@@ -158,10 +159,6 @@ async def query_presence(ctx: Context, request: PresenceQuery) -> PresenceList:
     room = presence_room(request.room, ctx.bus.namespace)
     if room is None:
         raise EventError(ErrorCode.INVALID_PAYLOAD, f"{request.room} is not a presence room")
-    if room.name not in ctx.bus.joined_rooms(ctx.sid):
-        allowed: Any = room.can_join(ctx.user)
-        if inspect.isawaitable(allowed):
-            allowed = await allowed
-        if not allowed:
-            raise EventError(ErrorCode.FORBIDDEN, f"you may not see who is in {room.name}")
+    if not await in_or_may_join(ctx.bus, ctx.sid, ctx.user, room):
+        raise EventError(ErrorCode.FORBIDDEN, f"you may not see who is in {room.name}")
     return PresenceList(room=room.name, members=await ctx.bus.presence(room))
