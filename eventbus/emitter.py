@@ -32,10 +32,9 @@ logger = library_logger(__name__)
 
 
 def redis_config(
-    who: str, redis_url: str | None, channel: str | None, signing_key: str | None, settings: EventBusSettings | None
+    who: str, redis_url: str | None, channel: str | None, signing_key: str | None, settings: EventBusSettings
 ) -> tuple[str, str, str | None]:
-    """URL, channel and signing key from the arguments, else from ``EVENTBUS_*`` settings."""
-    settings = settings or EventBusSettings()
+    """URL, channel and signing key from the arguments, else from ``settings``."""
     url = redis_url or (settings.redis_url.get_secret_value() if settings.redis_url else None)
     if not url:
         raise ConfigurationError(
@@ -97,8 +96,8 @@ class Emitter(_Publisher, Sender):
         settings: EventBusSettings | None = None,
         redis_options: dict[str, Any] | None = None,
     ) -> None:
+        settings = settings or EventBusSettings()  # read once: the Redis options and the rest come from it
         url, channel, key = redis_config("Emitter", redis_url, channel, signing_key, settings)
-        settings = settings or EventBusSettings()
         self.manager = RedisManager(
             url,
             channel=channel,
@@ -198,8 +197,8 @@ class SyncEmitter(_Publisher):
         settings: EventBusSettings | None = None,
         redis_options: dict[str, Any] | None = None,
     ) -> None:
+        settings = settings or EventBusSettings()  # read once: the Redis options and the rest come from it
         url, channel, key = redis_config("SyncEmitter", redis_url, channel, signing_key, settings)
-        settings = settings or EventBusSettings()
         # With recovery on, its events would reach clients without offsets: a recovered client would silently miss
         # them, so sends that would be logged are refused (volatile ones and joins, leaves, disconnects still work).
         self._recovery = bool(settings.recovery_window)
