@@ -8,12 +8,13 @@ refuse and report the same way.
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import urlsplit
 
 from socketio.redis_manager import parse_redis_sentinel_url
 
-from eventbus.exceptions import PublishError, RedisUnavailableError, SignatureError
+from eventbus.exceptions import ConfigurationError, PublishError, RedisUnavailableError, SignatureError
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger
 from eventbus.observability.recorder import NO_RECORDER, Recorder
@@ -22,6 +23,9 @@ from eventbus.transport.sharding import Partitions
 from eventbus.transport.signing import Signer, looks_signed
 
 logger = library_logger(__name__)
+
+CLUSTER_REDIS_PY = (8, 0)
+"""The first redis-py whose asyncio ``RedisCluster`` has pub/sub (``pubsub()``, SSUBSCRIBE): the ``cluster`` extra."""
 
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a TCP/TLS connection to Redis before failing (a blackholed host must not hang a request)."""
@@ -45,6 +49,8 @@ class Channel:
     def _setup_sharding(self, sharding: bool, partitions: int) -> None:
         # A cluster copies a classic PUBLISH to every node: there, channels are always sharded (SPUBLISH).
         self.cluster = is_cluster(self.redis_url)
+        if self.cluster:
+            require_cluster_client(version("redis"))
         self.partitions = Partitions(self.channel, partitions) if sharding or self.cluster else None
 
     def _channel_for(self, message: dict[str, Any]) -> str:
@@ -117,6 +123,25 @@ class Channel:
             logger.warning("dropped a message from Redis channel %r that is not JSON", self.channel)
             return None
         return message if isinstance(message, dict) else None
+
+
+def require_cluster_client(installed: str) -> None:
+    """Refuse a ``redis+cluster://`` URL when redis-py ``installed`` predates asyncio cluster pub/sub.
+
+    Fails at construction rather than leaving the listener to fail in a loop once the server has started.
+
+        >>> require_cluster_client("8.1.0")
+        >>> require_cluster_client("5.0.8")
+        Traceback (most recent call last):
+        ...
+        eventbus.exceptions.ConfigurationError: redis+cluster:// needs redis-py 8.0 or newer ...
+    """
+    release = tuple(int(part) for part in installed.split(".")[:2] if part.isdigit())
+    if release < CLUSTER_REDIS_PY:
+        raise ConfigurationError(
+            f"redis+cluster:// needs redis-py 8.0 or newer (its asyncio RedisCluster has no pub/sub before), "
+            f"and redis-py {installed} is installed: pip install 'typed-eventbus[cluster]'"
+        )
 
 
 def _method_of(raw: bytes | str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from eventbus import EventBus
 from eventbus.exceptions import ConfigurationError
 from eventbus.transport.redis_url import check_url, redact
 
@@ -36,3 +37,26 @@ def test_other_schemes_are_refused_without_showing_the_password(url: str) -> Non
     with pytest.raises(ConfigurationError, match="must start with one of redis://") as caught:
         check_url(url)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("installed", ["5.0.8", "7.4.0"])
+def test_a_cluster_url_is_refused_at_construction_when_redis_py_has_no_async_cluster_pubsub(
+    installed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The version is what is faked: the refusal must come from EventBus(...), before a server starts and its
+    # listener fails in a loop on RedisCluster.pubsub (what `make test-lowest` showed under redis-py 5.0.8).
+    monkeypatch.setattr("eventbus.transport.channel.version", lambda distribution: installed)
+    with pytest.raises(ConfigurationError, match=rf"redis-py 8.0 or newer .* {installed} is installed: pip install"):
+        EventBus(
+            redis_url="redis+cluster://127.0.0.1:7000,127.0.0.1:7001/", redis_channel="refused", allow_anonymous=True
+        )
+
+
+@pytest.mark.parametrize("installed", ["8.0.0", "8.1.0"])
+def test_a_cluster_url_is_accepted_from_redis_py_8(installed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("eventbus.transport.channel.version", lambda distribution: installed)
+    bus = EventBus(
+        redis_url="redis+cluster://127.0.0.1:7000,127.0.0.1:7001/", redis_channel="accepted", allow_anonymous=True
+    )
+    assert bus.settings.redis_url is not None
+    assert bus.settings.redis_url.get_secret_value().startswith("redis+cluster://")
