@@ -9,6 +9,7 @@ a phase with stalled clients, as a ratio: never a wall-clock bound.
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -151,5 +152,17 @@ async def test_stalled_readers_are_dropped_and_cost_a_bounded_amount_of_memory(
         seq += CHUNK
     frames = await resumer.read_to_end()
     texts = [frame for frame in frames if isinstance(frame, str)]
-    assert texts[-2:] == [FAREWELL, "1"], texts[-3:]
-    assert resumer.close_code == 1000
+    ticks = [json.loads(text[2:])[1]["seq"] for text in texts if text.startswith('42["tick"')]
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), "the ticks it read are in order, none missing"
+    (line,) = [
+        line for line in server.log().splitlines() if "slow consumer disconnected" in line and "=resumer" in line
+    ]
+    assert "queue over its bound" in line or "write timeout" in line, line
+    if resumer.close_code is None:
+        # Cut without a close frame: the farewell waited behind the stuck write for EVENTBUS_WRITE_TIMEOUT, because
+        # this test, on a loaded machine, began reading more than that after the drop. Documented: the farewell is
+        # sent when it still fits. What the TCP buffers held came, in order (above), and then the end.
+        assert texts[-1:] != ["1"], texts[-3:]
+    else:
+        assert texts[-2:] == [FAREWELL, "1"], texts[-3:]
+        assert resumer.close_code == 1000
