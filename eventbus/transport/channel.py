@@ -51,6 +51,12 @@ class Channel:
         self.cluster = is_cluster(self.redis_url)
         if self.cluster:
             require_cluster_client(version("redis"))
+            if "{" in self.channel or "}" in self.channel:
+                # Keys are placed in slots by a hash tag holding the channel's name: braces in it would move the tag.
+                raise ConfigurationError(
+                    f"on a Redis Cluster the channel name must not contain '{{' or '}}' (got {self.channel!r}): "
+                    "set EVENTBUS_REDIS_CHANNEL to a name without braces"
+                )
         self.partitions = Partitions(self.channel, partitions) if sharding or self.cluster else None
 
     def _channel_for(self, message: dict[str, Any]) -> str:

@@ -11,10 +11,20 @@ channel's recovery stream; then ``PUBLISH`` the message prefixed with what the
 receivers append to the arguments: ``eb-h {positions json} `` and
 ``eb-r {offset} ``. Every process, the sender included, delivers these from
 its subscription (`RedisManager._listen`), in the channel's order.
+
+On a Redis Cluster (no recovery there), a script can only touch the keys of
+one slot: a send is split by partition channel (`Partitions.split`) and each
+part's history rooms are written and the part SPUBLISHed by one script on the
+partition's master. Each room's events therefore keep one order, the same in
+its history and on the wire; parts of one send to rooms of several partitions
+are not ordered with each other, and a socket in rooms of several parts gets
+the send once (the parts share a ``split`` id), with the positions of the
+rooms of the part it got.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -32,13 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteLogging", "emit_logged", "history_room"]
 
-# KEYS: recovery stream, recovery epoch, then a stream and a meta hash per history room.
+# KEYS: a stream and a meta hash per history room, then (with recovery) the recovery stream and its epoch.
 # ARGV: channel, message, epoch candidate, recovery window ms ('0': no recovery), max packets,
-#       then name, size, ttl ms per history room.
+#       PUBLISH or SPUBLISH, then name, size, ttl ms per history room.
 _PUBLISH = """
 local positions, h, prefix, offset = {}, '', '', ''
-for i = 1, (#KEYS - 2) / 2 do
-  local stream, meta = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+local rooms = (#ARGV - 6) / 3
+for i = 1, rooms do
+  local stream, meta = KEYS[2 * i - 1], KEYS[2 * i]
   local epoch = redis.call('HGET', meta, 'e')
   if not epoch then
     epoch = ARGV[3]
@@ -46,26 +57,27 @@ for i = 1, (#KEYS - 2) / 2 do
     redis.call('HSET', meta, 'e', epoch, 's', 0)
   end
   local top = redis.call('HINCRBY', meta, 's', 1)
-  redis.call('XADD', stream, 'MAXLEN', ARGV[4 + 3 * i], top .. '-0', 'm', ARGV[2])
-  redis.call('PEXPIRE', stream, ARGV[5 + 3 * i])
-  redis.call('PEXPIRE', meta, ARGV[5 + 3 * i])
-  positions[ARGV[3 + 3 * i]] = {offset = top, epoch = epoch}
+  redis.call('XADD', stream, 'MAXLEN', ARGV[5 + 3 * i], top .. '-0', 'm', ARGV[2])
+  redis.call('PEXPIRE', stream, ARGV[6 + 3 * i])
+  redis.call('PEXPIRE', meta, ARGV[6 + 3 * i])
+  positions[ARGV[4 + 3 * i]] = {offset = top, epoch = epoch}
 end
-if #KEYS > 2 then
+if rooms > 0 then
   h = cjson.encode(positions)
   prefix = 'eb-h ' .. h .. ' '
 end
 if ARGV[4] ~= '0' then
-  redis.call('SET', KEYS[2], ARGV[3], 'NX')
-  local epoch = redis.call('GET', KEYS[2])
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2], 'h', h)
+  local log, epoch_key = KEYS[2 * rooms + 1], KEYS[2 * rooms + 2]
+  redis.call('SET', epoch_key, ARGV[3], 'NX')
+  local epoch = redis.call('GET', epoch_key)
+  local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2], 'h', h)
   local now = redis.call('TIME')
   local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
-  if horizon > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', horizon) end
+  if horizon > 0 then redis.call('XTRIM', log, 'MINID', '~', horizon) end
   offset = epoch .. ':' .. id
   prefix = prefix .. 'eb-r ' .. offset .. ' '
 end
-redis.call('PUBLISH', ARGV[1], prefix .. ARGV[2])
+redis.call(ARGV[6], ARGV[1], prefix .. ARGV[2])
 return offset
 """
 
@@ -167,18 +179,53 @@ async def _publish(
         "callback": None,
         "host_id": manager.host_id,
     }
+    if manager.cluster and manager.partitions is not None and rooms:
+        await _publish_per_partition(manager, message, manager.partitions.split(rooms), history, history_rooms)
+        return
     window, max_packets = "0", "0"
-    stream_key, epoch_key = "-", "-"
+    keys, room_args = _room_keys(history, history_rooms)
     if isinstance(recovery, RedisRecoveryLog):
         window, max_packets = str(max(1, int(recovery.window * 1000))), str(recovery.max_packets)
-        stream_key, epoch_key = recovery.stream_key, recovery.epoch_key
-    keys, room_args = [stream_key, epoch_key], []
+        keys += [recovery.stream_key, recovery.epoch_key]
+    argv = [manager._channel_for(message), manager._encode(message), new_epoch(), window, max_packets, "PUBLISH"]
+    try:
+        async with history.slots:
+            await history.client().eval(_PUBLISH, len(keys), *keys, *argv, *room_args)
+    except RedisError as exc:
+        raise manager._publish_failed(message, exc) from exc
+
+
+async def _publish_per_partition(
+    manager: RedisManager,
+    message: dict[str, Any],
+    parts: dict[str, list[str]],
+    history: RedisRoomHistory,
+    history_rooms: list[tuple[type[Room], str]],
+) -> None:
+    # A cluster cannot write keys of several slots in one script: each partition's rooms get their stream entries
+    # and their SPUBLISH in one script on the partition's master (their keys share its slot), so each room's
+    # history order is its delivery order. Parts of one send carry one id: a socket in rooms of two parts gets
+    # the first part that reaches its process and not the others (`RedisManager._once_per_split`).
+    if len(parts) > 1:
+        message = {**message, "split": f"{manager.host_id}:{secrets.token_hex(8)}"}
+    for channel, part_rooms in parts.items():
+        part = {**message, "room": part_rooms}
+        logged = [(room, name) for room, name in history_rooms if name in part_rooms]
+        try:
+            if not logged:
+                await manager._client().spublish(channel, manager._encode(part))
+                continue
+            keys, room_args = _room_keys(history, logged)
+            argv = [channel, manager._encode(part), new_epoch(), "0", "0", "SPUBLISH"]
+            async with history.slots:
+                await history.client().eval(_PUBLISH, len(keys), *keys, *argv, *room_args)
+        except (RedisError, OSError) as exc:
+            raise manager._publish_failed(part, exc) from exc
+
+
+def _room_keys(history: RedisRoomHistory, history_rooms: list[tuple[type[Room], str]]) -> tuple[list[str], list[str]]:
+    keys, room_args = [], []
     for room, name in history_rooms:
         keys += history.keys(name)
         room_args += [name, str(room.history), str(max(1, int(room.history_ttl * 1000)))]
-    argv = [manager._channel_for(message), manager._encode(message), new_epoch(), window, max_packets, *room_args]
-    try:
-        async with history.slots:
-            await history.client().eval(_PUBLISH, len(keys), *keys, *argv)
-    except RedisError as exc:
-        raise manager._publish_failed(message, exc) from exc
+    return keys, room_args

@@ -27,7 +27,7 @@ import contextlib
 import itertools
 import json
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +75,10 @@ A restart or failover is usually over within that: the subscription comes back w
 of Redis answering again, instead of up to `LISTEN_RETRY_MAX` later (each second of it loses messages).
 """
 
+SPLIT_MEMORY = 10.0
+"""Seconds the sockets served by a send split over partitions (Redis Cluster) are remembered, for its other parts:
+the parts are published back to back, so they arrive within milliseconds of each other."""
+
 # Set while a server's own emit is publishing: its local delivery waits until the publish has succeeded.
 _held_local: ContextVar[list[dict[str, Any]] | None] = ContextVar("_held_local", default=None)
 
@@ -116,6 +120,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         self.histories: dict[str, RoomHistory] = {}
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
+        self._splits: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()  # split id -> when, sids served
 
     def __repr__(self) -> str:
         sharded = f", partitions={self.partitions.count}" if self.partitions else ""
@@ -161,6 +166,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         if held is not None:
             held.append(message)
         elif not self.write_only:
+            self._once_per_split(message)
             with tracing.delivering(message):
                 await super()._handle_emit(message)
 
@@ -319,6 +325,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         args = message.get("data")
         args = list(args) if isinstance(args, list) else [args]
         args = [] if args == [None] else args
+        self._once_per_split(message)
         if positions is not None:
             parsed = json.loads(positions)
             history = self.histories.get(message.get("namespace") or "/")
@@ -336,6 +343,21 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 await super()._handle_emit(message)
         except Exception:
             logger.exception("could not deliver a recoverable emit of %r", message.get("event"))
+
+    def _once_per_split(self, message: dict[str, Any]) -> None:
+        # A part of a send split over partitions (eventbus.transport.publishing): skip the sockets an earlier part
+        # reached, so a socket in rooms of two partitions gets the send once, like python-socketio's multi-room emit.
+        split = message.get("split")
+        if not isinstance(split, str):
+            return
+        now = time.monotonic()
+        while self._splits and next(iter(self._splits.values()))[0] < now - SPLIT_MEMORY:
+            self._splits.popitem(last=False)
+        served = self._splits.setdefault(split, (now, set()))[1]
+        if served:
+            listed = message.get("skip_sid") or []
+            message["skip_sid"] = [*([listed] if isinstance(listed, str) else listed), *served]
+        served.update(sid for sid, _ in self.get_participants(message.get("namespace") or "/", message.get("room")))
 
     def _fenced(self, data: Any) -> None:
         token = data.decode() if isinstance(data, bytes) else str(data)

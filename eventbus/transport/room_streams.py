@@ -5,7 +5,9 @@ holding the pub/sub message as published, signed when the channel is) and
 ``...:meta`` (``e``: the epoch, ``s``: the last offset), both expiring
 ``history_ttl`` after the last event. A stream whose meta is gone starts over
 at offset 1 under a new epoch, so a position from before is never taken for a
-position in it.
+position in it. On a Redis Cluster the keys carry the room's partition channel
+as hash tag, ``{channel}:history:{{channel}#{n}}:{app}:{room}:stream``, so they
+sit in the slot of the channel the room's messages are SPUBLISHed on.
 
 A joining connection enters its room right after reading the history, up to
 the position this process last delivered; an event published before that
@@ -92,8 +94,12 @@ class RedisRoomHistory(RoomHistory):
             self._redis = None
 
     def keys(self, room: str) -> list[str]:
-        """The stream and meta keys of ``room``."""
-        base = f"{self.manager.channel}:history:{self.namespace}:{room}"
+        """The stream and meta keys of ``room``; on a cluster in the slot of the room's partition channel."""
+        partitions = self.manager.partitions
+        # The hash tag (the first {...} of a key) is the partition channel: SPUBLISH hashes a channel like a key,
+        # so the publish script writes the room's keys and publishes its message on one master, atomically.
+        tag = f"{{{partitions.of(room)}}}:" if self.manager.cluster and partitions is not None else ""
+        base = f"{self.manager.channel}:history:{tag}{self.namespace}:{room}"
         return [f"{base}:stream", f"{base}:meta"]
 
     def seen(self, room: str) -> StreamPosition | None:

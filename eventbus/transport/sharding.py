@@ -69,6 +69,18 @@ class Partitions:
             room = room[0] if len(room) == 1 else None
         return room if is_sharded_room(room) else None
 
+    def split(self, rooms: list[str]) -> dict[str, list[str]]:
+        """``rooms`` by the channel each is published on (a room without a partition: the control channel).
+
+        Example:
+            >>> Partitions("app", 4).split(["chat:1", "chat:2", "chat:3", "Kq3x9w0AAAB"])
+            {'app#2': ['chat:1', 'chat:3'], 'app#0': ['chat:2'], 'app': ['Kq3x9w0AAAB']}
+        """
+        parts: dict[str, list[str]] = {}
+        for room in rooms:
+            parts.setdefault(self.of(room) if is_sharded_room(room) else self.channel, []).append(room)
+        return parts
+
     def channel_for(self, message: dict[str, Any]) -> str:
         """Where ``message`` is published."""
         room = self.room_of(message)

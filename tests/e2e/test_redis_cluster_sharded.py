@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 
+from eventbus import Emitter, EventBus, JWTAuth
 from eventbus.transport.channel import CLUSTER_REDIS_PY
 from eventbus.transport.sharding import DEFAULT_PARTITIONS, Partitions
 from tests.clients import PyClient
@@ -24,6 +25,7 @@ from tests.conftest import SECRET
 from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
 from tests.e2e.test_redis_cluster import USERS, Key, fenced, members, plan, send_all, team_of, ticks
+from tests.history.rooms import FeedDigestEvent, FeedRoom, PostEvent
 from tests.redis_cluster import RedisClusterServers
 from tests.waiting import wait_until
 
@@ -39,6 +41,7 @@ pytestmark = [
 
 Connect = Callable[..., Awaitable[PyClient]]
 Token = Callable[..., str]
+Serve = Callable[[Any], Awaitable[str]]
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +150,73 @@ async def test_a_process_without_members_in_a_room_receives_none_of_its_messages
     assert after.get("partition", 0) == before.get("partition", 0), (before, after)
     assert there.received("tick") == []
     assert members(team_of(here_user))
+
+
+def feeds_in_two_partitions(partitions: Partitions, servers: RedisClusterServers) -> tuple[str, str]:
+    """Two feed ids whose rooms' partitions are on different masters."""
+    client = servers.client()
+    owner = {feed: client.get_node_from_key(partitions.of(f"feed:{feed}")).port for feed in map(str, range(64))}
+    first = "0"
+    return first, next(feed for feed, port in owner.items() if port != owner[first])
+
+
+async def test_history_rooms_keep_their_order_and_positions_on_a_redis_cluster(
+    redis_cluster: RedisClusterServers,
+    stack: AsyncExitStack,
+    jwt_auth: JWTAuth,
+    serve: Serve,
+    py_client: Connect,
+    token: Token,
+) -> None:
+    channel = f"history-{uuid.uuid4().hex[:8]}"
+    options: dict[str, Any] = {
+        "redis_url": redis_cluster.url,
+        "redis_channel": channel,
+        "redis_signing_key": SIGNING_KEY,
+    }
+    buses = [EventBus(auth=jwt_auth, rooms=[FeedRoom], **options) for _ in range(2)]
+    url_a, url_b = [await serve(bus.asgi_app()) for bus in buses]
+    emitter = Emitter(options["redis_url"], channel=channel, signing_key=SIGNING_KEY)
+    stack.push_async_callback(emitter.close)
+    one, two = feeds_in_two_partitions(Partitions(channel, DEFAULT_PARTITIONS), redis_cluster)
+    alice = await py_client(url_a, token=token("alice"))
+    bob = await py_client(url_b, token=token("bob"))
+    for feed in (one, two):
+        assert (await alice.call("join_feed", {"feed_id": feed}))["position"]["offset"] == 0
+    assert (await bob.call("join_feed", {"feed_id": one}))["position"]["offset"] == 0
+
+    await buses[0].broadcast(PostEvent(feed_id=one, n=1))
+    await buses[1].broadcast(PostEvent(feed_id=two, n=2))
+    await buses[0].broadcast(FeedDigestEvent(feeds=[one, two], n=3))  # one script per partition, each socket once
+    await emitter.broadcast(PostEvent(feed_id=one, n=4))
+    posts = await bob.inbox.wait_for("post", 2)
+    assert [(p["n"], at[f"feed:{one}"]["offset"]) for p, at in posts] == [(1, 1), (4, 3)]
+    [(digest, at)] = await bob.inbox.wait_for("feed_digest")
+    assert (digest["n"], at[f"feed:{one}"]["offset"]) == (3, 2)
+    await alice.inbox.wait_for("post", 3)
+    assert [p["n"] for p, _ in alice.received("feed_digest")] == [3]
+    for feed, expected in ((one, [1, 3, 4]), (two, [2, 3])):
+        reply = await alice.call("history", {"room": f"feed:{feed}", "limit": 5})
+        assert [p["data"]["n"] for p in reply["data"]["publications"]] == expected
+        assert [p["offset"] for p in reply["data"]["publications"]] == list(range(1, len(expected) + 1))
+        keys = buses[0].sio.manager.histories["/"].keys(f"feed:{feed}")
+        assert redis_cluster.client().exists(*keys) == 2, keys
+        # The room's stream, its meta and the partition channel its messages are SPUBLISHed on share one slot.
+        partition = Partitions(channel, DEFAULT_PARTITIONS).of(f"feed:{feed}")
+        assert {redis_cluster.client().keyslot(name) for name in [*keys, partition]} == {
+            redis_cluster.client().keyslot(partition)
+        }, keys
+
+    # Positions go on: bob comes back on the other process with his last position and gets exactly what he missed.
+    last = posts[-1][1][f"feed:{one}"]
+    await bob.close()
+    for n in (5, 6):
+        await buses[n % 2].broadcast(PostEvent(feed_id=one, n=n))
+    again = await py_client(url_a, token=token("bob"))
+    ack = await again.call("join_feed", {"feed_id": one, "since": last})
+    assert ack["recovered"] is True
+    assert [p["data"]["n"] for p in ack["publications"]] == [5, 6]
+    assert ack["position"]["offset"] == 5
 
 
 async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_or_disconnects(

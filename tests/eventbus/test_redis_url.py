@@ -60,3 +60,12 @@ def test_a_cluster_url_is_accepted_from_redis_py_8(installed: str, monkeypatch: 
     )
     assert bus.settings.redis_url is not None
     assert bus.settings.redis_url.get_secret_value().startswith("redis+cluster://")
+
+
+@pytest.mark.parametrize("channel", ["app{1}", "{app}", "app}"])
+def test_a_cluster_refuses_a_channel_name_with_braces(channel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The keys of a room carry its partition channel as their hash tag: a brace in the name would move the tag.
+    monkeypatch.setattr("eventbus.transport.channel.version", lambda distribution: "8.1.0")
+    with pytest.raises(ConfigurationError, match=r"must not contain '\{' or '\}'"):
+        EventBus(redis_url="redis+cluster://127.0.0.1:7000/", redis_channel=channel, allow_anonymous=True)
+    assert EventBus(redis_url="redis://127.0.0.1:6379/0", redis_channel=channel, allow_anonymous=True)

@@ -35,3 +35,13 @@ class FeedPingEvent(Event, volatile=True):
 
     def broadcast_to(self) -> list[Target]:
         return [FeedRoom(feed_id=self.feed_id)]
+
+
+class FeedDigestEvent(Event):
+    """One event to several feeds at once (on a Redis Cluster: rooms of several partitions)."""
+
+    feeds: list[str]
+    n: int
+
+    def broadcast_to(self) -> list[Target]:
+        return [FeedRoom(feed_id=feed) for feed in self.feeds]
