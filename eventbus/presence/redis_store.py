@@ -9,6 +9,13 @@ Keys, under ``{channel}:presence:`` so applications sharing a Redis stay apart
 - ``alive:{node}``: heartbeat, refreshed every ``interval`` seconds, expiring after ``ttl``;
 - ``nodes``: every node that ever recorded an entry and has not been reaped.
 
+On a Redis Cluster (``tags``), a room's keys and the node index entries for
+that room carry the room's hash tag (its partition channel, ``{app-events#12}``):
+``conns``, ``members`` and ``node:{node}`` of one tag share a slot, so each
+script runs on one master and the rooms spread over the masters; a node has
+one index per tag, all of which the reaper empties. ``alive`` and ``nodes``
+carry the control channel's tag (one transaction writes both).
+
 Adding and removing are Lua scripts, so "first connection" and "last connection"
 are decided atomically however many processes race. Every process runs a
 reaper: a node whose heartbeat expired has its entries SPOPped one at a time
@@ -22,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.exceptions import RedisError
 
@@ -62,11 +69,24 @@ return false
 """
 
 
+class SlotTags(Protocol):
+    """The hash tags of a cluster's keys (``eventbus.transport.sharding.Partitions`` is one)."""
+
+    channel: str
+    """The tag of the per-process keys (heartbeats, the node list)."""
+    names: list[str]
+    """Every tag `of` can return."""
+
+    def of(self, room: str) -> str:
+        """The tag of ``room``'s keys."""
+        ...
+
+
 class RedisPresenceStore(PresenceStore):
     """Presence across processes: the union of every process's members, with dead processes reaped.
 
-    ``client_factory`` returns a ``redis.asyncio.Redis``; ``node_id`` names this
-    process (the Redis manager's ``host_id``). A crashed process's members are
+    ``client_factory`` returns a ``redis.asyncio.Redis`` (or ``RedisCluster``, with ``tags``); ``node_id`` names
+    this process (the Redis manager's ``host_id``). A crashed process's members are
     gone, with ``on_reaped`` called for each, within ``ttl + interval`` seconds.
 
     Example:
@@ -87,6 +107,7 @@ class RedisPresenceStore(PresenceStore):
         node_id: str,
         ttl: float = 10.0,
         interval: float = 3.0,
+        tags: SlotTags | None = None,
     ) -> None:
         if not 0 < interval < ttl:
             raise ValueError(f"presence heartbeat interval must be above 0 and below the ttl {ttl} (got {interval})")
@@ -96,17 +117,27 @@ class RedisPresenceStore(PresenceStore):
         self.node_id = node_id
         self.ttl = ttl
         self.interval = interval
+        self.tags = tags
         self._tasks: list[asyncio.Task[None]] = []
         self._on_reaped: Reaped | None = None
 
     def __repr__(self) -> str:
         return f"RedisPresenceStore(prefix={self.prefix!r}, node_id={self.node_id!r}, ttl={self.ttl})"
 
-    def _key(self, *parts: str) -> str:
-        return self.prefix + ":".join(parts)
+    def _key(self, *parts: str, tag: str | None = None) -> str:
+        return self.prefix + (f"{{{tag}}}:" if tag else "") + ":".join(parts)
 
-    def _conns(self, room: str, user_id: str) -> str:
-        return self._key("conns", f"{room} {user_id}")
+    def _home(self, *parts: str) -> str:
+        return self._key(*parts, tag=self.tags.channel if self.tags else None)
+
+    def _room_keys(self, room: str, user_id: str, node: str) -> list[str]:
+        # conns, members, the node's index: one slot on a cluster, for the scripts that touch them together.
+        tag = self.tags.of(room) if self.tags else None
+        return [
+            self._key("conns", f"{room} {user_id}", tag=tag),
+            self._key("members", room, tag=tag),
+            self._key("node", node, tag=tag),
+        ]
 
     def _redis(self) -> Any:
         if self._client is None:
@@ -137,7 +168,7 @@ class RedisPresenceStore(PresenceStore):
                 if client is not None:
                     # Entries left now belong to nobody: dropping the heartbeat lets the others reap them at once.
                     with contextlib.suppress(RedisError, OSError):
-                        await client.delete(self._key("alive", self.node_id))
+                        await client.delete(self._home("alive", self.node_id))
                     await client.aclose()
         except TimeoutError:
             # A command cancelled half-way can leave its connection waiting for a reply that never comes: the
@@ -147,7 +178,7 @@ class RedisPresenceStore(PresenceStore):
     async def add(self, room: str, member: PresenceMember, sid: str) -> bool:
         conn = f"{self.node_id}:{sid}"
         entry = json.dumps([room, member.user_id, conn])
-        keys = [self._conns(room, member.user_id), self._key("members", room), self._key("node", self.node_id)]
+        keys = self._room_keys(room, member.user_id, self.node_id)
         first = await self._redis().eval(_ADD, 3, *keys, conn, member.user_id, json.dumps(member.info), entry)
         return bool(first)
 
@@ -156,31 +187,31 @@ class RedisPresenceStore(PresenceStore):
 
     async def _remove(self, room: str, user_id: str, conn: str, node: str) -> PresenceMember | None:
         entry = json.dumps([room, user_id, conn])
-        keys = [self._conns(room, user_id), self._key("members", room), self._key("node", node)]
+        keys = self._room_keys(room, user_id, node)
         info = await self._redis().eval(_REMOVE, 3, *keys, conn, user_id, entry)
         if info is None:
             return None
         return PresenceMember(user_id=user_id, info=json.loads(info))
 
     async def members(self, room: str) -> list[PresenceMember]:
-        found: dict[bytes, bytes] = await self._redis().hgetall(self._key("members", room))
+        found: dict[bytes, bytes] = await self._redis().hgetall(self._room_keys(room, "", "")[1])
         members = [PresenceMember(user_id=user.decode(), info=json.loads(info)) for user, info in found.items()]
         return sorted(members, key=lambda member: member.user_id)
 
     async def _beat(self) -> None:
         client = self._redis()
         async with client.pipeline(transaction=True) as pipe:
-            pipe.set(self._key("alive", self.node_id), "1", px=int(self.ttl * 1000))
-            pipe.sadd(self._key("nodes"), self.node_id)
+            pipe.set(self._home("alive", self.node_id), "1", px=int(self.ttl * 1000))
+            pipe.sadd(self._home("nodes"), self.node_id)
             await pipe.execute()
 
     async def reap(self) -> int:
         """Remove the entries of every node whose heartbeat expired; returns how many members left."""
         client = self._redis()
         left = 0
-        for raw in await client.smembers(self._key("nodes")):
+        for raw in await client.smembers(self._home("nodes")):
             node = raw.decode()
-            if node == self.node_id or await client.exists(self._key("alive", node)):
+            if node == self.node_id or await client.exists(self._home("alive", node)):
                 continue
             left += await self._reap_node(node)
         return left
@@ -188,21 +219,29 @@ class RedisPresenceStore(PresenceStore):
     async def _reap_node(self, node: str) -> int:
         client = self._redis()
         left = 0
-        # SPOP hands each entry to exactly one reaper, however many processes reap the same dead node.
-        while (raw := await client.spop(self._key("node", node))) is not None:
-            room, user_id, conn = json.loads(raw)
-            member = await self._remove(room, user_id, conn, node)
-            if member is None:
-                continue
-            left += 1
-            logger.info("presence: %s left %s with dead process %s", user_id, room, node)
-            if self._on_reaped is not None:
-                try:
-                    await self._on_reaped(room, member)
-                except Exception:  # one failed notification must not leave the rest of the dead node behind
-                    logger.exception("presence: could not announce that %s left %s", user_id, room)
-        await client.srem(self._key("nodes"), node)
+        indexes = (
+            [self._key("node", node, tag=tag) for tag in self.tags.names] if self.tags else [self._key("node", node)]
+        )
+        for index in indexes:
+            # SPOP hands each entry to exactly one reaper, however many processes reap the same dead node.
+            while (raw := await client.spop(index)) is not None:
+                room, user_id, conn = json.loads(raw)
+                if await self._reaped(room, user_id, conn, node):
+                    left += 1
+        await client.srem(self._home("nodes"), node)
         return left
+
+    async def _reaped(self, room: str, user_id: str, conn: str, node: str) -> bool:
+        member = await self._remove(room, user_id, conn, node)
+        if member is None:
+            return False
+        logger.info("presence: %s left %s with dead process %s", user_id, room, node)
+        if self._on_reaped is not None:
+            try:
+                await self._on_reaped(room, member)
+            except Exception:  # one failed notification must not leave the rest of the dead node behind
+                logger.exception("presence: could not announce that %s left %s", user_id, room)
+        return True
 
     async def _every(self, work: Callable[[], Any]) -> None:
         while True:

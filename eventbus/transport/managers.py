@@ -68,7 +68,8 @@ def presence_store_for(
     """Presence in memory for one process; in the manager's Redis, under its channel, for several.
 
     Each application has its own store: the same room name in two applications
-    is two rooms. On a Redis Cluster the prefix is a hash tag (``{eventbus}:presence:...``).
+    is two rooms. On a Redis Cluster each room's keys carry its partition channel as hash tag
+    (``eventbus:presence:{eventbus#12}:members:...``), the slot of its pub/sub channel and history.
     Keys of an application other than ``/`` sit under
     ``{channel}:presence:{namespace}:presence:``, inside the ``{channel}:presence:*``
     pattern an ACL grants (the other keys of that prefix never start with ``/``).
@@ -76,16 +77,13 @@ def presence_store_for(
     if not isinstance(manager, RedisManager):
         return MemoryPresenceStore()
     prefix = manager.channel if namespace == "/" else f"{manager.channel}:presence:{namespace}"
-    if manager.cluster:
-        # A hash tag puts every presence key of the application in one slot: its Lua scripts and transactions
-        # touch a room's keys and the process's index together (all on one master of the cluster).
-        prefix = f"{{{prefix}}}"
     return RedisPresenceStore(
         manager.new_client,
         prefix=prefix,
         node_id=manager.host_id,
         ttl=settings.presence_ttl,
         interval=settings.presence_interval,
+        tags=manager.partitions if manager.cluster else None,
     )
 
 

@@ -164,8 +164,10 @@ class Cluster:
         processes: list[ServerProcess | EmitterProcess] = [*self.servers, *self.emitters]
         return {process.name: process for process in processes}
 
-    async def start(self) -> Cluster:
-        await asyncio.gather(*(process.start() for process in self.sources.values()))
+    async def start(self, *, emitters: bool = True) -> Cluster:
+        """Start the servers and, with ``emitters``, the emitter workers (a test of the servers alone skips them)."""
+        processes: list[ServerProcess | EmitterProcess] = [*self.servers, *(self.emitters if emitters else [])]
+        await asyncio.gather(*(process.start() for process in processes))
         return self
 
     async def stop(self) -> None:

@@ -74,7 +74,16 @@ async def test_views_match_the_truth_across_two_processes(
 async def test_killed_process_members_leave_within_the_bound(
     cluster: StartCluster, py_client: Connect, token: Token
 ) -> None:
-    nodes = await cluster(presence_ttl=str(TTL), presence_interval=str(INTERVAL))
+    await members_of_a_killed_process_leave_once(
+        await cluster(presence_ttl=str(TTL), presence_interval=str(INTERVAL)), py_client, token
+    )
+
+
+async def members_of_a_killed_process_leave_once(nodes: Cluster, py_client: Connect, token: Token) -> None:
+    """Tabs over both servers (union, first/last) then server A killed: its members leave once, within `BOUND`.
+
+    ``nodes`` run with ``presence_ttl=TTL`` and ``presence_interval=INTERVAL``; on a plain Redis or a cluster.
+    """
     a, b = nodes.servers
     scenario = Scenario(fencer(nodes.servers), timeout=15)
     placements = [

@@ -24,8 +24,10 @@ from tests.clients import PyClient
 from tests.conftest import SECRET
 from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
+from tests.e2e.test_presence_cluster import INTERVAL, TTL, members_of_a_killed_process_leave_once
 from tests.e2e.test_redis_cluster import USERS, Key, fenced, members, plan, send_all, team_of, ticks
 from tests.history.rooms import FeedDigestEvent, FeedRoom, PostEvent
+from tests.presence_scenario import ROOM
 from tests.redis_cluster import RedisClusterServers
 from tests.waiting import wait_until
 
@@ -63,7 +65,7 @@ async def on_cluster(
 ) -> AsyncIterator[Callable[..., Awaitable[Cluster]]]:
     started: list[Cluster] = []
 
-    async def start(**settings: str) -> Cluster:
+    async def start(*, emitters: bool = True, **settings: str) -> Cluster:
         env = environment(
             redis_url=redis_cluster.url,
             redis_channel=f"e2e-{uuid.uuid4().hex[:8]}",
@@ -73,7 +75,7 @@ async def on_cluster(
         )
         nodes = Cluster(tmp_path, env)
         started.append(nodes)
-        return await nodes.start()
+        return await nodes.start(emitters=emitters)
 
     yield start
     for nodes in started:
@@ -217,6 +219,20 @@ async def test_history_rooms_keep_their_order_and_positions_on_a_redis_cluster(
     assert ack["recovered"] is True
     assert [p["data"]["n"] for p in ack["publications"]] == [5, 6]
     assert ack["position"]["offset"] == 5
+
+
+async def test_presence_union_first_last_and_a_killed_process_on_a_redis_cluster(
+    redis_cluster: RedisClusterServers, on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
+) -> None:
+    nodes = await on_cluster(emitters=False, presence_ttl=str(TTL), presence_interval=str(INTERVAL))
+    await members_of_a_killed_process_leave_once(nodes, py_client, token)
+    # The room's presence keys sit in the slot of its partition channel, not in one slot for the whole application.
+    room = ROOM
+    partition = Partitions(nodes.channel, DEFAULT_PARTITIONS).of(room)
+    members_key = f"{nodes.channel}:presence:{{{partition}}}:members:{room}"
+    client = redis_cluster.client()
+    assert client.hkeys(members_key) == [b"bob", b"carol"]
+    assert client.keyslot(members_key) == client.keyslot(partition)
 
 
 async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_or_disconnects(

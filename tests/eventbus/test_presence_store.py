@@ -12,6 +12,7 @@ import redis.asyncio
 
 from eventbus.presence.redis_store import RedisPresenceStore
 from eventbus.presence.store import MemoryPresenceStore, PresenceStore
+from eventbus.transport.sharding import Partitions
 from events import PresenceMember
 from tests.redis_server import RedisServer
 from tests.waiting import wait_until
@@ -22,23 +23,40 @@ BOB = PresenceMember(user_id="bob")
 StoreFactory = Callable[..., RedisPresenceStore]
 
 
-@pytest.fixture
-def redis_store(redis_server: RedisServer) -> StoreFactory:
-    """``redis_store(node_id)``: Redis stores sharing one prefix on the test's redis-server."""
+def redis_stores(redis_server: RedisServer, *, tagged: bool) -> StoreFactory:
+    """``make(node_id)``: Redis stores sharing one prefix on the test's redis-server.
+
+    ``tagged``: the Redis Cluster layout (a hash tag per room's partition, an index per partition and node),
+    on a plain redis-server, where it behaves the same.
+    """
     prefix = f"test-{uuid.uuid4().hex[:8]}"
+    tags = Partitions(prefix, 8) if tagged else None
 
     def make(node_id: str = "n1", **options: Any) -> RedisPresenceStore:
         return RedisPresenceStore(
-            lambda: redis.asyncio.Redis.from_url(redis_server.url), prefix=prefix, node_id=node_id, **options
+            lambda: redis.asyncio.Redis.from_url(redis_server.url), prefix=prefix, node_id=node_id, tags=tags, **options
         )
 
     return make
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["plain", "tagged"])
+def redis_store(request: pytest.FixtureRequest, redis_server: RedisServer) -> StoreFactory:
+    return redis_stores(redis_server, tagged=request.param == "tagged")
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-tagged", marks=pytest.mark.redis),
+    ]
+)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     chosen: PresenceStore = (
-        MemoryPresenceStore() if request.param == "memory" else request.getfixturevalue("redis_store")()
+        MemoryPresenceStore()
+        if request.param == "memory"
+        else redis_stores(request.getfixturevalue("redis_server"), tagged=request.param == "redis-tagged")()
     )
     async with chosen:
         yield chosen
