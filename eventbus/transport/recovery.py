@@ -191,9 +191,10 @@ def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSe
         if manager.cluster:
             raise ConfigurationError(
                 "connection state recovery (EVENTBUS_RECOVERY_WINDOW) is not supported on a Redis Cluster yet: "
-                "its Lua script writes the deployment's one recovery stream and each room's stream in one step, "
-                "keys a cluster puts in different slots; use a plain Redis (redis://, with EVENTBUS_REDIS_SHARDING) "
-                "or set EVENTBUS_RECOVERY_WINDOW=0"
+                "a client's one last offset relies on one stream ordering every packet of the deployment, and a "
+                "cluster spreads the partitions' messages over several masters; set EVENTBUS_RECOVERY_WINDOW=0 "
+                "(history rooms work on a cluster: a join with 'since' recovers each room), or use a plain Redis "
+                "(redis://, with EVENTBUS_REDIS_SHARDING)"
             )
         if manager.recovery is None:
             manager.recovery = RedisRecoveryLog(

@@ -8,6 +8,7 @@ import itertools
 import pathlib
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -216,3 +217,36 @@ def test_partition_of_a_room_is_the_same_everywhere() -> None:
     assert partitions.channel_for({"method": "emit", "room": "Kq3x9w0AAAB"}) == "eventbus"  # a socket id
     assert partitions.channel_for({"method": "emit", "room": "chat:42", "callback": [1]}) == "eventbus"
     assert partitions.channel_for({"method": "enter_room", "room": "chat:42"}) == "eventbus"
+
+
+rooms_of_sockets = st.dictionaries(
+    st.sampled_from([f"s{n}" for n in range(6)]),
+    st.sets(st.sampled_from([f"shard:{n}" for n in range(8)]), max_size=4),
+    max_size=6,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    membership=rooms_of_sockets,
+    targets=st.sets(st.sampled_from([f"shard:{n}" for n in range(8)]), min_size=1),
+    skip=st.sets(st.sampled_from([f"s{n}" for n in range(6)]), max_size=2),
+    order=st.randoms(),
+)
+def test_a_send_split_over_partitions_reaches_each_socket_once(
+    membership: dict[str, set[str]], targets: set[str], skip: set[str], order: Any
+) -> None:
+    # What the listener does with the parts of one send (eventbus.transport.publishing), in any arrival order.
+    manager = RedisManager("redis://127.0.0.1:1/0", channel="split", sharding=True, partitions=PARTITIONS)
+    for sid, rooms in membership.items():
+        for room in rooms:
+            manager.basic_enter_room(sid, "/", room, eio_sid=f"e-{sid}")
+    parts = list(Partitions("split", PARTITIONS).split(sorted(targets)).values())
+    order.shuffle(parts)
+    served: Counter[str] = Counter()
+    for rooms in parts:
+        part = {"method": "emit", "namespace": "/", "room": rooms, "skip_sid": sorted(skip), "split": "host:1"}
+        manager._once_per_split(part)
+        served.update({sid for sid, _ in manager.get_participants("/", rooms)} - set(part["skip_sid"]))
+    expected = {sid for sid, rooms in membership.items() if rooms & targets} - skip
+    assert served == Counter(expected)
