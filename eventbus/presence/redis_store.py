@@ -130,9 +130,12 @@ class RedisPresenceStore(PresenceStore):
     def _home(self, *parts: str) -> str:
         return self._key(*parts, tag=self.tags.channel if self.tags else None)
 
+    def _tag(self, room: str) -> str | None:
+        return self.tags.of(room) if self.tags else None
+
     def _room_keys(self, room: str, user_id: str, node: str) -> list[str]:
         # conns, members, the node's index: one slot on a cluster, for the scripts that touch them together.
-        tag = self.tags.of(room) if self.tags else None
+        tag = self._tag(room)
         return [
             self._key("conns", f"{room} {user_id}", tag=tag),
             self._key("members", room, tag=tag),
@@ -194,7 +197,7 @@ class RedisPresenceStore(PresenceStore):
         return PresenceMember(user_id=user_id, info=json.loads(info))
 
     async def members(self, room: str) -> list[PresenceMember]:
-        found: dict[bytes, bytes] = await self._redis().hgetall(self._room_keys(room, "", "")[1])
+        found: dict[bytes, bytes] = await self._redis().hgetall(self._key("members", room, tag=self._tag(room)))
         members = [PresenceMember(user_id=user.decode(), info=json.loads(info)) for user, info in found.items()]
         return sorted(members, key=lambda member: member.user_id)
 

@@ -74,6 +74,8 @@ def test_a_cluster_refuses_a_channel_name_with_braces(channel: str, monkeypatch:
 def test_a_cluster_refuses_connection_state_recovery_and_says_what_works(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("eventbus.transport.channel.version", lambda distribution: "8.1.0")
     url = "redis+cluster://127.0.0.1:7000/"
-    with pytest.raises(ConfigurationError, match="not supported on a Redis Cluster yet: .* EVENTBUS_RECOVERY_WINDOW=0"):
+    with pytest.raises(
+        ConfigurationError, match=r"not supported on a Redis Cluster yet: .* EVENTBUS_RECOVERY_WINDOW=0"
+    ):
         EventBus(redis_url=url, redis_channel="app", recovery_window=60, allow_anonymous=True)
     assert EventBus(redis_url=url, redis_channel="app", recovery_window=0, allow_anonymous=True)
