@@ -19,7 +19,8 @@ partition's master. Each room's events therefore keep one order, the same in
 its history and on the wire; parts of one send to rooms of several partitions
 are not ordered with each other, and a socket in rooms of several parts gets
 the send once (the parts share a ``split`` id), with the positions of the
-rooms of the part it got.
+rooms of the part it got (``{}`` from a part without history rooms, which is
+SPUBLISHed with that empty prefix, no script).
 """
 
 from __future__ import annotations
@@ -213,7 +214,9 @@ async def _publish_per_partition(
         logged = [(room, name) for room, name in history_rooms if name in part_rooms]
         try:
             if not logged:
-                await manager._client().spublish(channel, manager._encode(part))
+                # Empty positions: the same arguments as the other parts' recipients get, (payload, positions), and
+                # the listener delivers it as a logged emit, to the sender's own sockets too (see the module docstring).
+                await manager._client().spublish(channel, "eb-h {} " + manager._encode(part))
                 continue
             keys, room_args = _room_keys(history, logged)
             argv = [channel, manager._encode(part), new_epoch(), "0", "0", "SPUBLISH"]

@@ -26,7 +26,7 @@ from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
 from tests.e2e.test_presence_cluster import INTERVAL, TTL, members_of_a_killed_process_leave_once
 from tests.e2e.test_redis_cluster import USERS, Key, fenced, members, plan, send_all, team_of, ticks
-from tests.history.rooms import FeedDigestEvent, FeedRoom, PostEvent
+from tests.history.rooms import DeskRoom, FeedDigestEvent, FeedRoom, PostEvent
 from tests.presence_scenario import ROOM
 from tests.redis_cluster import RedisClusterServers
 from tests.waiting import wait_until
@@ -176,20 +176,27 @@ async def test_history_rooms_keep_their_order_and_positions_on_a_redis_cluster(
         "redis_channel": channel,
         "redis_signing_key": SIGNING_KEY,
     }
-    buses = [EventBus(auth=jwt_auth, rooms=[FeedRoom], **options) for _ in range(2)]
+    buses = [EventBus(auth=jwt_auth, rooms=[FeedRoom, DeskRoom], **options) for _ in range(2)]
     url_a, url_b = [await serve(bus.asgi_app()) for bus in buses]
     emitter = Emitter(options["redis_url"], channel=channel, signing_key=SIGNING_KEY)
     stack.push_async_callback(emitter.close)
-    one, two = feeds_in_two_partitions(Partitions(channel, DEFAULT_PARTITIONS), redis_cluster)
+    partitions = Partitions(channel, DEFAULT_PARTITIONS)
+    one, two = feeds_in_two_partitions(partitions, redis_cluster)
+    taken = {partitions.of(f"feed:{one}"), partitions.of(f"feed:{two}")}
+    desk = next(desk for desk in map(str, range(64)) if partitions.of(f"desk:{desk}") not in taken)
     alice = await py_client(url_a, token=token("alice"))
     bob = await py_client(url_b, token=token("bob"))
+    carol = await py_client(url_a, token=token("carol"))  # in a room without history only, on the sender
     for feed in (one, two):
         assert (await alice.call("join_feed", {"feed_id": feed}))["position"]["offset"] == 0
     assert (await bob.call("join_feed", {"feed_id": one}))["position"]["offset"] == 0
+    for client in (alice, carol):
+        assert (await client.call("join_desk", {"desk_id": desk}))["ok"]
 
     await buses[0].broadcast(PostEvent(feed_id=one, n=1))
     await buses[1].broadcast(PostEvent(feed_id=two, n=2))
-    await buses[0].broadcast(FeedDigestEvent(feeds=[one, two], n=3))  # one script per partition, each socket once
+    # Three partitions: one script per history partition, a plain SPUBLISH for the desk's; each socket gets it once.
+    await buses[0].broadcast(FeedDigestEvent(feeds=[one, two], desks=[desk], n=3))
     await emitter.broadcast(PostEvent(feed_id=one, n=4))
     posts = await bob.inbox.wait_for("post", 2)
     assert [(p["n"], at[f"feed:{one}"]["offset"]) for p, at in posts] == [(1, 1), (4, 3)]
@@ -197,6 +204,10 @@ async def test_history_rooms_keep_their_order_and_positions_on_a_redis_cluster(
     assert (digest["n"], at[f"feed:{one}"]["offset"]) == (3, 2)
     await alice.inbox.wait_for("post", 3)
     assert [p["n"] for p, _ in alice.received("feed_digest")] == [3]
+    # Same arguments for every recipient of an event with history rooms: the desk's part carries no position.
+    assert [list(args) for args in await carol.inbox.wait_for("feed_digest")] == [
+        [{"feeds": [one, two], "desks": [desk], "n": 3}, {}]
+    ]
     for feed, expected in ((one, [1, 3, 4]), (two, [2, 3])):
         reply = await alice.call("history", {"room": f"feed:{feed}", "limit": 5})
         assert [p["data"]["n"] for p in reply["data"]["publications"]] == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from events import Event, Room, Target, User
 
 TEAM = {"alice", "bob"}
@@ -38,10 +40,11 @@ class FeedPingEvent(Event, volatile=True):
 
 
 class FeedDigestEvent(Event):
-    """One event to several feeds at once (on a Redis Cluster: rooms of several partitions)."""
+    """One event to several feeds and desks at once (on a Redis Cluster: rooms of several partitions)."""
 
     feeds: list[str]
+    desks: list[str] = Field(default_factory=list)
     n: int
 
     def broadcast_to(self) -> list[Target]:
-        return [FeedRoom(feed_id=feed) for feed in self.feeds]
+        return [*(FeedRoom(feed_id=feed) for feed in self.feeds), *(DeskRoom(desk_id=desk) for desk in self.desks)]
