@@ -1,96 +1,16 @@
-"""A real Redis Cluster: three masters with one replica each, on free 127.0.0.1 ports, in a temporary directory."""
+"""A real Redis Cluster for the tests: `devtools.redis_cluster`, which the benchmark and ``make demo-cluster`` share."""
 
-from __future__ import annotations
-
-import pathlib
-import random
-import shutil
-import socket
-import subprocess
-import time
-
+import pytest
 import redis
-from redis.cluster import RedisCluster
 
-from tests.redis_server import INSTALL_HINT, RedisServer
+from devtools.redis_cluster import RedisClusterServers, RedisNode, cluster_port
+from eventbus.transport.channel import CLUSTER_REDIS_PY
 
+__all__ = ["RedisClusterServers", "RedisNode", "cluster_port", "requires_cluster_client"]
 
-class RedisClusterServers:
-    """Six ``redis-server --cluster-enabled yes`` joined by ``redis-cli --cluster create --cluster-replicas 1``."""
-
-    def __init__(self, directory: pathlib.Path, *, nodes: int = 6) -> None:
-        if shutil.which("redis-cli") is None:
-            raise FileNotFoundError(INSTALL_HINT)
-        self.nodes = [
-            RedisServer(
-                directory / f"node-{n}",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                str(directory / f"node-{n}" / "nodes.conf"),
-                "--cluster-node-timeout",
-                "2000",
-            )
-            for n in range(nodes)
-        ]
-        for node in self.nodes:
-            node.port = cluster_port()
-
-    @property
-    def url(self) -> str:
-        """``redis+cluster://`` with every node, as a deployment would write it."""
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes) + "/"
-
-    def client(self) -> RedisCluster:
-        return RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=5)
-
-    def start(self, timeout: float = 30) -> None:
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _start(self, timeout: float) -> None:
-        for node in self.nodes:
-            node.start()
-        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
-            check=True,
-            capture_output=True,
-            timeout=timeout,
-        )
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the Redis Cluster on {addresses} did not become ready within {timeout}s")
-            time.sleep(0.1)
-
-    def _ready(self) -> bool:
-        for node in self.nodes:
-            info = redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=2).cluster("info")
-            if info.get("cluster_state") != "ok" or int(info.get("cluster_known_nodes", 0)) != len(self.nodes):
-                return False
-        return True
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-
-def cluster_port() -> int:
-    """A free port whose cluster bus port (+10000) is free too: both must be at most 65535."""
-    while True:
-        port = random.randint(20000, 55000)
-        if all(_free(p) for p in (port, port + 10000)):
-            return port
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+# The `cluster` extra's floor: `make test-lowest` runs the core floor (redis-py 5.0.8), where the bus refuses
+# redis+cluster:// (tests/eventbus/test_redis_url.py checks that refusal under any version).
+requires_cluster_client = pytest.mark.skipif(
+    tuple(map(int, redis.__version__.split(".")[:2])) < CLUSTER_REDIS_PY,
+    reason=f"redis+cluster:// needs redis-py 8.0 (the cluster extra); {redis.__version__} is installed",
+)

@@ -1,0 +1,1 @@
+"""Tools for developing the library that the tests, the benchmark and the demo share (not shipped)."""
