@@ -72,6 +72,8 @@ class Server(Process):
         loop: str | None = None,
         deflate: bool = False,
         ws: str | None = None,
+        channel: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,7 +85,8 @@ class Server(Process):
             argv += ["--loop", loop] if loop else []
             argv += ["--deflate"] if deflate else []
             argv += ["--ws", ws] if ws else []
-        super().__init__(system, argv)
+            argv += ["--channel", channel] if channel else []
+        super().__init__(system, argv, env={**os.environ, **env} if env else None)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 20) -> None:
@@ -102,6 +105,12 @@ class Server(Process):
         body = json.dumps({"count": count, "rooms": rooms, "text": text, "rate": rate}).encode()
         request = urllib.request.Request(f"{self.url}/bench/emit", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=120) as response:
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+
+    def stats(self) -> dict[str, Any]:
+        """``GET /bench/stats``: the typed server's Redis counters and subscribed partitions."""
+        with urllib.request.urlopen(f"{self.url}/bench/stats", timeout=10) as response:
             result: dict[str, Any] = json.loads(response.read())
             return result
 

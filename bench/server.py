@@ -1,6 +1,6 @@
 """One benchmarked Python server process: raw python-socketio or the typed `EventBus`, under uvicorn.
 
-Usage: ``python -m bench.server SYSTEM --port PORT [--redis URL] [--loop asyncio] [--deflate]``
+Usage: ``python -m bench.server SYSTEM --port PORT [--redis URL] [--channel NAME] [--loop asyncio] [--deflate]``
 
 Systems:
 
@@ -11,7 +11,8 @@ Systems:
 Both join rooms through a ``join_bench`` event with an ack (the typed one through
 `EventBus`'s validated join handler), and both are served with the same uvicorn
 options, `eventbus.serving.uvicorn_options`. ``POST /bench/emit`` runs a burst or a
-paced series of emits and answers when the last emit returned.
+paced series of emits and answers when the last emit returned; ``GET /bench/stats`` gives the
+typed server's Redis counters (``python -m bench.sharding``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import socketio
@@ -35,6 +37,7 @@ SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 """Signs the load generator's token: the typed server authenticates every connection, as in production."""
 
 Emit = Callable[[int, float, list[str], str], Awaitable[None]]
+Stats = Callable[[], dict[str, Any]]
 
 
 class BenchRoom(Room, prefix="bench", public=True, history=int(os.environ.get("BENCH_ROOM_HISTORY", "0"))):
@@ -88,13 +91,13 @@ def raw_server(redis_url: str | None) -> tuple[socketio.AsyncServer, Emit]:
     return sio, emit
 
 
-def typed_server(redis_url: str | None, *, fast_emit: bool) -> tuple[EventBus, Emit]:
+def typed_server(redis_url: str | None, *, fast_emit: bool, channel: str = "bench") -> tuple[EventBus, Emit]:
     """Our library, written the way the docs show."""
     # The rate limiter runs (its cost is part of the typed path) but never refuses: the bench measures throughput.
     # Every load-generator client is the same user: the per-user connection limit is lifted accordingly.
     settings = EventBusSettings(
         fast_emit=fast_emit,
-        redis_channel="bench",
+        redis_channel=channel,
         rate_limit=1e9,
         rate_burst=10**9,
         max_connections_per_user=10**6,
@@ -130,7 +133,17 @@ async def emit_series(emit: Emit, count: int, rooms: list[str], text: str, rate:
     return {"emitted": count, "seconds": time.perf_counter() - started}
 
 
-def control_app(emit: Emit) -> Any:
+def redis_stats(bus: EventBus) -> dict[str, Any]:
+    """Pub/sub messages this process received by kind, and the partition channels it is subscribed to."""
+    manager = bus.sio.manager
+    subscriptions = getattr(manager, "subscriptions", None)
+    return {
+        "received": dict(getattr(manager, "received", {})),
+        "partitions": sorted(subscriptions.active) if subscriptions is not None else [],
+    }
+
+
+def control_app(emit: Emit, stats: Stats | None = None) -> Any:
     """A bare ASGI app for ``/bench/*``, so the control path costs the servers nothing they would not pay anyway."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -146,6 +159,8 @@ def control_app(emit: Emit) -> Any:
             args = json.loads(body)
             result = await emit_series(emit, args["count"], args["rooms"], args["text"], args.get("rate"))
             status, reply = 200, json.dumps(result).encode()
+        elif scope["path"] == "/bench/stats" and stats is not None:
+            status, reply = 200, json.dumps(stats()).encode()
         elif scope["path"] == "/bench/ping":
             status, reply = 200, b'{"ok":true}'
         else:
@@ -163,6 +178,7 @@ def main() -> None:
     parser.add_argument("system", choices=["raw", "typed", "typed-nofast"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis", help="Redis URL: use the Redis manager")
+    parser.add_argument("--channel", default="bench", help="the typed server's Redis channel")
     parser.add_argument("--loop", help="override the event loop (default: uvloop when installed)")
     parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate (off by default)")
     parser.add_argument("--ws", help="override uvicorn's websocket implementation")
@@ -173,8 +189,8 @@ def main() -> None:
         app = socketio.ASGIApp(sio, other_asgi_app=control_app(emit))
     else:
         # As an application serves it: asgi_app()'s lifespan starts the bus (Redis subscribed before serving).
-        bus, emit = typed_server(args.redis, fast_emit=args.system == "typed")
-        app = bus.asgi_app(other_asgi_app=control_app(emit))
+        bus, emit = typed_server(args.redis, fast_emit=args.system == "typed", channel=args.channel)
+        app = bus.asgi_app(other_asgi_app=control_app(emit, partial(redis_stats, bus)))
     overrides: dict[str, Any] = {"ws_per_message_deflate": args.deflate}
     if args.loop:
         overrides["loop"] = args.loop

@@ -1,0 +1,406 @@
+"""What room-sharded pub/sub saves: Redis messages and CPU per server process, sharded against one channel.
+
+``python -m bench.sharding [--quick] [--partitions 64]``
+
+P typed server processes (2 and 4) with sharding off and as many with it on (each
+set on its own channel) share one ``redis-server``; the Node load
+generator of ``python -m bench`` holds ``ROOMS`` rooms of ``MEMBERS`` clients;
+an `Emitter` in this process publishes to one room after the other at a fixed
+rate. Three placements of the clients:
+
+* ``room``: each room's clients on one process (room affinity; rooms dealt in a
+  seeded random order);
+* ``partition``: the same, but a room goes to the process its partition channel
+  maps to, so each process owns whole partitions;
+* ``spread``: each room has a member on every process.
+
+The same servers serve every placement, each set with its own load generator, the
+two sets' paced series alternating round by round. Per process:
+pub/sub messages received (``bus.sio.manager.received`` through ``GET
+/bench/stats``), those of rooms it has no member in, the count predicted from the
+placement and the partition hash alone, the closed-form expectation of the model
+in docs/internals/scaling.md, and server CPU seconds (``/proc``) per delivered
+message. Writes ``bench/results/sharding.{json,md}`` (``sharding-quick.*`` with
+``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bench.processes import BENCH_DIR, LoadGenerator, Redis, Server
+from bench.scenarios import TEXT, _connect
+from bench.server import BenchEvent
+from eventbus import Emitter, EventBusSettings
+from eventbus.transport.sharding import Partitions
+
+ROOMS = 200
+MEMBERS = 4
+RATE = 400.0
+"""Messages per second the Emitter publishes, each to one room: 2 per room per second."""
+USER_ROOM = "user:bench"
+"""Every load-generator client is the user ``bench``: each process also holds this room, so one more partition."""
+CHANNEL = "bench"
+
+Place = Callable[[int, int, int, Partitions], int]
+"""(room index, member index, processes, partitions) -> the process that member connects to."""
+
+
+def _by_room(room: int, member: int, processes: int, partitions: Partitions) -> int:
+    # A seeded shuffle, not ``room % processes``: CRC-32 is linear, so sequential names dealt round robin would
+    # share partitions far more than a deployment's room names do, and flatter sharding.
+    return ROOM_ORDER[room] % processes
+
+
+def _by_partition(room: int, member: int, processes: int, partitions: Partitions) -> int:
+    return partitions.names.index(partitions.of(room_name(room))) % processes
+
+
+def _spread(room: int, member: int, processes: int, partitions: Partitions) -> int:
+    return member % processes
+
+
+ROOM_ORDER = random.Random(17).sample(range(ROOMS), ROOMS)
+LAYOUTS: dict[str, Place] = {"room": _by_room, "partition": _by_partition, "spread": _spread}
+
+
+def room_name(room: int) -> str:
+    return f"bench:r{room}"
+
+
+def placement(layout: str, processes: int, partitions: Partitions) -> list[list[int]]:
+    """For each room, the process of each of its members."""
+    place = LAYOUTS[layout]
+    return [[place(room, member, processes, partitions) for member in range(MEMBERS)] for room in range(ROOMS)]
+
+
+def predicted(rooms_of: list[list[int]], process: int, published: int, partitions: Partitions | None) -> int:
+    """Messages ``process`` receives, from the placement and the hash: all on one channel, else its partitions'.
+
+    ``published`` messages went round robin to the rooms, ``published // ROOMS`` each.
+    """
+    if partitions is None:
+        return published
+    served = [room_name(room) for room, members in enumerate(rooms_of) if process in members]
+    subscribed = {partitions.of(name) for name in [*served, USER_ROOM]}
+    return sum(published // ROOMS for room in range(ROOMS) if partitions.of(room_name(room)) in subscribed)
+
+
+def expected(layout: str, processes: int, published: int, partitions: int | None) -> float:
+    """The model of docs/internals/scaling.md: messages one process receives, for rooms hashed at random.
+
+    One channel: every message. Sharded, with room affinity: the messages of its ``S`` rooms, plus those of
+    the other rooms that share a partition with one of them (or with its user room), each with probability
+    ``1 - (1 - 1/K)^(S + 1)``; with partition affinity its own ``K/N`` partitions (and maybe the user room's).
+    """
+    if partitions is None or layout == "spread":
+        return float(published)
+    if layout == "partition":
+        return published * (1 / processes + (1 - 1 / processes) / partitions)
+    served = ROOMS / processes
+    shared = 1 - math.pow(1 - 1 / partitions, served + 1)
+    return published * (served / ROOMS + (1 - served / ROOMS) * shared)
+
+
+def start_servers(count: int, redis_url: str, sharded: bool, partitions: int) -> list[Server]:
+    """``count`` typed servers of one setting, on its own channel, started side by side; all or none."""
+    env = {"EVENTBUS_REDIS_SHARDING": "true" if sharded else "false", "EVENTBUS_REDIS_PARTITIONS": str(partitions)}
+    with ThreadPoolExecutor(count) as pool:
+        futures = [
+            pool.submit(Server, "typed", redis_url=redis_url, channel=channel_of(sharded), env=env)
+            for _ in range(count)
+        ]
+    started = [future.result() for future in futures if future.exception() is None]
+    if len(started) < count:
+        for server in started:
+            server.stop()
+        raise next(exc for future in futures if (exc := future.exception()) is not None)
+    return started
+
+
+def channel_of(sharded: bool) -> str:
+    # Each setting on its own channel of the one redis-server: both run at once without hearing each other.
+    return "bench-sharded" if sharded else "bench-single"
+
+
+async def publish(redis_url: str, sharded: bool, partitions: int, count: int, rate: float) -> float:
+    """``count`` events from an `Emitter`, room after room, on a fixed schedule; the seconds it took."""
+    settings = EventBusSettings(redis_sharding=sharded, redis_partitions=partitions)
+    async with Emitter(redis_url, channel=channel_of(sharded), settings=settings) as emitter:
+        started = time.perf_counter()
+        wall = time.time() * 1000
+        for seq in range(count):
+            delay = started + seq / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            event = BenchEvent(seq=seq, t=wall + seq / rate * 1000, rooms=[room_name(seq % ROOMS)], text=TEXT)
+            await emitter.broadcast(event)
+        return time.perf_counter() - started
+
+
+def compare(processes: int, layouts: list[str], store: Redis, config: Config) -> list[dict[str, Any]]:
+    """``processes`` servers with sharding off and as many with it on, at once; each placement in turn."""
+    sides: dict[bool, list[Server]] = {}
+    try:
+        for sharded in (False, True):
+            sides[sharded] = start_servers(processes, store.url, sharded, config.partitions)
+        return [record for layout in layouts for record in measure(layout, sides, store, config)]
+    finally:
+        for servers in sides.values():
+            for server in servers:
+                server.stop()
+
+
+def measure(layout: str, sides: dict[bool, list[Server]], store: Redis, config: Config) -> list[dict[str, Any]]:
+    """One placement on both settings, their series interleaved round by round; a record per setting."""
+    started = time.monotonic()
+    processes = len(sides[False])
+    rooms_of = placement(layout, processes, Partitions(CHANNEL, config.partitions))
+    members = [(room, process) for room, procs in enumerate(rooms_of) for process in procs]
+    count = ROOMS * max(round(RATE * config.seconds / ROOMS), 1)
+    runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    with LoadGenerator() as single, LoadGenerator() as sharded_loadgen:
+        loadgens = {False: single, True: sharded_loadgen}
+
+        def prepare(sharded: bool) -> None:
+            servers = [sides[sharded][process] for _, process in members]
+            _connect(loadgens[sharded], servers, len(members), [[f"r{room}"] for room, _ in members])
+            asyncio.run(publish(store.url, sharded, config.partitions, ROOMS, RATE))  # warm-up: one per room
+            loadgens[sharded].call("wait", expect_each=1, timeout_ms=30_000)
+
+        with ThreadPoolExecutor(2) as pool:  # both sets connect at once: the measured series stay sequential
+            list(pool.map(prepare, (False, True)))
+        for round_no in range(config.rounds):
+            for sharded in (False, True) if round_no % 2 == 0 else (True, False):
+                runs[sharded].append(series(sides[sharded], loadgens[sharded], store, sharded, config, count))
+    records = [summarize(layout, rooms_of, sharded, runs[sharded], config) for sharded in (False, True)]
+    for record in records:
+        print(
+            f"  sharding P={processes} {layout:<9} {'sharded' if record['sharded'] else 'single ':<7} "
+            f"received/process {record['received_mean']:>7,.0f}  not served {record['not_served_mean']:>7,.0f}  "
+            f"{record['cpu_us_per_delivery']:5.1f} µs/delivery",
+            flush=True,
+        )
+    print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
+    return records
+
+
+def series(
+    servers: list[Server], loadgen: LoadGenerator, store: Redis, sharded: bool, config: Config, count: int
+) -> dict[str, Any]:
+    """One paced series: each server's counters and CPU before and after, and what the clients got."""
+    loadgen.call("reset")
+    before = [(server.stats(), server.cpu()) for server in servers]
+    elapsed = asyncio.run(publish(store.url, sharded, config.partitions, count, RATE))
+    delivered = loadgen.call("wait", expect_each=count // ROOMS, timeout_ms=60_000, settle_ms=300)
+    after = [(server.stats(), server.cpu()) for server in servers]
+    return {"published": count, "publish_seconds": elapsed, "delivered": delivered, "before": before, "after": after}
+
+
+def summarize(
+    layout: str, rooms_of: list[list[int]], sharded: bool, runs: list[dict[str, Any]], config: Config
+) -> dict[str, Any]:
+    """A setting's record: per-process figures (counts from the last round, CPU the median of the rounds)."""
+    processes = len(runs[0]["before"])
+    count = runs[0]["published"]
+    hashing = Partitions(CHANNEL, config.partitions) if sharded else None
+    per_run = [
+        [_process_figures(p, rooms_of, count, hashing, run["before"][p], run["after"][p]) for p in range(processes)]
+        for run in runs
+    ]
+    per_process = per_run[-1]
+    cpu_per_run = [sum(p["cpu_s"] for p in figures) for figures in per_run]
+    delivered = [run["delivered"] for run in runs]
+    return {
+        "layout": layout,
+        "processes": processes,
+        "sharded": sharded,
+        "partitions": config.partitions,
+        "rooms": ROOMS,
+        "members": MEMBERS,
+        "published": count,
+        "rounds": len(runs),
+        "exactly_once": all(d["clients_missing"] == 0 and d["clients_duplicated"] == 0 for d in delivered),
+        "delivered": delivered[-1]["received"],
+        "p99_ms": statistics.median(d["p99_ms"] for d in delivered),
+        "per_process": per_process,
+        "received_mean": statistics.mean(p["received"] for p in per_process),
+        "expected": expected(layout, processes, count, config.partitions if sharded else None),
+        "not_served_mean": statistics.mean(p["not_served"] for p in per_process),
+        "server_cpu_s": statistics.median(cpu_per_run),
+        "cpu_us_per_delivery": statistics.median(cpu_per_run) / max(delivered[-1]["received"], 1) * 1e6,
+        "cpu_us_per_delivery_rounds": [
+            cpu / max(d["received"], 1) * 1e6 for cpu, d in zip(cpu_per_run, delivered, strict=True)
+        ],
+    }
+
+
+def _process_figures(
+    process: int,
+    rooms_of: list[list[int]],
+    published: int,
+    partitions: Partitions | None,
+    before: tuple[dict[str, Any], float],
+    after: tuple[dict[str, Any], float],
+) -> dict[str, Any]:
+    (stats_before, cpu_before), (stats_after, cpu_after) = before, after
+
+    def delta(kind: str) -> int:
+        return int(stats_after["received"].get(kind, 0)) - int(stats_before["received"].get(kind, 0))
+
+    received = delta("control") + delta("partition")
+    served_rooms = sum(process in members for members in rooms_of)
+    served_messages = published // ROOMS * served_rooms
+    deliveries = published // ROOMS * sum(members.count(process) for members in rooms_of)
+    cpu = cpu_after - cpu_before
+    return {
+        "process": process,
+        "rooms_served": served_rooms,
+        "received": received,
+        "predicted": predicted(rooms_of, process, published, partitions),
+        "not_served": received - served_messages,
+        "unserved_counter": delta("unserved"),
+        "partitions_subscribed": len(stats_after["partitions"]),
+        "deliveries": deliveries,
+        "cpu_s": cpu,
+        "cpu_us_per_delivery": cpu / max(deliveries, 1) * 1e6,
+    }
+
+
+@dataclass(frozen=True)
+class Config:
+    """How long each series runs, how many rounds, how many partitions."""
+
+    seconds: float
+    rounds: int
+    partitions: int
+
+
+def plan(quick: bool) -> list[tuple[int, list[str]]]:
+    """(processes, placements) of a run; each on one channel, then sharded."""
+    if quick:
+        return [(2, ["room"])]
+    # Spread membership only at 4: at 2 it shows the same (every process needs every message), for 20 s more.
+    return [(2, ["room"]), (4, ["room", "partition", "spread"])]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The report: per run, per-process means, measured against predicted; then the sharded/single ratios."""
+    env = results["environment"]
+    lines = [
+        f"{ROOMS} rooms x {MEMBERS} members, {RATE:.0f} messages/s from an Emitter for "
+        f"{results['seconds']:.0f} s x {results['rounds']} rounds, {results['partitions']} partitions; "
+        f"{env['date']}, {env['machine']}, "
+        f"load average {env['load_average']:.1f}.",
+        "",
+        "| processes | clients placed by | pub/sub | published | received per process | predicted from the hash "
+        "| model | of rooms not served | partitions subscribed | server CPU µs per delivery | exactly once |",
+        "|---:|---|---|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    for record in results["records"]:
+        procs = record["per_process"]
+        lines.append(
+            f"| {record['processes']} | {record['layout']} | {'sharded' if record['sharded'] else 'one channel'} "
+            f"| {record['published']:,} | {_each(procs, 'received')} | {_each(procs, 'predicted')} "
+            f"| {record['expected']:,.0f} | {record['not_served_mean']:,.0f} "
+            f"| {statistics.mean(p['partitions_subscribed'] for p in procs):.0f} "
+            f"| {record['cpu_us_per_delivery']:.1f} | {'yes' if record['exactly_once'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "| processes | clients placed by | received, sharded / one channel | CPU per delivery, sharded / one channel "
+        "| server CPU µs per message not received |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for ratio in results["ratios"]:
+        saved = ratio["cpu_us_per_message_saved"]
+        lines.append(
+            f"| {ratio['processes']} | {ratio['layout']} | {ratio['received']:.2f}x | {ratio['cpu_per_delivery']:.2f}x "
+            f"| {'-' if saved is None else f'{saved:.0f}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _each(procs: list[dict[str, Any]], key: str) -> str:
+    return " / ".join(f"{p[key]:,}" for p in procs)
+
+
+def ratios(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sharded over single channel, per (layout, processes): mean messages received, CPU per delivery."""
+    out = []
+    for single in (r for r in records if not r["sharded"]):
+        sharded = next(
+            r
+            for r in records
+            if r["sharded"] and (r["layout"], r["processes"]) == (single["layout"], single["processes"])
+        )
+        # The CPU one channel spent more, over the messages it received more: what one message of a room
+        # the process does not serve costs it (the same deliveries on both sides). Only where sharding saved
+        # at least a quarter of the messages: below that, this machine's noise is larger than the difference.
+        saved = (single["received_mean"] - sharded["received_mean"]) * single["processes"]
+        cpu_saved = single["server_cpu_s"] - sharded["server_cpu_s"]
+        out.append(
+            {
+                "layout": single["layout"],
+                "processes": single["processes"],
+                "received": sharded["received_mean"] / single["received_mean"],
+                "cpu_per_delivery": sharded["cpu_us_per_delivery"] / single["cpu_us_per_delivery"],
+                "cpu_us_per_message_saved": (
+                    cpu_saved / saved * 1e6 if sharded["received_mean"] <= 0.75 * single["received_mean"] else None
+                ),
+            }
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.sharding", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 processes, room affinity, one round: about 20 s")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each paced series")
+    parser.add_argument("--rounds", type=int, help="series per placement and setting (default: 1 quick, 2 full)")
+    parser.add_argument("--partitions", type=int, default=64)
+    args = parser.parse_args(argv)
+    config = Config(seconds=args.seconds, rounds=args.rounds or (1 if args.quick else 2), partitions=args.partitions)
+    records: list[dict[str, Any]] = []
+    with Redis() as store:
+        for processes, layouts in plan(args.quick):
+            records += compare(processes, layouts, store, config)
+    results = {
+        "environment": {
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": f"{os.cpu_count()} cores",
+            "load_average": os.getloadavg()[0],
+        },
+        "seconds": config.seconds,
+        "rounds": config.rounds,
+        "partitions": config.partitions,
+        "records": records,
+        "ratios": ratios(records),
+    }
+    name = "sharding-quick" if args.quick else "sharding"
+    directory = BENCH_DIR / "results"
+    (directory / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    report = markdown(results)
+    (directory / f"{name}.md").write_text(report)
+    print(report)
+    if not all(record["exactly_once"] for record in records):
+        print("sharding: some client missed or got twice a message", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
