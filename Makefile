@@ -66,6 +66,17 @@ web: $(WEB)/node_modules/.installed
 demo: install web-types web
 	$(PY) -m examples.chat
 
+# Two demo processes (ports 8000 and 8001) on a 6-node Redis Cluster it starts in a temporary directory;
+# Ctrl-C stops everything and removes the directory. Needs redis-py 8 (the cluster extra, in [test]).
+.PHONY: demo-cluster test-demo-cluster
+demo-cluster: install web-types web redis-server
+	$(PY) -m examples.chat.cluster
+
+# Its test (about 15 s, so not in `make test`): the script starts, both processes answer, an event sent on one
+# reaches a client of the other, and SIGINT stops everything and removes the directory.
+test-demo-cluster: install redis-server
+	$(VENV)/bin/pytest -m demo_cluster tests/e2e/test_demo_cluster.py
+
 lint: install
 	$(VENV)/bin/ruff format --check --no-cache .
 	$(VENV)/bin/ruff check --no-cache .

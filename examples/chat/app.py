@@ -16,7 +16,7 @@ from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from eventbus import AuthenticationError, EventBus, JWTAuth, User, bearer_token
+from eventbus import AuthenticationError, EventBus, EventBusSettings, JWTAuth, User, bearer_token
 from examples.chat import handlers
 from examples.chat.events import CHATS, USERS, ChatRoom, MonitoringRoom, is_member
 
@@ -76,8 +76,11 @@ def build(
         secret = "dev-" + secrets.token_hex(16)
         logger.warning("EVENTBUS_JWT_SECRET is unset: this process signs tokens with a random development secret")
     auth = JWTAuth(secret=secret)
-    # A page that loses its connection for less than two minutes gets what it missed (connection state recovery).
-    bus = EventBus(auth=auth, rooms=[ChatRoom, MonitoringRoom], redis_url=redis_url, recovery_window=120)
+    # A page that loses its connection for less than two minutes gets what it missed (connection state recovery),
+    # unless EVENTBUS_RECOVERY_WINDOW says otherwise: make demo-cluster sets 0, a Redis Cluster has no recovery yet.
+    settings = EventBusSettings()
+    window = settings.recovery_window if "recovery_window" in settings.model_fields_set else 120
+    bus = EventBus(auth=auth, rooms=[ChatRoom, MonitoringRoom], redis_url=redis_url, recovery_window=window)
     handlers.register(bus)
     api = rest_api(bus, auth, token_ttl)
     if test_hooks:
