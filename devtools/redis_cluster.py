@@ -16,60 +16,10 @@ from typing import TYPE_CHECKING
 import redis
 from redis.cluster import RedisCluster
 
+from devtools.redis_server import INSTALL_HINT, RedisProcess
+
 if TYPE_CHECKING:
     import pathlib
-
-INSTALL_HINT = "redis-server is not installed: apt-get install redis-server (make test installs it)"
-
-
-class RedisNode:
-    """One ``redis-server --cluster-enabled yes`` without persistence; ``stop()`` and ``start()`` keep the port."""
-
-    def __init__(self, directory: pathlib.Path, port: int) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise FileNotFoundError(INSTALL_HINT)
-        self.binary = binary
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = port
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self, timeout: float = 10) -> None:
-        self.starts += 1
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        args += ["--dir", str(self.directory), "--logfile", str(self.log)]
-        args += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.directory / "nodes.conf")]
-        args += ["--cluster-node-timeout", "2000"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        # The log line, not a PING: a node that has not loaded its cluster config yet answers PING too.
-        while "Ready to accept connections" not in self._log_text():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {self._log_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server did not answer on port {self.port} within {timeout}s")
-            time.sleep(0.02)
-
-    def stop(self, timeout: float = 10) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-        self.proc = None
-
-    @property
-    def log(self) -> pathlib.Path:
-        """This start's log file (each start has its own, so readiness is never read from a previous run)."""
-        return self.directory / f"redis-{self.starts}.log"
-
-    def _log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 class RedisClusterServers:
@@ -78,7 +28,15 @@ class RedisClusterServers:
     def __init__(self, directory: pathlib.Path, *, nodes: int = 6) -> None:
         if shutil.which("redis-cli") is None:
             raise FileNotFoundError(INSTALL_HINT)
-        self.nodes = [RedisNode(directory / f"node-{n}", cluster_port()) for n in range(nodes)]
+        self.nodes = [
+            RedisProcess(
+                directory / f"node-{n}",
+                cluster_port(),
+                *("--cluster-enabled", "yes", "--cluster-config-file", str(directory / f"node-{n}" / "nodes.conf")),
+                *("--cluster-node-timeout", "2000"),
+            )
+            for n in range(nodes)
+        ]
 
     @property
     def url(self) -> str:

@@ -3,10 +3,10 @@
 import pytest
 import redis
 
-from devtools.redis_cluster import RedisClusterServers, RedisNode, cluster_port
+from devtools.redis_cluster import RedisClusterServers, cluster_port
 from eventbus.transport.channel import CLUSTER_REDIS_PY
 
-__all__ = ["RedisClusterServers", "RedisNode", "cluster_port", "requires_cluster_client"]
+__all__ = ["RedisClusterServers", "cluster_port", "requires_cluster_client"]
 
 # The `cluster` extra's floor: `make test-lowest` runs the core floor (redis-py 5.0.8), where the bus refuses
 # redis+cluster:// (tests/eventbus/test_redis_url.py checks that refusal under any version).

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import pathlib
-import shutil
-import subprocess
-import time
 
 import redis
 from cryptography import x509
@@ -15,30 +12,22 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from devtools.redis_server import INSTALL_HINT, RedisProcess
 from tests.servers import free_port
 
-INSTALL_HINT = "redis-server is not installed: apt-get install redis-server (make test installs it)"
+__all__ = ["INSTALL_HINT", "RedisServer", "tls_files", "write_self_signed_cert"]
 
 
-class RedisServer:
-    """One ``redis-server`` process without persistence; ``stop()`` and ``start()`` keep the same port."""
+class RedisServer(RedisProcess):
+    """One ``redis-server`` on a free port, optionally TLS only; ``stop()`` and ``start()`` keep the same port."""
 
     def __init__(self, directory: pathlib.Path, *extra_args: str, tls: bool = False) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise FileNotFoundError(INSTALL_HINT)
-        self.binary = binary
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.extra_args = extra_args
+        super().__init__(directory, free_port(), *extra_args)
         self.tls = tls
         if tls:
             self.cert = write_self_signed_cert(directory)
             # The later --port wins: plain TCP off, TLS only.
             self.extra_args = ("--port", "0", "--tls-port", str(self.port), *tls_files(self.cert), *extra_args)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
     @property
     def url(self) -> str:
@@ -48,42 +37,6 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
-
-    def start(self, timeout: float = 10) -> None:
-        self.starts += 1
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        args += ["--dir", str(self.directory), "--logfile", str(self.log), *self.extra_args]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        # The log line, not a PING: it works the same with a password, an ACL or TLS in extra_args.
-        while "Ready to accept connections" not in self._log_text():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {self._log_tail()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server did not answer on port {self.port} within {timeout}s")
-            time.sleep(0.02)
-
-    def stop(self, timeout: float = 10) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-        self.proc = None
-
-    @property
-    def log(self) -> pathlib.Path:
-        """This start's log file (each start has its own, so readiness is never read from a previous run)."""
-        return self.directory / f"redis-{self.starts}.log"
-
-    def _log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def _log_tail(self) -> str:
-        return self._log_text()[-2000:] or "(no log)"
 
 
 def tls_files(cert: pathlib.Path) -> tuple[str, ...]:
