@@ -300,38 +300,39 @@ def plan(quick: bool) -> list[tuple[int, list[str]]]:
 def markdown(results: dict[str, Any]) -> str:
     """The report: per run, per-process means, measured against predicted; then the sharded/single ratios."""
     env = results["environment"]
-    lines = [
+    intro = (
         f"{ROOMS} rooms x {MEMBERS} members, {RATE:.0f} messages/s from an Emitter for "
         f"{results['seconds']:.0f} s x {results['rounds']} rounds, {results['partitions']} partitions; "
-        f"{env['date']}, {env['machine']}, "
-        f"load average {env['load_average']:.1f}.",
-        "",
-        "| processes | clients placed by | pub/sub | published | received per process | predicted from the hash "
-        "| model | of rooms not served | partitions subscribed | server CPU µs per delivery | exactly once |",
+        f"{env['date']}, {env['machine']}, load average {env['load_average']:.1f}."
+    )
+    runs = _table(
+        ["processes", "clients placed by", "pub/sub", "published", "received per process", "predicted from the hash",
+         "model", "of rooms not served", "partitions subscribed", "server CPU µs per delivery", "exactly once"],
         "|---:|---|---|---:|---|---|---:|---:|---:|---:|---|",
-    ]
-    for record in results["records"]:
-        procs = record["per_process"]
-        lines.append(
-            f"| {record['processes']} | {record['layout']} | {'sharded' if record['sharded'] else 'one channel'} "
-            f"| {record['published']:,} | {_each(procs, 'received')} | {_each(procs, 'predicted')} "
-            f"| {record['expected']:,.0f} | {record['not_served_mean']:,.0f} "
-            f"| {statistics.mean(p['partitions_subscribed'] for p in procs):.0f} "
-            f"| {record['cpu_us_per_delivery']:.1f} | {'yes' if record['exactly_once'] else 'NO'} |"
-        )
-    lines += [
-        "",
-        "| processes | clients placed by | received, sharded / one channel | CPU per delivery, sharded / one channel "
-        "| server CPU µs per message not received |",
+        [
+            [str(r["processes"]), r["layout"], "sharded" if r["sharded"] else "one channel", f"{r['published']:,}",
+             _each(r["per_process"], "received"), _each(r["per_process"], "predicted"), f"{r['expected']:,.0f}",
+             f"{r['not_served_mean']:,.0f}",
+             f"{statistics.mean(p['partitions_subscribed'] for p in r['per_process']):.0f}",
+             f"{r['cpu_us_per_delivery']:.1f}", "yes" if r["exactly_once"] else "NO"]
+            for r in results["records"]
+        ],
+    )  # fmt: skip
+    compared = _table(
+        ["processes", "clients placed by", "received, sharded / one channel", "CPU per delivery, sharded / one channel",
+         "server CPU µs per message not received"],
         "|---:|---|---:|---:|---:|",
-    ]
-    for ratio in results["ratios"]:
-        saved = ratio["cpu_us_per_message_saved"]
-        lines.append(
-            f"| {ratio['processes']} | {ratio['layout']} | {ratio['received']:.2f}x | {ratio['cpu_per_delivery']:.2f}x "
-            f"| {'-' if saved is None else f'{saved:.0f}'} |"
-        )
-    return "\n".join(lines) + "\n"
+        [
+            [str(r["processes"]), r["layout"], f"{r['received']:.2f}x", f"{r['cpu_per_delivery']:.2f}x",
+             "-" if r["cpu_us_per_message_saved"] is None else f"{r['cpu_us_per_message_saved']:.0f}"]
+            for r in results["ratios"]
+        ],
+    )  # fmt: skip
+    return "\n".join([intro, "", *runs, "", *compared]) + "\n"
+
+
+def _table(header: list[str], alignment: str, rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", alignment, *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def _each(procs: list[dict[str, Any]], key: str) -> str:
