@@ -26,6 +26,12 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` used so far (Linux ``/proc``)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 class Process:
     """A child process whose CPU seconds and resident memory are read from ``/proc`` (Linux)."""
 
@@ -35,8 +41,7 @@ class Process:
 
     def cpu(self) -> float:
         """User + system CPU seconds used so far."""
-        fields = pathlib.Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return cpu_seconds(self.popen.pid)
 
     def rss(self) -> int:
         """Resident set size in bytes."""

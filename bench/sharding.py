@@ -1,6 +1,6 @@
 """What room-sharded pub/sub saves: Redis messages and CPU per server process, sharded against one channel.
 
-``python -m bench.sharding [--quick] [--partitions 64]``
+``python -m bench.sharding [--quick] [--cluster] [--partitions 64]``
 
 P typed server processes (2 and 4) with sharding off and as many with it on (each
 set on its own channel) share one ``redis-server``; the Node load
@@ -20,32 +20,42 @@ pub/sub messages received (``bus.sio.manager.received`` through ``GET
 /bench/stats``), those of rooms it has no member in, the count predicted from the
 placement and the partition hash alone, the closed-form expectation of the model
 in docs/internals/scaling.md, and server CPU seconds (``/proc``) per delivered
-message. Writes ``bench/results/sharding.{json,md}`` (``sharding-quick.*`` with
-``--quick``).
+message. ``--cluster`` runs the sharded side again on 4 processes on a local Redis
+Cluster (`devtools.redis_cluster`), with the SPUBLISH calls each master served.
+Writes ``bench/results/sharding.{json,md}`` (``sharding-quick.*`` with ``--quick``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import json
 import math
 import os
+import pathlib
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.processes import BENCH_DIR, LoadGenerator, Redis, Server
+import redis
+
+from bench.processes import BENCH_DIR, LoadGenerator, Redis, Server, cpu_seconds
 from bench.scenarios import TEXT, _connect
 from bench.server import BenchEvent
+from devtools.redis_cluster import RedisClusterServers
 from eventbus import Emitter, EventBusSettings
 from eventbus.transport.sharding import Partitions
+
+if TYPE_CHECKING:
+    from devtools.redis_server import RedisProcess
 
 ROOMS = 200
 MEMBERS = 4
@@ -151,45 +161,100 @@ async def publish(redis_url: str, sharded: bool, partitions: int, count: int, ra
         return time.perf_counter() - started
 
 
+@dataclass
+class Side:
+    """One setting under test: its servers, and the Redis they and the Emitter share."""
+
+    name: str
+    sharded: bool
+    redis_url: str
+    servers: list[Server]
+
+
 def compare(processes: int, layouts: list[str], store: Redis, config: Config) -> list[dict[str, Any]]:
     """``processes`` servers with sharding off and as many with it on, at once; each placement in turn."""
-    sides: dict[bool, list[Server]] = {}
+    sides: list[Side] = []
     try:
-        for sharded in (False, True):
-            sides[sharded] = start_servers(processes, store.url, sharded, config.partitions)
-        return [record for layout in layouts for record in measure(layout, sides, store, config)]
+        for name, sharded in (("one channel", False), ("sharded", True)):
+            servers = start_servers(processes, store.url, sharded, config.partitions)
+            sides.append(Side(name, sharded, store.url, servers))
+        return [record for layout in layouts for record in measure(layout, sides, config)]
     finally:
-        for servers in sides.values():
-            for server in servers:
+        for side in sides:
+            for server in side.servers:
                 server.stop()
 
 
-def measure(layout: str, sides: dict[bool, list[Server]], store: Redis, config: Config) -> list[dict[str, Any]]:
-    """One placement on both settings, their series interleaved round by round; a record per setting."""
+def on_cluster(processes: int, layouts: list[str], config: Config, directory: pathlib.Path) -> list[dict[str, Any]]:
+    """The sharded side again on a Redis Cluster (3 masters, 1 replica each): SPUBLISH/SSUBSCRIBE.
+
+    Each record also gets the SPUBLISH calls each master served and the CPU seconds each node used,
+    over its placement's warm-up and series: how the partitions spread the pub/sub load over the masters.
+    """
+    cluster = RedisClusterServers(directory)
+    cluster.start()
+    servers: list[Server] = []
+    try:
+        servers = start_servers(processes, cluster.url, True, config.partitions)
+        side = Side("sharded, Redis Cluster", True, cluster.url, servers)
+        primaries = {int(node.port) for node in cluster.client().get_primaries()}  # type: ignore[no-untyped-call]
+        masters = [node for node in cluster.nodes if node.port in primaries]
+        records = []
+        for layout in layouts:
+            before = [(_spublish_calls(node.port), _node_cpu(node)) for node in cluster.nodes]
+            [record] = measure(layout, [side], config)
+            after = [(_spublish_calls(node.port), _node_cpu(node)) for node in cluster.nodes]
+            spread = zip(cluster.nodes, before, after, strict=True)
+            record["masters_spublish"] = [a[0] - b[0] for node, b, a in spread if node in masters]
+            record["redis_nodes_cpu_s"] = [a[1] - b[1] for b, a in zip(before, after, strict=True)]
+            records.append(record)
+        return records
+    finally:
+        for server in servers:
+            server.stop()
+        cluster.stop()
+
+
+def _spublish_calls(port: int) -> int:
+    stats = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5).info("commandstats")
+    return int(stats.get("cmdstat_spublish", {}).get("calls", 0))
+
+
+def _node_cpu(node: RedisProcess) -> float:
+    assert node.proc is not None
+    return cpu_seconds(node.proc.pid)
+
+
+def measure(layout: str, sides: list[Side], config: Config) -> list[dict[str, Any]]:
+    """One placement on every side, their series interleaved round by round; a record per side."""
     started = time.monotonic()
-    processes = len(sides[False])
+    processes = len(sides[0].servers)
     rooms_of = placement(layout, processes, Partitions(CHANNEL, config.partitions))
     members = [(room, process) for room, procs in enumerate(rooms_of) for process in procs]
     count = ROOMS * max(round(RATE * config.seconds / ROOMS), 1)
-    runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
-    with LoadGenerator() as single, LoadGenerator() as sharded_loadgen:
-        loadgens = {False: single, True: sharded_loadgen}
+    runs: list[list[dict[str, Any]]] = [[] for _ in sides]
+    with contextlib.ExitStack() as stack:
+        loadgens = [stack.enter_context(LoadGenerator()) for _ in sides]
 
-        def prepare(sharded: bool) -> None:
-            servers = [sides[sharded][process] for _, process in members]
-            _connect(loadgens[sharded], servers, len(members), [[f"r{room}"] for room, _ in members])
-            asyncio.run(publish(store.url, sharded, config.partitions, ROOMS, RATE))  # warm-up: one per room
-            loadgens[sharded].call("wait", expect_each=1, timeout_ms=30_000)
+        def prepare(index: int) -> None:
+            side, loadgen = sides[index], loadgens[index]
+            servers = [side.servers[process] for _, process in members]
+            _connect(loadgen, servers, len(members), [[f"r{room}"] for room, _ in members])
+            asyncio.run(publish(side.redis_url, side.sharded, config.partitions, ROOMS, RATE))  # warm-up: 1 a room
+            loadgen.call("wait", expect_each=1, timeout_ms=30_000)
 
-        with ThreadPoolExecutor(2) as pool:  # both sets connect at once: the measured series stay sequential
-            list(pool.map(prepare, (False, True)))
+        with ThreadPoolExecutor(len(sides)) as pool:  # the sides connect at once: the measured series stay sequential
+            list(pool.map(prepare, range(len(sides))))
         for round_no in range(config.rounds):
-            for sharded in (False, True) if round_no % 2 == 0 else (True, False):
-                runs[sharded].append(series(sides[sharded], loadgens[sharded], store, sharded, config, count))
-    records = [summarize(layout, rooms_of, sharded, runs[sharded], config) for sharded in (False, True)]
+            order = range(len(sides)) if round_no % 2 == 0 else reversed(range(len(sides)))
+            for index in order:
+                runs[index].append(series(sides[index], loadgens[index], config, count))
+    records = [
+        summarize(layout, rooms_of, side, side_runs, config) for side, side_runs in zip(sides, runs, strict=True)
+    ]
     for record in records:
         print(
-            f"  sharding P={processes} {layout:<9} {'sharded' if record['sharded'] else 'single ':<7} "
+            f"  sharding P={processes} {layout:<9} {record['pubsub']:<22} "
             f"received/process {record['received_mean']:>7,.0f}  not served {record['not_served_mean']:>7,.0f}  "
             f"{record['cpu_us_per_delivery']:5.1f} µs/delivery",
             flush=True,
@@ -198,22 +263,21 @@ def measure(layout: str, sides: dict[bool, list[Server]], store: Redis, config: 
     return records
 
 
-def series(
-    servers: list[Server], loadgen: LoadGenerator, store: Redis, sharded: bool, config: Config, count: int
-) -> dict[str, Any]:
+def series(side: Side, loadgen: LoadGenerator, config: Config, count: int) -> dict[str, Any]:
     """One paced series: each server's counters and CPU before and after, and what the clients got."""
     loadgen.call("reset")
-    before = [(server.stats(), server.cpu()) for server in servers]
-    elapsed = asyncio.run(publish(store.url, sharded, config.partitions, count, RATE))
+    before = [(server.stats(), server.cpu()) for server in side.servers]
+    elapsed = asyncio.run(publish(side.redis_url, side.sharded, config.partitions, count, RATE))
     delivered = loadgen.call("wait", expect_each=count // ROOMS, timeout_ms=60_000, settle_ms=300)
-    after = [(server.stats(), server.cpu()) for server in servers]
+    after = [(server.stats(), server.cpu()) for server in side.servers]
     return {"published": count, "publish_seconds": elapsed, "delivered": delivered, "before": before, "after": after}
 
 
 def summarize(
-    layout: str, rooms_of: list[list[int]], sharded: bool, runs: list[dict[str, Any]], config: Config
+    layout: str, rooms_of: list[list[int]], side: Side, runs: list[dict[str, Any]], config: Config
 ) -> dict[str, Any]:
-    """A setting's record: per-process figures (counts from the last round, CPU the median of the rounds)."""
+    """A side's record: per-process figures (counts from the last round, CPU the median of the rounds)."""
+    sharded = side.sharded
     processes = len(runs[0]["before"])
     count = runs[0]["published"]
     hashing = Partitions(CHANNEL, config.partitions) if sharded else None
@@ -227,6 +291,7 @@ def summarize(
     return {
         "layout": layout,
         "processes": processes,
+        "pubsub": side.name,
         "sharded": sharded,
         "partitions": config.partitions,
         "rooms": ROOMS,
@@ -310,7 +375,7 @@ def markdown(results: dict[str, Any]) -> str:
          "model", "of rooms not served", "partitions subscribed", "server CPU µs per delivery", "exactly once"],
         "|---:|---|---|---:|---|---|---:|---:|---:|---:|---|",
         [
-            [str(r["processes"]), r["layout"], "sharded" if r["sharded"] else "one channel", f"{r['published']:,}",
+            [str(r["processes"]), r["layout"], r["pubsub"], f"{r['published']:,}",
              _each(r["per_process"], "received"), _each(r["per_process"], "predicted"), f"{r['expected']:,.0f}",
              f"{r['not_served_mean']:,.0f}",
              f"{statistics.mean(p['partitions_subscribed'] for p in r['per_process']):.0f}",
@@ -328,7 +393,14 @@ def markdown(results: dict[str, Any]) -> str:
             for r in results["ratios"]
         ],
     )  # fmt: skip
-    return "\n".join([intro, "", *runs, "", *compared]) + "\n"
+    cluster = [
+        f"On the Redis Cluster, placed by {r['layout']}: SPUBLISH calls per master "
+        f"{' / '.join(f'{calls:,}' for calls in r['masters_spublish'])}, CPU seconds per node "
+        f"{' / '.join(f'{cpu:.2f}' for cpu in r['redis_nodes_cpu_s'])} (masters and replicas; warm-up included)."
+        for r in results["records"]
+        if "masters_spublish" in r
+    ]
+    return "\n".join([intro, "", *runs, "", *compared, *(["", *cluster] if cluster else [])]) + "\n"
 
 
 def _table(header: list[str], alignment: str, rows: list[list[str]]) -> list[str]:
@@ -342,12 +414,9 @@ def _each(procs: list[dict[str, Any]], key: str) -> str:
 def ratios(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sharded over single channel, per (layout, processes): mean messages received, CPU per delivery."""
     out = []
-    for single in (r for r in records if not r["sharded"]):
-        sharded = next(
-            r
-            for r in records
-            if r["sharded"] and (r["layout"], r["processes"]) == (single["layout"], single["processes"])
-        )
+    for single in (r for r in records if r["pubsub"] == "one channel"):
+        key = (single["layout"], single["processes"])
+        sharded = next(r for r in records if r["pubsub"] == "sharded" and (r["layout"], r["processes"]) == key)
         # The CPU one channel spent more, over the messages it received more: what one message of a room
         # the process does not serve costs it (the same deliveries on both sides). Only where sharding saved
         # at least a quarter of the messages: below that, this machine's noise is larger than the difference.
@@ -373,12 +442,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each paced series")
     parser.add_argument("--rounds", type=int, help="series per placement and setting (default: 1 quick, 2 full)")
     parser.add_argument("--partitions", type=int, default=64)
+    parser.add_argument("--cluster", action="store_true", help="the sharded side on a Redis Cluster too: +40 s")
     args = parser.parse_args(argv)
     config = Config(seconds=args.seconds, rounds=args.rounds or (1 if args.quick else 2), partitions=args.partitions)
     records: list[dict[str, Any]] = []
     with Redis() as store:
         for processes, layouts in plan(args.quick):
             records += compare(processes, layouts, store, config)
+    if args.cluster:
+        with tempfile.TemporaryDirectory(prefix="bench-cluster-") as cluster_dir:
+            records += on_cluster(4, ["room", "partition"], config, pathlib.Path(cluster_dir))
     results = {
         "environment": {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
