@@ -82,9 +82,14 @@ class RedisClusterServers:
 
 
 def cluster_port() -> int:
-    """A free port whose cluster bus port (+10000) is free too: both must be at most 65535."""
+    """A free port whose cluster bus port (+10000) is free too, both below the ephemeral range.
+
+    Between this check and redis-server's bind, any outgoing connection on the machine may take an ephemeral port
+    (Linux: 32768-60999): a port from that range was taken under load, and the node failed with "Address already
+    in use". Ports 10000-22767 and their bus ports 20000-32767 are only ever taken on purpose.
+    """
     while True:
-        port = random.randint(20000, 55000)
+        port = random.randint(10000, 22767)
         if all(_free(p) for p in (port, port + 10000)):
             return port
 

@@ -390,7 +390,15 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         # redis-py's async ClusterPubSub has no listen(): it polls a connection per node holding our shard
         # channels, in turn, each for up to CLUSTER_POLL seconds.
         while True:
-            message = await pubsub.get_sharded_message(timeout=CLUSTER_POLL)
+            try:
+                message = await pubsub.get_sharded_message(timeout=CLUSTER_POLL)
+            except RuntimeError as exc:
+                # redis-py polls its per-node connections from a snapshot of them; once a node's last shard channel
+                # is unsubscribed it closes that connection, and the snapshot can still hand it out once. Nothing is
+                # missed there (it held no subscription): poll the next one.
+                if "pubsub connection not set" not in str(exc):
+                    raise
+                continue
             if message is None:
                 await asyncio.sleep(0)
                 continue

@@ -302,3 +302,37 @@ async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_o
     for server in nodes.servers:
         assert server.proc is not None
         assert server.proc.returncode is None
+
+
+async def test_leaving_the_last_room_a_master_serves_does_not_break_the_cluster_listener(
+    redis_cluster: RedisClusterServers,
+    jwt_auth: JWTAuth,
+    serve: Serve,
+    py_client: Connect,
+    token: Token,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Each leave unsubscribes the only partition held on one master, so redis-py closes its connection to that
+    # node while the listener polls: it once made the listener fail and restart ("Unexpected Error in pubsub
+    # listening thread"), and what was published meanwhile was lost.
+    channel = f"leave-{uuid.uuid4().hex[:8]}"
+    bus = EventBus(auth=jwt_auth, rooms=[FeedRoom], redis_url=redis_cluster.url, redis_channel=channel)
+    url = await serve(bus.asgi_app())
+    partitions = Partitions(channel, DEFAULT_PARTITIONS)
+    nodes = redis_cluster.client()
+    control = nodes.get_node_from_key(channel).port
+    # Feeds on the two masters that do not hold the control channel: leaving one empties that master.
+    lonely = [
+        feed for feed in map(str, range(200)) if nodes.get_node_from_key(partitions.of(f"feed:{feed}")).port != control
+    ][:2]
+    alice = await py_client(url, token=token("alice"))
+    caplog.set_level("ERROR")
+    for cycle in range(30):
+        for i, feed in enumerate(lonely):
+            assert (await alice.call("join_feed", {"feed_id": feed}))["ok"]
+            await bus.broadcast(PostEvent(feed_id=feed, n=cycle))
+            # Delivered from the subscription (the sender's own process included): it must come before the leave.
+            await alice.inbox.wait_for("post", 2 * cycle + i + 1, timeout=5)
+            assert (await alice.call("leave_feed", {"feed_id": feed}))["ok"]
+    assert [p["n"] for p, _ in alice.received("post")] == [n for n in range(30) for _ in lonely]
+    assert not [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

@@ -250,3 +250,28 @@ def test_a_send_split_over_partitions_reaches_each_socket_once(
         served.update({sid for sid, _ in manager.get_participants("/", rooms)} - set(part["skip_sid"]))
     expected = {sid for sid, rooms in membership.items() if rooms & targets} - skip
     assert served == Counter(expected)
+
+
+async def test_the_cluster_listener_polls_on_past_a_node_connection_redis_py_just_closed() -> None:
+    # Pure logic (the over-the-wire check is in tests/e2e/test_redis_cluster_sharded.py, where the race is rare):
+    # redis-py's round robin can hand out, once, a node connection it closed after that node's last SUNSUBSCRIBE.
+    class Pubsub:
+        def __init__(self) -> None:
+            self.replies: list[Any] = [
+                {"type": "smessage", "data": b"1"},
+                RuntimeError("pubsub connection not set: did you forget to call subscribe() or psubscribe()?"),
+                None,
+                {"type": "smessage", "data": b"2"},
+                RuntimeError("something else"),
+            ]
+
+        async def get_sharded_message(self, timeout: float) -> Any:
+            reply = self.replies.pop(0)
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
+
+    received = RedisManager._received(type("Cluster", (), {"cluster": True})(), Pubsub())
+    assert [(await anext(received))["data"] for _ in range(2)] == [b"1", b"2"]
+    with pytest.raises(RuntimeError, match="something else"):
+        await anext(received)
