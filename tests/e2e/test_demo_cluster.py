@@ -84,6 +84,24 @@ async def test_two_demo_processes_on_a_redis_cluster_deliver_each_others_events_
             )
             assert reply.status_code == 202, reply.text
             assert await bob.inbox.wait_for("notice", 1, timeout=10) == [{"text": "over the cluster"}]
+
+            # The chat itself: a presence room with history, so its keys sit in its partition's slot; alice on the
+            # first process, bob on the second, each sees the other join and gets the other's message.
+            alice = await SocketTestClient(first, token=auth.issue("alice")).connect()
+            try:
+                assert (await alice.call("join_chat", {"chat_id": "design"}))["ok"]
+                joined = await bob.call("join_chat", {"chat_id": "design"})
+                assert joined["ok"], joined
+                assert {m["user_id"] for m in joined["members"]} == {"alice", "bob"}, joined
+                sent = await alice.call("send_message", {"chat_id": "design", "text": "hello from 8000"})
+                assert sent["ok"], sent
+                received = await bob.inbox.wait_for("message", 1, timeout=10)
+                assert "hello from 8000" in repr(received), received
+                history = await bob.call("history", {"room": "chat:design", "limit": 5})
+                # The newest publication (the demo may have posted its own welcome messages before).
+                assert "hello from 8000" in repr(history["data"]["publications"][-1]), history
+            finally:
+                await alice.close()
         finally:
             await bob.close()
 
