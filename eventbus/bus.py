@@ -221,7 +221,7 @@ class EventBus(Sender):
         self.inbound_guard = InboundGuard(
             max_bytes=self.settings.max_payload_bytes, on_invalid=self._invalid_packet, end=self.send_limits.end
         )
-        self.inbound_guard.install(self.sio)
+        self.inbound_guard.install(self.sio, fast_acks=self.settings.fast_emit)
         self.send_limits.on_bad_frame = self.inbound_guard.bad_frame
         self.default_app = Application(
             self.sio,

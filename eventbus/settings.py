@@ -137,7 +137,8 @@ class EventBusSettings(BaseSettings):
     allow_anonymous: bool = Field(default=False, description="Accept connections that present no credential.")
     fast_emit: bool = Field(
         default=True,
-        description="Queue broadcast packets without a task per recipient (see eventbus.transport.fastpath).",
+        description="Queue broadcast packets without a task per recipient (see eventbus.transport.fastpath) and "
+        "answer client events' acks without python-socketio's dispatch (eventbus.transport.fastacks).",
     )
     coalesce_turns: int | None = Field(
         default=None,

@@ -33,6 +33,7 @@ from socketio import packet as sio_packet
 
 from eventbus.inbound.limits import TokenBucket
 from eventbus.observability.logfields import library_logger
+from eventbus.transport.fastacks import FastAcks
 from events.acks import ErrorCode, error_ack
 
 if TYPE_CHECKING:
@@ -177,8 +178,8 @@ def _placeholders_ok(value: Any, count: int) -> bool:
     return True
 
 
-def check_packet(header: Header) -> None:
-    """Refuse a packet whose JSON or shape python-socketio would fail on."""
+def check_packet(header: Header) -> Any:
+    """Refuse a packet whose JSON or shape python-socketio would fail on; its decoded JSON when it passes."""
     if header.attachments > MAX_ATTACHMENTS:
         raise InvalidPacketError(f"more than {MAX_ATTACHMENTS} binary attachments")
     data = parse_json(header.payload) if header.payload else None
@@ -192,6 +193,7 @@ def check_packet(header: Header) -> None:
         raise InvalidPacketError("the connect payload must be an object")
     if header.attachments and not _placeholders_ok(data, header.attachments):
         raise InvalidPacketError("a binary placeholder that names no attachment")
+    return data
 
 
 def check_frame(frame: Any) -> str | None:
@@ -254,10 +256,15 @@ class InboundGuard:
         self._strikes: dict[str, TokenBucket] = {}
         self._log_budget = TokenBucket(LOG_LINES[1], LOG_LINES[0])
         self._handle: Callable[[str, Any], Awaitable[None]] | None = None
+        self.fast_acks: FastAcks | None = None
 
-    def install(self, sio: Any) -> None:
-        """Wrap ``sio``'s engine.io ``message`` handler and forget pending attachments on disconnect."""
+    def install(self, sio: Any, *, fast_acks: bool = True) -> None:
+        """Wrap ``sio``'s engine.io ``message`` handler and forget pending attachments on disconnect.
+
+        With ``fast_acks``, the bus's client events with an ack id are answered by `FastAcks`.
+        """
         self.sio = sio
+        self.fast_acks = FastAcks(sio) if fast_acks else None
         quiet_client_errors()
         self._handle = sio.eio.handlers["message"]
         sio.eio.handlers["message"] = self.message
@@ -292,19 +299,27 @@ class InboundGuard:
             else:
                 self._drop_pending(eio_sid)  # a text packet while attachments were due: the binary message is void
                 header = parse_header(data)
-                check_packet(header)
-                connected = self.sio.manager.sid_from_eio_sid(eio_sid, header.namespace) is not None
-                if not connected and header.packet_type not in (sio_packet.CONNECT, sio_packet.DISCONNECT):
+                decoded = check_packet(header)
+                sid = self.sio.manager.sid_from_eio_sid(eio_sid, header.namespace)
+                if sid is None and header.packet_type not in (sio_packet.CONNECT, sio_packet.DISCONNECT):
                     # python-socketio would log a warning per packet
                     raise InvalidPacketError(f"not connected to namespace {header.namespace[:64]!r}")
                 if header.attachments:
                     self._pending[eio_sid] = _Pending(header.attachments, 0)
+                if sid is not None and self._answered_fast(eio_sid, sid, header, decoded):
+                    return
             await self._handle(eio_sid, data)
         except InvalidPacketError as exc:
             await self._refuse(eio_sid, header, str(exc))
         except Exception as exc:  # what python-socketio still fails on: one line, never a traceback
             self._drop_pending(eio_sid)
             await self._refuse(eio_sid, header, f"{type(exc).__name__} while handling it")
+
+    def _answered_fast(self, eio_sid: str, sid: str, header: Header, decoded: Any) -> bool:
+        fast = self.fast_acks
+        if fast is None or header.packet_type != sio_packet.EVENT:
+            return False
+        return fast.answer(eio_sid, sid, header.namespace, header.ack_id, decoded)
 
     def _ending(self, eio_sid: str) -> bool:
         socket = self.sio.eio.sockets.get(eio_sid)

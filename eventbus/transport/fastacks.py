@@ -1,0 +1,167 @@
+"""The bus's client events answered without python-socketio's generic dispatch: the inbound fast path.
+
+For a client event (``42<id>["send_message",{...}]``) python-socketio decodes the
+packet a second time (`InboundGuard` has already parsed it), creates a task for
+it (``async_handlers``), finds the handler through ``_trigger_event``, builds an
+ACK ``Packet`` (which walks the data looking for binary parts) and sends that
+through four coroutines down to the socket's queue. In the benchmark a typed
+round trip cost twice raw python-socketio's, most of it there and in the task.
+
+`FastAcks.answer` does that work once for the handlers the bus registers
+(`ClientEventHandler`, and `RoomHandlers`' join and leave), which validate and
+rate-limit themselves and answer with an ack dict:
+
+* the guard's parse is reused and the handler found with one lookup in
+  python-socketio's own table (``AsyncServer.handlers``);
+* the handler starts at once, in the reader, in a copy of its context, as an
+  eager task would (``asyncio.eager_task_factory`` on 3.12+): when it finishes
+  without suspending, as most do, no task is created; when it suspends, a task
+  continues it, so a slow handler never holds up the connection's next packets.
+  Handlers of one connection therefore start in the order their packets came;
+* the ACK is encoded with a prebuilt prefix and queued on the engine.io socket
+  as the broadcast fast path queues (`FastEmitManager`), after the socket's held
+  broadcasts (`WriteCoalescer.release`): an ack never overtakes what was sent
+  to the same connection before it.
+
+Everything else takes python-socketio's path: binary events, unknown events (the
+``*`` handler), handlers registered with ``sio.on`` directly, ``async_handlers=False``,
+an engine.io or Socket.IO logger at INFO (they log every packet), an ack that is
+not plain JSON (python-socketio would send it as a binary ACK), and a socket that
+is gone, closed or overdue on its ping (python-engineio's ``send`` closes such a
+socket). ``tests/eventbus/test_fastacks.py`` compares the bytes on the wire with that path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from eventbus.inbound.handlers import ClientEventHandler
+from eventbus.inbound.joins import RoomHandlers
+from eventbus.observability.logfields import library_logger
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine, Generator
+
+__all__ = ["FastAcks"]
+
+logger = library_logger(__name__)
+
+_OURS = (ClientEventHandler, RoomHandlers)
+
+
+class FastAcks:
+    """Runs the bus's handlers of one ``socketio.AsyncServer`` and queues their acks (see the module docs)."""
+
+    def __init__(self, sio: Any) -> None:
+        self.sio = sio
+        self.answered = 0
+        """Events this path has taken (the tests check which path ran)."""
+        self._prefixes: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether events may take this path now: handlers in tasks, and no logger writing every packet."""
+        sio = self.sio
+        return bool(sio.async_handlers) and not (
+            sio.logger.isEnabledFor(logging.INFO) or sio.eio.logger.isEnabledFor(logging.INFO)
+        )
+
+    def answer(self, eio_sid: str, sid: str, namespace: str, ack_id: int | None, data: list[Any]) -> bool:
+        """Start the handler of the EVENT ``data`` (checked by the guard); ``False`` when python-socketio must."""
+        handler = self.sio.handlers.get(namespace, {}).get(data[0])
+        if not isinstance(getattr(handler, "__self__", None), _OURS) or not self.enabled:
+            return False
+        if not self.sio.manager.is_connected(sid, namespace):
+            return False  # connecting or leaving: python-socketio logs and drops it
+        self.answered += 1
+        self._start(self._run(handler, eio_sid, sid, namespace, ack_id, data))
+        return True
+
+    async def _run(self, handler: Any, eio_sid: str, sid: str, namespace: str, ack_id: int | None, data: Any) -> None:
+        ack = await handler(sid, *data[1:])
+        if ack_id is None:
+            return
+        prefix = self._prefixes.get(namespace)
+        if prefix is None:
+            prefix = self._prefixes[namespace] = f"{sio_packet.ACK}{'' if namespace == '/' else namespace + ','}"
+        try:
+            encoded = f"{prefix}{ack_id}{self.sio.packet_class.json.dumps([ack], separators=(',', ':'))}"
+        except TypeError:  # not plain JSON (bytes, say): python-socketio's packet knows what to do with it
+            await self.sio._send_packet(eio_sid, self.sio.packet_class(sio_packet.ACK, namespace, [ack], ack_id))
+            return
+        await self.send(eio_sid, encoded)
+
+    async def send(self, eio_sid: str, encoded: str) -> None:
+        """Queue an encoded Socket.IO packet on a healthy socket after its held broadcasts, or send it the usual way."""
+        eio = self.sio.eio
+        socket = eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or (socket.last_ping and time.time() - socket.last_ping > eio.ping_timeout):
+            await eio.send(eio_sid, encoded)  # python-engineio closes an overdue socket and logs a missing one
+            return
+        coalescer = getattr(self.sio.manager, "coalescer", None)
+        if coalescer is not None and coalescer.holding:
+            coalescer.release(socket)
+        queue = socket.queue
+        websocket = getattr(queue, "websocket", None)  # a `SendQueue` knows its `TimedWebSocket` (guard < outbound)
+        if websocket is not None and queue.consumers and not queue.qsize() and not websocket.blocked:
+            # The writer is parked on an empty queue, not in a write: nothing sent before can still be on its
+            # way, so the ack goes straight out, without waking the writer for one packet.
+            await websocket.send(f"{eio_packet.MESSAGE}{encoded}")
+            return
+        queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, encoded))
+
+    def _start(self, coro: Coroutine[Any, Any, None]) -> None:
+        # An eager task: the first step runs now, in its own context as a task's would; only a handler that
+        # suspends costs a task, which carries on from where the step stopped.
+        context = contextvars.copy_context()
+        try:
+            waiting = context.run(coro.send, None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.exception("a client event handler failed outside its own error handling")
+            return
+        task = asyncio.get_running_loop().create_task(_resume(coro, waiting), context=context)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a client event handler failed outside its own error handling", exc_info=task.exception())
+
+
+class _Resumed:
+    """Awaiting it continues a coroutine that has already run up to ``waiting`` (what it yielded to the loop)."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting = self.coro, self.waiting
+        while True:
+            try:
+                sent = yield waiting
+            except BaseException as exc:  # cancellation included: the coroutine decides, as under its own task
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    await _Resumed(coro, waiting)
