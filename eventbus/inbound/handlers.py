@@ -124,6 +124,8 @@ class ClientEventHandler(Generic[E]):
         Counted (``eventbus_client_events_total`` by ack code, its duration) and traced (``eventbus.client_event``).
         """
         name, app, recorder = self.event.event_name, self.bus.namespace, self.bus.recorder
+        if not recorder.enabled and not tracing.enabled():
+            return await self._answer(sid, name, args)  # nothing to count or trace: no span, no clock
         started = time.perf_counter() if recorder.enabled else 0.0
         with tracing.span("eventbus.client_event", {"eventbus.app": app, "eventbus.event": name}) as span:
             ack = await self._answer(sid, name, args)

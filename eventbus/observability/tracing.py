@@ -55,6 +55,11 @@ def _tracer() -> Any:
     return _cached[1]
 
 
+def enabled() -> bool:
+    """Whether spans are recorded: an SDK is installed (`span` yields ``None`` otherwise)."""
+    return _tracer() is not None
+
+
 @contextlib.contextmanager
 def span(name: str, attributes: Mapping[str, Any], *, kind: str = "INTERNAL", parent: Any = None) -> Iterator[Any]:
     """A current span named ``name``, or ``None`` (nothing recorded) when no SDK is installed."""
