@@ -35,11 +35,15 @@ def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
     for clients in (100, 1000):
         for system in fanout_systems:
             planned.append((f"fanout {system} {clients}", partial(scenarios.fanout, system, clients, config)))
+    for clients in (100, 1000):
+        for system in (s for s in fanout_systems if s != "typed-nofast"):
+            planned.append((f"acks {system} {clients}", partial(scenarios.acks, system, clients, config)))
     if quick:
         return planned
     for system in ("raw", "typed", "node"):
         planned.append((f"multiroom {system}", partial(scenarios.multiroom, system, 999, config)))
-        planned.append((f"acks {system}", partial(scenarios.acks, system, 100, config)))
+    for system in ("raw", "typed"):
+        planned.append((f"mixed {system}", partial(scenarios.mixed, system, 1000, config)))
     for system in ("raw", "typed"):
         planned.append((f"redis {system}", partial(scenarios.redis, system, 1000, config)))
     planned.append(
@@ -54,11 +58,11 @@ def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
     return planned
 
 
-def run(*, quick: bool, rounds: int) -> list[dict[str, Any]]:
+def run(*, quick: bool, rounds: int, only: set[str] | None = None) -> list[dict[str, Any]]:
     config = scenarios.Config.quick() if quick else scenarios.Config.full()
     records: list[dict[str, Any]] = []
     for round_no in range(rounds):
-        planned = jobs(config, quick=quick)
+        planned = [job for job in jobs(config, quick=quick) if only is None or job[0].split()[0] in only]
         if round_no % 2:
             planned.reverse()
         for label, job in planned:
@@ -134,21 +138,28 @@ def _cpus() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fan-out only, one round: under a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="fan-out and acks, raw and typed, one round: about a minute"
+    )
     parser.add_argument("--rounds", type=int, help="rounds of the whole series (default: 1 quick, 3 full)")
+    parser.add_argument("--only", help="comma-separated scenarios of the series to run (e.g. acks,mixed)")
+    parser.add_argument("--name", help="results file name (default: quick or latest)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
-    name = "quick" if args.quick else "latest"
+    name = args.name or ("quick" if args.quick else "latest")
+    only = set(args.only.split(",")) if args.only else None
     print(f"bench: {'quick' if args.quick else 'full'} run, {rounds} round(s), results in bench/results/{name}.*")
-    records = run(quick=args.quick, rounds=rounds)
+    records = run(quick=args.quick, rounds=rounds, only=only)
     results = {"environment": environment(), "quick": args.quick, "rounds": rounds, "records": records}
     results["combined"] = combine(records)
     results["summary"] = summarize_rounds(records, rounds)
     paths = report.write(results, BENCH_DIR / "results", name)
     print(report.markdown(results))
     print("written: " + ", ".join(str(path.relative_to(BENCH_DIR.parent)) for path in paths))
-    ratio = results["summary"]["typed_over_raw_1000"]
-    print(f"typed/raw deliveries ratio at 1000 clients: {ratio:.2f}")
+    for key, label in (("typed_over_raw_1000", "deliveries"), ("acks_typed_over_raw_1000", "ack round trips")):
+        ratio = results["summary"][key]
+        if ratio is not None:
+            print(f"typed/raw {label} ratio at 1000 clients: {ratio:.2f}")
     return 0
 
 

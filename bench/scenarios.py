@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +145,39 @@ def acks(system: str, clients: int, config: Config) -> dict[str, Any]:
         result["server_cpu_us_per_round_trip"] = (server.cpu() - cpu) / max(result["round_trips"], 1) * 1e6
         result["loadgen_cpu_share"] = result["client_cpu_ms"] / 1000 / result["seconds"]
     return {"scenario": "acks", "system": system, "clients": clients, **result}
+
+
+MIXED_RATES = {"deliveries": 2000, "acks": 1000, "joins": 50}
+"""The mixed load, per second, the same for every system: broadcast deliveries, client events with acks, joins."""
+
+
+def mixed(system: str, clients: int, config: Config) -> dict[str, Any]:
+    """Broadcasts, client events with acks and joins at once, each at a fixed rate: their latency percentiles."""
+    with Server(system) as server, LoadGenerator() as loadgen:
+        _connect(loadgen, [server], clients, [["a"]])
+        time.sleep(config.settle_s)
+        rate = MIXED_RATES["deliveries"] / clients
+        count = max(int(rate * config.paced_seconds), 1)
+        emitter = threading.Thread(target=server.emit, args=(count, ["bench:a"], TEXT, rate))
+        cpu = server.cpu()
+        emitter.start()
+        result = loadgen.call(
+            "mixed",
+            seconds=config.paced_seconds,
+            event="echo",
+            text=TEXT,
+            ack_rate=MIXED_RATES["acks"],
+            join_rate=MIXED_RATES["joins"],
+            join_event="join_bench",
+        )
+        emitter.join()
+        broadcasts = loadgen.call("wait", expect_each=count, timeout_ms=60_000)
+        seconds = config.paced_seconds
+        result["server_cpu_share"] = (server.cpu() - cpu) / seconds
+        result["loadgen_cpu_share"] = result["client_cpu_ms"] / 1000 / seconds
+        result["exactly_once"] = broadcasts["clients_missing"] == 0 and broadcasts["clients_duplicated"] == 0
+        result.update({f"broadcast_{q}_ms": broadcasts[f"{q}_ms"] for q in ("p50", "p99", "p999")})
+    return {"scenario": "mixed", "system": system, "clients": clients, **result}
 
 
 def redis(system: str, clients: int, config: Config) -> dict[str, Any]:

@@ -177,6 +177,7 @@ function stats(expectEach) {
     deliveries_per_s: spanMs > 0 ? received / (spanMs / 1000) : null,
     p50_ms: percentile(sorted, 0.5),
     p99_ms: percentile(sorted, 0.99),
+    p999_ms: percentile(sorted, 0.999),
     max_ms: percentile(sorted, 1),
     client_cpu_ms: (cpu.user + cpu.system) / 1000,
   };
@@ -227,7 +228,59 @@ async function acks({ seconds, event, text }) {
   };
 }
 
-const commands = { connect, reset, wait, acks };
+// A fixed schedule of client events with acks and of joins, spread over the clients, while the server paces
+// broadcasts (their latencies are kept, for `wait`): each request's latency runs from the moment the schedule
+// says it is due (no coordinated omission).
+async function mixed({ seconds, event, text, ack_rate: ackRate, join_rate: joinRate, join_event: joinEvent }) {
+  reset();
+  const cpu = process.cpuUsage();
+  const rtts = { ack: [], join: [] };
+  const sent = { ack: 0, join: 0 };
+  const rates = { ack: ackRate, join: joinRate };
+  const inflight = [];
+  let refused = 0;
+  const started = now();
+  const fire = (kind, due) => {
+    const index = sent[kind];
+    const client = clients[(index * 7919) % clients.length];
+    const payload = kind === "ack" ? { seq: index, text } : { key: `m${index % 10}` };
+    const reply = emitWithAck(client, kind === "ack" ? event : joinEvent, payload).then((ack) => {
+      if (!ack.ok) refused += 1;
+      rtts[kind].push(now() - due);
+    });
+    inflight.push(reply);
+  };
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const at = now();
+      for (const kind of ["ack", "join"]) {
+        for (;;) {
+          const due = started + (sent[kind] * 1000) / rates[kind];
+          if (due > at || sent[kind] >= rates[kind] * seconds) break;
+          fire(kind, due);
+          sent[kind] += 1;
+        }
+      }
+      if (at >= started + seconds * 1000) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  await Promise.all(inflight);
+  const used = process.cpuUsage(cpu);
+  const result = { refused, client_cpu_ms: (used.user + used.system) / 1000 };
+  for (const [kind, values] of [["ack", rtts.ack], ["join", rtts.join]]) {
+    const sorted = Float64Array.from(values).sort();
+    result[`${kind}_count`] = values.length;
+    result[`${kind}_p50_ms`] = percentile(sorted, 0.5);
+    result[`${kind}_p99_ms`] = percentile(sorted, 0.99);
+    result[`${kind}_p999_ms`] = percentile(sorted, 0.999);
+  }
+  return result;
+}
+
+const commands = { connect, reset, wait, acks, mixed };
 
 const lines = readline.createInterface({ input: process.stdin });
 for await (const line of lines) {
