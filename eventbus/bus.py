@@ -223,6 +223,7 @@ class EventBus(Sender):
         )
         self.inbound_guard.install(self.sio, fast_acks=self.settings.fast_emit)
         self.send_limits.on_bad_frame = self.inbound_guard.bad_frame
+        self.send_limits.on_message = self.inbound_guard.answer_now
         self.default_app = Application(
             self.sio,
             DEFAULT_APP,

@@ -10,6 +10,8 @@ needs more lives here, one module per concern:
 * `outbound`: `SendLimits`, the per-connection bound on bytes waiting to be written
   (``EVENTBUS_MAX_QUEUE_BYTES``) and the websocket write timeout (``EVENTBUS_WRITE_TIMEOUT``).
 * `guard`: `InboundGuard`, the checks on what clients send before python-socketio's decoder.
+* `fastacks`: `FastAcks`, the bus's client events and joins run from the guard's parse, their acks
+  written without python-socketio's dispatch.
 * `redis_manager`: `RedisManager`/`SyncRedisManager`, python-socketio's Redis
   managers with signing, checks and errors that say what failed.
 * `sharding`: room-sharded channels (``EVENTBUS_REDIS_SHARDING``): partitions and the dynamic subscriptions.
@@ -46,6 +48,11 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
 * python-engineio ``AsyncServer.handlers["message"]`` and ``["disconnect"]`` (wrapped), python-socketio
   ``AsyncServer._binary_packet``, ``_send_packet``, ``packet_class`` and ``manager.sid_from_eio_sid``, and
   uvicorn's ``uvicorn.error`` log record for invalid UTF-8 (a filter) (`guard`);
+* python-socketio ``AsyncServer.handlers`` (read: namespace -> event -> handler), ``async_handlers``,
+  ``logger``, ``manager.is_connected``, ``packet_class`` (its ``json``) and ``_send_packet``; python-engineio
+  ``AsyncServer.sockets``, ``send``, ``ping_timeout``, ``logger``, ``AsyncSocket.queue``, ``closed``,
+  ``last_ping``; and the ASGI websocket's ``send`` not suspending while uvicorn's transport is writable, so a
+  frame written while the socket's writer is parked goes out before anything queued after it (`fastacks`);
 * python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
   ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
   ``_trigger_event``, ``_reset`` (`testclient`);

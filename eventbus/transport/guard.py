@@ -315,6 +315,23 @@ class InboundGuard:
             self._drop_pending(eio_sid)
             await self._refuse(eio_sid, header, f"{type(exc).__name__} while handling it")
 
+    def answer_now(self, eio_sid: str, data: str) -> bool:
+        """Take a Socket.IO EVENT straight from the websocket reader when `FastAcks` answers it; ``False``: not taken.
+
+        `TimedWebSocket` calls it with each text frame's engine.io payload, so the bus's
+        events skip python-engineio's per-frame task and dispatch; anything this
+        declines (other packets, a refusal, attachments due) reaches `message` as usual.
+        """
+        if self.fast_acks is None or not data.startswith("2") or eio_sid in self._pending or self._ending(eio_sid):
+            return False
+        try:
+            header = parse_header(data)
+            decoded = check_packet(header)
+        except InvalidPacketError:
+            return False  # refused the usual way, with its ack and its strike
+        sid = self.sio.manager.sid_from_eio_sid(eio_sid, header.namespace)
+        return sid is not None and self._answered_fast(eio_sid, sid, header, decoded)
+
     def _answered_fast(self, eio_sid: str, sid: str, header: Header, decoded: Any) -> bool:
         fast = self.fast_acks
         if fast is None or header.packet_type != sio_packet.EVENT:

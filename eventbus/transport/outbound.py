@@ -210,6 +210,8 @@ class SendLimits:
         self.sio: Any = None
         self.dropped = 0
         self.on_bad_frame: Callable[[str, str], bool] | None = None
+        self.on_message: Callable[[str, str], bool] | None = None
+        """Offered each text MESSAGE frame's payload (engine.io sid, payload): ``True`` when it took the frame."""
         """Told about each websocket frame engine.io could not decode (it is skipped); ``True``: end the connection."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -380,8 +382,23 @@ class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engine
         while True:
             frame = await super().wait()
             check, socket = self.limits.on_bad_frame, self.socket
-            reason = check_frame(frame) if check is not None and socket is not None else None
-            if reason is None or check is None or socket is None:
+            if socket is None:
+                return frame
+            # The bus's client events are answered here, in the reader: python-engineio would start a task
+            # and decode a packet per frame. Frames of the upgrade handshake ("2probe", "5") never start with "4".
+            # Over max_http_buffer_size, python-engineio's own check ends the connection: it gets those frames.
+            take = self.limits.on_message
+            if (
+                take is not None
+                and isinstance(frame, str)
+                and frame[:1] == "4"
+                and socket.upgraded
+                and len(frame) <= socket.server.max_http_buffer_size
+                and take(socket.sid, frame[1:])
+            ):
+                continue
+            reason = check_frame(frame) if check is not None else None
+            if reason is None or check is None:
                 return frame
             if check(socket.sid, reason):
                 raise OSError("ended: it kept sending frames engine.io cannot decode")
