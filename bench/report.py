@@ -80,6 +80,12 @@ def summary(combined: list[dict[str, Any]]) -> dict[str, Any]:
         "acks_typed_over_raw_1000": _ratio(
             _find(combined, "acks", "typed", 1000), _find(combined, "acks", "raw", 1000), "round_trips_per_s"
         ),
+        "acks_cpu_typed_over_raw_100": _ratio(
+            _find(combined, "acks", "typed", 100), _find(combined, "acks", "raw", 100), "server_cpu_us_per_round_trip"
+        ),
+        "acks_cpu_typed_over_raw_1000": _ratio(
+            _find(combined, "acks", "typed", 1000), _find(combined, "acks", "raw", 1000), "server_cpu_us_per_round_trip"
+        ),
         "mixed_ack_p99_typed_over_raw": _ratio(
             _find(combined, "mixed", "typed"), _find(combined, "mixed", "raw"), "ack_p99_ms"
         ),
@@ -130,6 +136,7 @@ ROWS: list[tuple[str, str, int | None, str, str, str]] = [
     ("client events with acks, 1,000 clients", "acks", 1000, "round_trips_per_s", ",.0f", "round trips/s"),
     ("acks p99, 1,000 clients", "acks", 1000, "p99_ms", ".1f", "ms"),
     ("server CPU per ack round trip, 100 clients", "acks", 100, "server_cpu_us_per_round_trip", ".1f", "µs"),
+    ("server CPU per ack round trip, 1,000 clients", "acks", 1000, "server_cpu_us_per_round_trip", ".1f", "µs"),
     *(
         (f"mixed load, 1,000 clients: {kind} {q}", "mixed", None, f"{kind}_{q}_ms", ".1f", "ms")
         for kind in ("broadcast", "ack", "join")

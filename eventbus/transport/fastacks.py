@@ -11,8 +11,11 @@ round trip cost twice raw python-socketio's, most of it there and in the task.
 (`ClientEventHandler`, and `RoomHandlers`' join and leave), which validate and
 rate-limit themselves and answer with an ack dict:
 
-* the guard's parse is reused and the handler found with one lookup in
-  python-socketio's own table (``AsyncServer.handlers``);
+* on a websocket, `TimedWebSocket` offers each text frame to the guard
+  (`InboundGuard.answer_now`) as it reads it, so a frame taken here costs no
+  python-engineio task or packet; long-polling frames come through the guard's
+  ``message`` handler. Either way the guard's parse is reused and the handler
+  found with one lookup in python-socketio's own table (``AsyncServer.handlers``);
 * the handler starts at once, in the reader, in a copy of its context, as an
   eager task would (``asyncio.eager_task_factory`` on 3.12+): when it finishes
   without suspending, as most do, no task is created; when it suspends, a task
@@ -35,6 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -47,7 +52,7 @@ from eventbus.inbound.joins import RoomHandlers
 from eventbus.observability.logfields import library_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Generator
+    from collections.abc import Callable, Coroutine, Generator
 
 __all__ = ["FastAcks"]
 
@@ -65,6 +70,14 @@ class FastAcks:
         """Events this path has taken (the tests check which path ran)."""
         self._prefixes: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        dumps = sio.packet_class.json.dumps
+        # The same text as Packet.encode's ``json.dumps(data, separators=(',', ':'))``, without building an
+        # encoder per call (what json.dumps does whenever it is given options).
+        self._dumps: Callable[[Any], str] = (
+            json.JSONEncoder(separators=(",", ":")).encode
+            if dumps is json.dumps
+            else functools.partial(dumps, separators=(",", ":"))
+        )
 
     @property
     def enabled(self) -> bool:
@@ -93,7 +106,7 @@ class FastAcks:
         if prefix is None:
             prefix = self._prefixes[namespace] = f"{sio_packet.ACK}{'' if namespace == '/' else namespace + ','}"
         try:
-            encoded = f"{prefix}{ack_id}{self.sio.packet_class.json.dumps([ack], separators=(',', ':'))}"
+            encoded = f"{prefix}{ack_id}{self._dumps([ack])}"
         except TypeError:  # not plain JSON (bytes, say): python-socketio's packet knows what to do with it
             await self.sio._send_packet(eio_sid, self.sio.packet_class(sio_packet.ACK, namespace, [ack], ack_id))
             return
