@@ -58,6 +58,7 @@ def summary(combined: list[dict[str, Any]]) -> dict[str, Any]:
     """The ratios the targets are about, each measured within this run."""
     raw = {n: _find(combined, "fanout", "raw", n) for n in (100, 1000)}
     typed = {n: _find(combined, "fanout", "typed", n) for n in (100, 1000)}
+    acks = {n: (_find(combined, "acks", "typed", n), _find(combined, "acks", "raw", n)) for n in (100, 1000)}
     result: dict[str, Any] = {
         "typed_over_raw_100": _ratio(typed[100], raw[100], "deliveries_per_s"),
         "typed_over_raw_1000": _ratio(typed[1000], raw[1000], "deliveries_per_s"),
@@ -71,21 +72,9 @@ def summary(combined: list[dict[str, Any]]) -> dict[str, Any]:
         "multiroom_typed_over_raw": _ratio(
             _find(combined, "multiroom", "typed"), _find(combined, "multiroom", "raw"), "deliveries_per_s"
         ),
-        "acks_typed_over_raw": _ratio(  # the 100-client figure, under the name earlier results use
-            _find(combined, "acks", "typed", 100), _find(combined, "acks", "raw", 100), "round_trips_per_s"
-        ),
-        "acks_typed_over_raw_100": _ratio(
-            _find(combined, "acks", "typed", 100), _find(combined, "acks", "raw", 100), "round_trips_per_s"
-        ),
-        "acks_typed_over_raw_1000": _ratio(
-            _find(combined, "acks", "typed", 1000), _find(combined, "acks", "raw", 1000), "round_trips_per_s"
-        ),
-        "acks_cpu_typed_over_raw_100": _ratio(
-            _find(combined, "acks", "typed", 100), _find(combined, "acks", "raw", 100), "server_cpu_us_per_round_trip"
-        ),
-        "acks_cpu_typed_over_raw_1000": _ratio(
-            _find(combined, "acks", "typed", 1000), _find(combined, "acks", "raw", 1000), "server_cpu_us_per_round_trip"
-        ),
+        "acks_typed_over_raw": _ratio(*acks[100], "round_trips_per_s"),  # the name earlier results use
+        **{f"acks_typed_over_raw_{n}": _ratio(*acks[n], "round_trips_per_s") for n in acks},
+        **{f"acks_cpu_typed_over_raw_{n}": _ratio(*acks[n], "server_cpu_us_per_round_trip") for n in acks},
         "mixed_ack_p99_typed_over_raw": _ratio(
             _find(combined, "mixed", "typed"), _find(combined, "mixed", "raw"), "ack_p99_ms"
         ),
@@ -131,12 +120,15 @@ ROWS: list[tuple[str, str, int | None, str, str, str]] = [
     ("server CPU per delivery, 1,000 clients", "fanout", 1000, "server_cpu_us_per_delivery", ".1f", "µs"),
     ("RSS per idle connection", "fanout", 1000, "rss_per_idle_connection_bytes", ",.0f", "bytes"),
     ("3 target rooms, each client in 2 (exactly once)", "multiroom", None, "deliveries_per_s", ",.0f", "deliveries/s"),
-    ("client events with acks, 100 clients", "acks", 100, "round_trips_per_s", ",.0f", "round trips/s"),
-    ("acks p99, 100 clients", "acks", 100, "p99_ms", ".1f", "ms"),
-    ("client events with acks, 1,000 clients", "acks", 1000, "round_trips_per_s", ",.0f", "round trips/s"),
-    ("acks p99, 1,000 clients", "acks", 1000, "p99_ms", ".1f", "ms"),
-    ("server CPU per ack round trip, 100 clients", "acks", 100, "server_cpu_us_per_round_trip", ".1f", "µs"),
-    ("server CPU per ack round trip, 1,000 clients", "acks", 1000, "server_cpu_us_per_round_trip", ".1f", "µs"),
+    *(
+        (f"{label}, {n:,} clients", "acks", n, key, fmt, unit)
+        for n in (100, 1000)
+        for label, key, fmt, unit in (
+            ("client events with acks", "round_trips_per_s", ",.0f", "round trips/s"),
+            ("acks p99", "p99_ms", ".1f", "ms"),
+            ("server CPU per ack round trip", "server_cpu_us_per_round_trip", ".1f", "µs"),
+        )
+    ),
     *(
         (f"mixed load, 1,000 clients: {kind} {q}", "mixed", None, f"{kind}_{q}_ms", ".1f", "ms")
         for kind in ("broadcast", "ack", "join")
