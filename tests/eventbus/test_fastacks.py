@@ -184,7 +184,12 @@ async def record(transport: str, *, fast: bool) -> list[str | bytes]:
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_the_fast_path_sends_what_python_socketio_sends(transport: str) -> None:
     normal = await record(transport, fast=False)
-    assert await record(transport, fast=True) == normal
+    fast = await record(transport, fast=True)
+    # The suspending handler answers when its sleep ends, among whichever frames come then: the rest is in order.
+    slept = ['42["slept",{"seq":9}]', '439[{"ok":true,"data":{"seq":9,"text":"slept"}}]']
+    for frames in (normal, fast):
+        assert [frame for frame in frames if frame in slept] == slept
+    assert [frame for frame in fast if frame not in slept] == [frame for frame in normal if frame not in slept]
     acks = {match.group(1): match.string for f in normal if isinstance(f, str) and (match := ACK.match(f))}
     assert acks["1"] == '431[{"ok":true,"data":{"seq":1,"text":"a\\u00e9"}}]'
     assert acks["2"] == '432[{"ok":false,"error":{"code":"nope","message":"refused on purpose"}}]'
@@ -195,8 +200,6 @@ async def test_the_fast_path_sends_what_python_socketio_sends(transport: str) ->
     assert '"code":"unauthorized"' in acks["6"]  # anonymous
     assert acks["7"] == '437[{"ok":true,"room":"lobby"}]'
     assert '"code":"internal"' in acks["8"]
-    assert acks["9"] == '439[{"ok":true,"data":{"seq":9,"text":"slept"}}]'
-    assert '42["slept",{"seq":9}]' in normal
     assert '"code":"unauthorized"' in acks["10"]
     assert acks["11"] == '43/fa,11[{"ok":true,"data":{"seq":11,"text":"/fa"}}]'
     assert "(got binary data)" in acks["12"]
