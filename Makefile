@@ -30,13 +30,14 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 
 bench-deps: $(VENV)/.bench-installed bench/node_modules/.installed redis-server
 
-# Every system under the same load, 3 rounds; results in bench/results/latest.{json,md,png}. About 25 minutes.
+# Every system under the same load, 3 rounds; results in bench/results/latest.{json,md,png}. About 30 minutes.
 # Then room-sharded pub/sub against one channel, and on a Redis Cluster (bench/results/sharding.{json,md}): 3 minutes.
 bench: bench-deps
 	$(PY) -m bench
 	$(PY) -m bench.sharding --cluster
 
-# Fan-out only, and sharding on 2 processes, about a minute; its last line is the typed/raw ratio at 1,000 clients.
+# Sharding on 2 processes, then fan-out and acks, raw and typed, about 2 minutes; its last line is the typed/raw
+# deliveries ratio at 1,000 clients.
 bench-quick: bench-deps
 	$(PY) -m bench.sharding --quick
 	$(PY) -m bench --quick
