@@ -29,7 +29,7 @@ Job = tuple[str, Callable[[], dict[str, Any]]]
 
 def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
     """The scenario runs of one round, each as (label, thunk)."""
-    # Quick: the baseline and the typed path only, so that a busy machine still finishes within a minute.
+    # Quick: the baseline and the typed path only, so that a busy machine still finishes within two minutes.
     fanout_systems = ["raw", "typed"] if quick else ["raw", "typed", "typed-nofast", "node"]
     planned: list[Job] = []
     for clients in (100, 1000):
