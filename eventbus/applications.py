@@ -182,6 +182,19 @@ class Application(Host):
 
         return register
 
+    def accepts_binary(self, event: str) -> bool:
+        """Whether the client event ``event`` declares a ``bytes`` field (may come with binary attachments).
+
+        Example:
+            >>> @bus.on(SendMessage)  # chat_id and text: no bytes field
+            ... async def send_message(ctx: Context, msg: SendMessage) -> MessageAck:
+            ...     return MessageAck(id=1)
+            >>> bus.apps["/"].accepts_binary("send_message"), bus.apps["/"].accepts_binary("no_such_event")
+            (False, False)
+        """
+        handler = self._handlers.get(event)
+        return handler is not None and handler.binary
+
     async def get_user(self, sid: str) -> User | None:
         """The user a connection authenticated as, ``None`` when anonymous or unknown."""
         return self._table.user(sid)

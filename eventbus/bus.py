@@ -219,7 +219,10 @@ class EventBus(Sender):
         )
         self.send_limits.install(self.sio)
         self.inbound_guard = InboundGuard(
-            max_bytes=self.settings.max_payload_bytes, on_invalid=self._invalid_packet, end=self.send_limits.end
+            max_bytes=self.settings.max_payload_bytes,
+            on_invalid=self._invalid_packet,
+            end=self.send_limits.end,
+            accepts_binary=self._accepts_binary,
         )
         self.inbound_guard.install(self.sio, fast_acks=self.settings.fast_emit)
         self.send_limits.on_bad_frame = self.inbound_guard.bad_frame
@@ -526,6 +529,10 @@ class EventBus(Sender):
         application.recorder.invalid_packet(refusal.namespace)
         user = application._table.user(refusal.sid)
         return f"app={refusal.namespace} sid={refusal.sid} user={user.id if user is not None else None}"
+
+    def _accepts_binary(self, namespace: str, event: str) -> bool:
+        application = self._apps.get(namespace)
+        return application is not None and application.accepts_binary(event)
 
     def _slow_consumer(self, slow: SlowConsumer) -> None:
         # One line per dropped connection, written before its disconnect handlers forget its user.

@@ -60,6 +60,23 @@ class SendMessage(ClientEvent, ack=MessageAccepted):
     text: str = Field(min_length=1, max_length=500)
 
 
+class FilePart(BaseModel):
+    data: bytes
+
+
+class FileReceived(BaseModel):
+    size: int
+    head: str
+
+
+class SendFile(ClientEvent, ack=FileReceived):
+    """Binary data: ``content`` at the top, ``parts`` nested; the only client event here that may carry attachments."""
+
+    chat_id: RoomKey
+    content: bytes
+    parts: list[FilePart] = Field(default_factory=list)
+
+
 class Typing(ClientEvent):
     chat_id: RoomKey
 

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from eventbus.exceptions import ConfigurationError, EventError
 from eventbus.inbound.joins import admit
-from eventbus.inbound.payloads import parse_payload
+from eventbus.inbound.payloads import declares_bytes, parse_payload
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger, log_fields
 from events import ClientEvent, Event, Room, Target, User
@@ -116,6 +116,8 @@ class ClientEventHandler(Generic[E]):
         self.handler = handler
         check_ack(handler, event)
         self._ack = None if event.ack_type is None else TypeAdapter(event.ack_type)
+        self.binary = declares_bytes(event)
+        """Whether the event has a ``bytes`` field: only then may a client send it with binary attachments."""
         self._dropped_logged = False
 
     async def handle(self, sid: str, *args: Any) -> dict[str, object]:

@@ -77,10 +77,23 @@ class InvalidPacketError(ValueError):
 
 @dataclass(slots=True)
 class _Pending:
-    """A binary message waiting for its attachments."""
+    """A binary message waiting for its attachments; ``refused``: they are dropped as they come, never held."""
 
     remaining: int
-    received_bytes: int
+    namespace: str
+    ack_id: int | None
+    received_bytes: int = 0
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Voided:
+    """A binary message a text packet interrupted: refused (a strike), answered once the text packet is on its way."""
+
+    namespace: str
+    ack_id: int | None
+    reason: str
+    end: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,13 +253,20 @@ class InboundGuard:
 
     ``on_invalid`` is told about each refused packet (the bus spends a token of the
     connection's rate limit) and returns who sent it, for the log; ``end`` ends a
-    connection that keeps sending them (engine.io sid, reason).
+    connection that keeps sending them (engine.io sid, reason); ``accepts_binary``
+    says whether an event (namespace, event name) may carry binary attachments.
     """
 
     def __init__(
-        self, *, max_bytes: int, on_invalid: Callable[[Refusal], str], end: Callable[[str, str], None]
+        self,
+        *,
+        max_bytes: int,
+        on_invalid: Callable[[Refusal], str],
+        end: Callable[[str, str], None],
+        accepts_binary: Callable[[str, str], bool],
     ) -> None:
         self.max_bytes = max_bytes
+        self.accepts_binary = accepts_binary
         self.on_invalid = on_invalid
         self.end = end
         self.sio: Any = None
@@ -292,12 +312,16 @@ class InboundGuard:
         assert self._handle is not None
         if self._ending(eio_sid):
             return  # ended (a slow consumer, or too many refused packets): what is still in flight is dropped
-        header = None
+        header, voided = None, None
         try:
             if isinstance(data, bytes | bytearray):
-                self._attachment(eio_sid, data)
+                if not self._attachment(eio_sid, data):
+                    return  # an attachment of a refused binary message: dropped unread
             else:
-                self._drop_pending(eio_sid)  # a text packet while attachments were due: the binary message is void
+                # A text packet while attachments were due: the binary message is void, this packet is a packet.
+                voided = self._void_pending(eio_sid)
+                if voided is not None and voided.end:
+                    return
                 header = parse_header(data)
                 decoded = check_packet(header)
                 sid = self.sio.manager.sid_from_eio_sid(eio_sid, header.namespace)
@@ -305,15 +329,20 @@ class InboundGuard:
                     # python-socketio would log a warning per packet
                     raise InvalidPacketError(f"not connected to namespace {header.namespace[:64]!r}")
                 if header.attachments:
-                    self._pending[eio_sid] = _Pending(header.attachments, 0)
-                if sid is not None and self._answered_fast(eio_sid, sid, header, decoded):
+                    self._expect_attachments(eio_sid, header, decoded)
+                elif sid is not None and self._answered_fast(eio_sid, sid, header, decoded):
                     return
+            # Every check above is synchronous: python-engineio runs each message in its own task, so the
+            # bookkeeping of attachments must be done before the first await to keep the packets' order.
             await self._handle(eio_sid, data)
         except InvalidPacketError as exc:
             await self._refuse(eio_sid, header, str(exc))
         except Exception as exc:  # what python-socketio still fails on: one line, never a traceback
             self._drop_pending(eio_sid)
             await self._refuse(eio_sid, header, f"{type(exc).__name__} while handling it")
+        finally:
+            if voided is not None and not voided.end:
+                await self._answer(eio_sid, voided.namespace, voided.ack_id, voided.reason)
 
     def answer_now(self, eio_sid: str, data: str) -> bool:
         """Take a Socket.IO EVENT straight from the websocket reader when `FastAcks` answers it; ``False``: not taken.
@@ -342,30 +371,67 @@ class InboundGuard:
         socket = self.sio.eio.sockets.get(eio_sid)
         return socket is None or socket.closing or socket.closed or getattr(socket.queue, "sealed", False)
 
-    def _attachment(self, eio_sid: str, data: bytes | bytearray) -> None:
+    def _expect_attachments(self, eio_sid: str, header: Header, decoded: Any) -> None:
+        """Note a binary message's attachments as due, or refuse it when its event declares no ``bytes`` field.
+
+        A refused message's attachments are still due, so they are not taken for unannounced ones (a strike
+        each), but are dropped as they come: python-socketio never sees the header, nothing is buffered.
+        """
+        name = decoded[0] if header.packet_type == sio_packet.BINARY_EVENT else None
+        if name is not None and self.accepts_binary(header.namespace, name):
+            self._pending[eio_sid] = _Pending(header.attachments, header.namespace, header.ack_id)
+            return
+        self._pending[eio_sid] = _Pending(header.attachments, header.namespace, header.ack_id, refused=True)
+        if name is None:
+            raise InvalidPacketError("binary attachments in an ack (the server asks clients for none)")
+        raise InvalidPacketError(f"binary attachments for {name[:64]!r}, not a client event with a bytes field")
+
+    def _attachment(self, eio_sid: str, data: bytes | bytearray) -> bool:
+        """Count an attachment against its message; ``False`` when it belongs to a refused message (dropped)."""
         pending = self._pending.get(eio_sid)
         if pending is None:
             raise InvalidPacketError("a binary attachment nobody announced")
         pending.remaining -= 1
         pending.received_bytes += len(data)
-        if pending.received_bytes > self.max_bytes:
-            self._drop_pending(eio_sid)
+        if not pending.refused and pending.received_bytes > self.max_bytes:
+            self._drop_pending(eio_sid)  # python-socketio's half-built message goes too
             raise InvalidPacketError(f"binary attachments over {self.max_bytes} bytes in one message")
         if pending.remaining == 0:
             del self._pending[eio_sid]
+        return not pending.refused
 
     def _drop_pending(self, eio_sid: str) -> None:
-        if self._pending.pop(eio_sid, None) is not None:
+        pending = self._pending.pop(eio_sid, None)
+        if pending is not None and not pending.refused:
             self.sio._binary_packet.pop(eio_sid, None)
+
+    def _void_pending(self, eio_sid: str) -> _Voided | None:
+        pending = self._pending.get(eio_sid)
+        if pending is None:
+            return None
+        self._drop_pending(eio_sid)
+        if pending.refused:
+            return None  # refused, and answered, when its header came
+        reason = f"a binary message was still missing {pending.remaining} attachment(s) when the next packet came"
+        sid = self.sio.manager.sid_from_eio_sid(eio_sid, pending.namespace)
+        end = self._strike(Refusal(eio_sid, pending.namespace, sid, reason))
+        return _Voided(pending.namespace, pending.ack_id, reason, end)
 
     async def _refuse(self, eio_sid: str, header: Header | None, reason: str) -> None:
         namespace = header.namespace if header is not None else "/"
+        end = self._strike(Refusal(eio_sid, namespace, self.sio.manager.sid_from_eio_sid(eio_sid, namespace), reason))
+        if header is not None and not end:
+            await self._answer(eio_sid, namespace, header.ack_id, reason)
+
+    async def _answer(self, eio_sid: str, namespace: str, ack_id: int | None, reason: str) -> None:
+        """The ``invalid_packet`` ack of a refused packet that asked for one, when still connected to its namespace."""
         sid = self.sio.manager.sid_from_eio_sid(eio_sid, namespace)
-        end = self._strike(Refusal(eio_sid, namespace, sid, reason))
-        if header is not None and header.ack_id is not None and sid is not None and not end:
-            ack = error_ack(ErrorCode.INVALID_PACKET, f"the server could not read this packet: {reason}")
-            pkt = self.sio.packet_class(sio_packet.ACK, namespace=namespace, id=header.ack_id, data=[ack])
-            await self.sio._send_packet(eio_sid, pkt)
+        if ack_id is None or sid is None:
+            return
+        ack = error_ack(ErrorCode.INVALID_PACKET, f"the server could not read this packet: {reason}")
+        await self.sio._send_packet(
+            eio_sid, self.sio.packet_class(sio_packet.ACK, namespace=namespace, id=ack_id, data=[ack])
+        )
 
     def _strike(self, refusal: Refusal) -> bool:
         self.refused += 1

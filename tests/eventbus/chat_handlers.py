@@ -10,8 +10,10 @@ from tests.sample import (
     CloseChat,
     EnterChat,
     Explode,
+    FileReceived,
     MessageAccepted,
     MessageEvent,
+    SendFile,
     SendMessage,
     Typing,
     TypingEvent,
@@ -25,6 +27,11 @@ def install(bus: EventBus) -> None:
     async def send_message(ctx: Context, msg: SendMessage) -> MessageAccepted:
         await ctx.broadcast(MessageEvent(chat_id=msg.chat_id, text=msg.text))
         return MessageAccepted(id=next(ids), chat_id=msg.chat_id)
+
+    @bus.on(SendFile)
+    async def send_file(ctx: Context, msg: SendFile) -> FileReceived:
+        content = msg.content + b"".join(part.data for part in msg.parts)
+        return FileReceived(size=len(content), head=content[:8].hex())
 
     @bus.on(Typing)
     async def typing(ctx: Context, msg: Typing) -> None:

@@ -64,7 +64,17 @@ ACKED = [
     pytest.param('427{"a":1}', "first element is the event name", id="object-event"),
     pytest.param('4599999-7["send_message",{}]', "more than 10 binary attachments", id="attachment-count-too-long"),
     pytest.param('4511-7["send_message",{}]', "more than 10 binary attachments", id="too-many-attachments"),
-    pytest.param('451-7["send_message",{"_placeholder":true,"num":7}]', "placeholder", id="placeholder-out-of-range"),
+    pytest.param('451-7["send_file",{"_placeholder":true,"num":7}]', "placeholder", id="placeholder-out-of-range"),
+    pytest.param(
+        '451-7["send_message",{"chat_id":"1","text":{"_placeholder":true,"num":0}}]',
+        "binary attachments for 'send_message', not a client event with a bytes field",
+        id="binary-for-a-text-only-event",
+    ),
+    pytest.param(
+        '451-7["no_such_event",{"_placeholder":true,"num":0}]',
+        "binary attachments for 'no_such_event', not a client event with a bytes field",
+        id="binary-for-an-unknown-event",
+    ),
 ]
 
 
@@ -116,20 +126,120 @@ async def test_a_malformed_frame_without_an_ack_id_costs_one_line_and_the_connec
     assert bus.connection_count() == 1
 
 
+def file_received(frame: str | bytes | None, ack: int) -> dict[str, Any]:
+    assert isinstance(frame, str), frame
+    assert frame.startswith(f"43{ack}["), frame
+    [reply] = json.loads(frame[len(f"43{ack}") :])
+    assert reply["ok"] is True, reply
+    data: dict[str, Any] = reply["data"]
+    return data
+
+
+async def test_an_event_that_declares_bytes_takes_binary_attachments_top_level_and_nested(
+    served: tuple[EventBus, str], token: Token, open_raw: OpenRaw, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus, url = served
+    raw = await open_raw(url, token)
+    await raw.send(
+        '453-9["send_file",{"chat_id":"1","content":{"_placeholder":true,"num":0},'
+        '"parts":[{"data":{"_placeholder":true,"num":1}},{"data":{"_placeholder":true,"num":2}}]}]'
+    )
+    for attachment in (b"\x00\x01", b"\x02", b"\xff" * 10):
+        await raw.send(attachment)
+    assert file_received(await raw.recv(), 9) == {"size": 13, "head": "000102ffffffffff"}
+    assert bus.inbound_guard.refused == 0
+    assert problems(caplog) == []
+
+
+async def test_a_refused_binary_message_holds_none_of_its_attachments(
+    served: tuple[EventBus, str], token: Token, open_raw: OpenRaw, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus, url = served
+    guard = bus.inbound_guard
+    raw = await open_raw(url, token)
+    [eio_sid] = bus.sio.eio.sockets
+    with caplog.at_level(logging.INFO, logger="eventbus"):
+        await raw.send(
+            '452-7["send_message",{"chat_id":"1","text":{"_placeholder":true,"num":0},"x":{"_placeholder":true,"num":1}}]'
+        )
+        assert "not a client event with a bytes field" in invalid_packet(await raw.recv())
+        await raw.send(b"a" * 50_000)
+        await wait_until(lambda: guard._pending[eio_sid].remaining == 1, "the first attachment to be dropped")
+        assert eio_sid not in bus.sio._binary_packet  # python-socketio never saw the message
+        await raw.send(b"b" * 50_000)
+        await wait_until(lambda: eio_sid not in guard._pending, "the second attachment to be dropped")
+        # Its attachments were due, so neither counts as a refusal of its own, and the next packet is a packet.
+        assert (await raw.call("join_lobby", {}))["ok"]
+    assert guard.refused == 1
+    assert bus.sio._binary_packet == {}
+    assert len([r for r in caplog.records if r.name == "eventbus.transport.guard"]) == 1
+    assert problems(caplog) == []
+
+
+async def test_binary_data_from_socketio_asyncclient(
+    served: tuple[EventBus, str], token: Token, py_client: Callable[..., Awaitable[PyClient]]
+) -> None:
+    bus, url = served
+    client = await py_client(url, token=token("alice"))
+    ack = await client.call("send_file", {"chat_id": "1", "content": b"\x00hi", "parts": [{"data": bytes(range(5))}]})
+    assert ack == {"ok": True, "data": {"size": 8, "head": "0068690001020304"}}
+    refused = await client.call("send_message", {"chat_id": "1", "text": b"binary"})
+    assert refused["ok"] is False
+    assert refused["error"]["code"] == "invalid_packet"
+    assert "not a client event with a bytes field" in refused["error"]["message"]
+    assert (await client.call("send_message", {"chat_id": "1", "text": "text"}))["ok"]  # the connection is fine
+    assert bus.inbound_guard.refused == 1
+
+
 async def test_a_half_received_binary_message_never_swallows_the_next_packet(
     served: tuple[EventBus, str], token: Token, open_raw: OpenRaw, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, url = served
+    bus, url = served
     raw = await open_raw(url, token)
-    await raw.send('451-["send_message",{"chat_id":"1","text":{"_placeholder":true,"num":0}}]')
-    # The attachment never comes; the next packet is a packet, not the attachment.
-    assert (await raw.call("join_lobby", {}))["ok"]
-    # A complete binary message still reaches its handler, which answers.
-    await raw.send('451-9["send_message",{"chat_id":"1","text":{"_placeholder":true,"num":0}}]')
+    with caplog.at_level(logging.INFO, logger="eventbus"):
+        # Two attachments announced, one sent: the next text packet is a packet, not the second attachment.
+        await raw.send(
+            '452-9["send_file",{"chat_id":"1","content":{"_placeholder":true,"num":0},'
+            '"parts":[{"data":{"_placeholder":true,"num":1}}]}]'
+        )
+        await raw.send(b"first")
+        await raw.send('425["join_lobby",{}]')
+        replies = {frame[:3]: frame for frame in [await raw.recv(), await raw.recv()] if isinstance(frame, str)}
+    # Both are answered: the join as usual, the void binary message with invalid_packet (after the join's ack).
+    assert set(replies) == {"435", "439"}, replies
+    assert json.loads(replies["435"][3:])[0]["ok"] is True
+    assert "still missing 1 attachment(s) when the next packet came" in invalid_packet(replies["439"], 9)
+    assert bus.sio._binary_packet == {}
+    assert bus.inbound_guard.refused == 1
+    assert len([r for r in caplog.records if r.name == "eventbus.transport.guard"]) == 1
+    # Not jammed: a whole binary message still reaches its handler.
+    await raw.send('451-8["send_file",{"chat_id":"1","content":{"_placeholder":true,"num":0}}]')
     await raw.send(b"hello")
-    frame = await raw.recv()
-    assert isinstance(frame, str)
-    assert frame.startswith("439["), frame
+    assert file_received(await raw.recv(), 8) == {"size": 5, "head": "68656c6c6f"}
+    assert problems(caplog) == []
+
+
+@pytest.mark.parametrize("ending", ["tcp-close", "engineio-close"])
+async def test_a_connection_that_leaves_mid_binary_message_leaves_nothing_behind(
+    served: tuple[EventBus, str], token: Token, open_raw: OpenRaw, caplog: pytest.LogCaptureFixture, ending: str
+) -> None:
+    bus, url = served
+    raw = await open_raw(url, token)
+    [eio_sid] = bus.sio.eio.sockets
+    await raw.send(
+        '453-9["send_file",{"chat_id":"1","content":{"_placeholder":true,"num":0},'
+        '"parts":[{"data":{"_placeholder":true,"num":1}},{"data":{"_placeholder":true,"num":2}}]}]'
+    )
+    await raw.send(b"x" * 10_000)
+    await wait_until(lambda: eio_sid in bus.sio._binary_packet, "python-socketio to hold the half message")
+    assert len(bus.inbound_guard) == 1
+    if ending == "engineio-close":
+        await raw.send("1")
+    await raw.close()
+    await wait_until(lambda: bus.connection_count() == 0 and not bus.sio.eio.sockets, "the connection to be gone")
+    assert bus.sio._binary_packet == {}
+    assert len(bus.inbound_guard) == 0
+    assert bus.inbound_guard.refused == 0
     assert problems(caplog) == []
 
 
@@ -137,14 +247,17 @@ async def test_binary_attachments_are_bounded_in_total_bytes(
     jwt_auth: JWTAuth, serve: Serve, token: Token, open_raw: OpenRaw, caplog: pytest.LogCaptureFixture
 ) -> None:
     bus = EventBus(auth=jwt_auth, rooms=[LobbyRoom], settings=EventBusSettings(max_payload_bytes=10_000))
+    chat_handlers.install(bus)
     url = await serve(bus.asgi_app())
     raw = await open_raw(url, token)
-    await raw.send('453-["send_message",{"a":{"_placeholder":true,"num":0}}]')
+    [eio_sid] = bus.sio.eio.sockets
+    await raw.send('453-["send_file",{"chat_id":"1","content":{"_placeholder":true,"num":0}}]')
     await raw.send(b"x" * 6000)
     await raw.send(b"x" * 6000)  # 12,000 bytes in one message: refused, the binary message is dropped
     await raw.send(b"x" * 10)  # and the third attachment is unannounced now
     assert (await raw.call("join_lobby", {}))["ok"]
     assert bus.inbound_guard.refused == 2
+    assert eio_sid not in bus.sio._binary_packet
     assert problems(caplog) == []
 
 
