@@ -108,7 +108,7 @@ class RawWebSocket:
                 while self._pending:
                     frame = self._pending.pop(0)
                     if frame.opcode is Opcode.TEXT:
-                        text = frame.data.decode()
+                        text = bytes(frame.data).decode()
                         self.frames.append(text)
                         return text
                     if frame.opcode is Opcode.BINARY:

@@ -6,6 +6,7 @@ import dataclasses
 import typing
 from typing import Any, TypeVar
 
+import typing_extensions
 from pydantic import BaseModel, ValidationError
 
 from events.acks import ErrorCode, error_ack, field_errors
@@ -40,28 +41,26 @@ def declares_bytes(model: type[BaseModel]) -> bool:
     ``ArrayBuffer``, a typed array or a ``Blob``): for any other the inbound guard refuses them.
 
     Example:
-        >>> class Chunk(BaseModel):
-        ...     data: bytes
         >>> class Upload(BaseModel):
         ...     name: str
-        ...     chunks: list[Chunk] | None = None
+        ...     chunks: list[dict[str, bytes]] | None = None
         >>> class Note(BaseModel):
         ...     text: str
         ...     tags: dict[str, list[str]] = {}
-        >>> declares_bytes(Upload), declares_bytes(Chunk), declares_bytes(Note)
-        (True, True, False)
+        >>> declares_bytes(Upload), declares_bytes(Note)
+        (True, False)
     """
     seen: set[type] = set()
     stack: list[Any] = [model]
     while stack:
         annotation = stack.pop()
-        if isinstance(annotation, type) and issubclass(annotation, bytes | bytearray):
+        if isinstance(annotation, type) and issubclass(annotation, bytes):
             return True
         if isinstance(annotation, type) and annotation not in seen:
             seen.add(annotation)
             if issubclass(annotation, BaseModel):
                 stack.extend(field.annotation for field in annotation.model_fields.values())
-            elif dataclasses.is_dataclass(annotation) or typing.is_typeddict(annotation):
+            elif dataclasses.is_dataclass(annotation) or typing_extensions.is_typeddict(annotation):
                 stack.extend(typing.get_type_hints(annotation).values())
         stack.extend(typing.get_args(annotation))  # list[X], dict[K, V], X | None, Annotated[X, ...]
     return False

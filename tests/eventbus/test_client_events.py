@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import BaseModel, Field, create_model
+from typing_extensions import TypedDict
 
 from eventbus import EventBus, EventBusSettings, JWTAuth, User
+from eventbus.inbound.payloads import declares_bytes
 from tests.clients import JSClient, PyClient, connect_error
 from tests.eventbus import chat_handlers
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
@@ -240,3 +244,40 @@ async def test_expired_token_disconnects_and_a_fresh_one_reconnects(
     assert (await page.call("join_chat", {"chat_id": "42"}))["ok"] is True
     await bus.broadcast(MessageEvent(chat_id="42", text="welcome back"))
     assert await page.inbox.wait_for("message") == [{"chat_id": "42", "text": "welcome back"}]
+
+
+class _Blob(BaseModel):
+    data: bytes
+
+
+class _Meta(TypedDict):
+    thumbnail: bytes
+
+
+@dataclasses.dataclass
+class _Frame:
+    payload: list[bytes]
+
+
+class _Text(BaseModel):
+    text: str
+    counts: dict[str, list[int]] = Field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "declared"),
+    [
+        pytest.param(bytes, True, id="bytes"),
+        pytest.param(Annotated[bytes, Field(max_length=10)], True, id="annotated"),
+        pytest.param(bytes | None, True, id="optional"),
+        pytest.param(list[_Blob], True, id="nested-model-in-a-list"),
+        pytest.param(dict[str, tuple[int, _Blob | None]], True, id="deep-in-containers"),
+        pytest.param(_Meta, True, id="typeddict"),
+        pytest.param(_Frame, True, id="dataclass"),
+        pytest.param(_Text, False, id="text-model"),
+        pytest.param(str | int | list[str], False, id="no-bytes"),
+    ],
+)
+def test_declares_bytes_finds_a_bytes_field_anywhere(annotation: Any, declared: bool) -> None:
+    model = create_model("Probe", field=(annotation, ...))
+    assert declares_bytes(model) is declared
