@@ -179,10 +179,20 @@ export const ProjectRoomSchema = z.strictObject({
 });
 
 /**
- * Sent just before the server closes this connection on purpose: a logout elsewhere, a ban.
+ * Sent just before the server closes this connection on purpose; ``reason`` says why, and what to do next.
  *
- * ``reason`` is the server's own word (``"logout"``, ``"banned"``). Do not
- * reconnect automatically, unlike after ``session_expired``.
+ * The library sends one reason itself; every other is the application's own word
+ * (``bus.disconnect_user(user_id, reason="banned")``):
+ *
+ * - ``"slow_consumer"``: the connection fell behind (more than ``EVENTBUS_MAX_QUEUE_BYTES``
+ *   waiting, or one write stuck for ``EVENTBUS_WRITE_TIMEOUT``) and what was queued for it
+ *   is lost. Reconnecting is right: socket.io-client does it by itself after its
+ *   reconnection delay (the server closed the transport). The session is not recovered,
+ *   so refetch state once connected again.
+ * - an application's reason (``"logout"``, ``"banned"``): the session was ended on
+ *   purpose. Do not reconnect automatically (unlike after ``session_expired``); the
+ *   server ended it with a Socket.IO disconnect, after which socket.io-client does not
+ *   reconnect by itself. Show the reason.
  */
 export const SessionEndedEventSchema = z.strictObject({
   reason: z.string(),

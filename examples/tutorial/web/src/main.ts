@@ -25,6 +25,7 @@ socket.emit("send_message", { chat_id: "42", text: "hello" }, (ack) => {
 socket.on("session_expired", () => {
   socket.once("disconnect", () => socket.connect());
 });
-// session_ended (a ban, "log out everywhere") says why, and the page should not reconnect.
+// session_ended says why: after the application's own reasons (a ban, "log out everywhere") the page should not
+// reconnect (socket.io-client does not by itself); after "slow_consumer" it reconnects by itself: refetch state.
 socket.on("session_ended", ({ reason }) => console.warn("session ended:", reason));
 // --8<-- [end:expiry]
