@@ -180,7 +180,11 @@ class RawPolling:
         return self
 
     async def post(self, *packets: str) -> httpx.Response:
-        return await self.http.post(self._endpoint(), content=RECORD_SEPARATOR.join(packets).encode())
+        return await self.post_body(RECORD_SEPARATOR.join(packets).encode())
+
+    async def post_body(self, body: bytes) -> httpx.Response:
+        """POST ``body`` as it is: invalid UTF-8, broken record separators and all."""
+        return await self.http.post(self._endpoint(), content=body)
 
     async def poll(self) -> list[str]:
         """One GET: the packets it returned (raises on an HTTP error)."""

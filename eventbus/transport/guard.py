@@ -8,7 +8,8 @@ asked for one, and the connection stays open. A binary attachment header takes
 the client's next packet as its attachment, or holds any number of attachments.
 At the engine.io level, an empty or garbage websocket frame ends python-engineio's
 websocket handler with an exception, so its session stays registered until the
-ping timeout.
+ping timeout, and a long-polling POST body it cannot decode (invalid UTF-8, a
+garbage or empty record, more than 16 records) logs a traceback.
 
 `InboundGuard` wraps python-engineio's ``message`` handler of one server
 (``AsyncServer.handlers["message"]``, which python-socketio registers) and checks
@@ -19,16 +20,19 @@ at most `MAX_ATTACHMENTS` per message and within ``max_bytes`` in total. Whateve
 fails is answered with the ack ``invalid_packet`` when it carried an ack id and
 reported to ``on_invalid`` (the bus counts it against the connection's rate
 limit and logs it, rate-limited); a connection that keeps sending them is ended.
-`check_frame` does the same for the engine.io frames `TimedWebSocket` reads.
+`check_frame` does the same for the engine.io frames `TimedWebSocket` reads, and
+the guard's wrapper of each session's ``handle_post_request`` for long-polling bodies.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from engineio.exceptions import EngineIOError
 from socketio import packet as sio_packet
 
 from eventbus.inbound.limits import TokenBucket
@@ -209,6 +213,14 @@ def check_packet(header: Header) -> Any:
     return data
 
 
+def _undecodable(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "a long-polling body that is not UTF-8"
+    if str(exc).startswith("Too many packets"):
+        return "more than 16 packets in one long-polling body"
+    return "a long-polling body engine.io cannot decode"
+
+
 def check_frame(frame: Any) -> str | None:
     """Why an engine.io websocket frame cannot be decoded (``None`` when it can): empty, garbage, base64."""
     if isinstance(frame, bytes | bytearray):
@@ -279,23 +291,51 @@ class InboundGuard:
         self.fast_acks: FastAcks | None = None
 
     def install(self, sio: Any, *, fast_acks: bool = True) -> None:
-        """Wrap ``sio``'s engine.io ``message`` handler and forget pending attachments on disconnect.
+        """Wrap ``sio``'s engine.io ``message`` handler, guard each session's long-polling POSTs, forget on disconnect.
 
-        With ``fast_acks``, the bus's client events with an ack id are answered by `FastAcks`.
+        The connect and disconnect wrappers are also set as ``sio._handle_eio_connect``/``_handle_eio_disconnect``:
+        the Admin UI's ``instrument()`` replaces engine.io's handlers with its own, which call those. With
+        ``fast_acks``, the bus's client events with an ack id are answered by `FastAcks`.
         """
         self.sio = sio
         self.fast_acks = FastAcks(sio) if fast_acks else None
         quiet_client_errors()
         self._handle = sio.eio.handlers["message"]
         sio.eio.handlers["message"] = self.message
-        disconnect = sio.eio.handlers["disconnect"]
+        connect, disconnect = sio._handle_eio_connect, sio._handle_eio_disconnect
+
+        async def connected(eio_sid: str, environ: Any) -> Any:
+            socket = sio.eio.sockets.get(eio_sid)
+            if socket is not None:
+                socket.handle_post_request = functools.partial(self._post, socket)
+            return await connect(eio_sid, environ)
 
         async def disconnected(eio_sid: str, *args: Any) -> Any:
             self._pending.pop(eio_sid, None)
             self._strikes.pop(eio_sid, None)
             return await disconnect(eio_sid, *args)
 
-        sio.eio.handlers["disconnect"] = disconnected
+        sio._handle_eio_connect = sio.eio.handlers["connect"] = connected
+        sio._handle_eio_disconnect = sio.eio.handlers["disconnect"] = disconnected
+
+    async def _post(self, socket: Any, environ: Any) -> None:
+        """python-engineio's ``AsyncSocket.handle_post_request`` that refuses a body it cannot decode, like a frame.
+
+        A body that cannot be decoded (``Payload`` decodes every record first) is dropped whole; a record of an
+        unknown engine.io type fails in its turn, after the records before it. python-engineio answers 200 as it
+        does then, and the refusal is a strike and a budgeted log line instead of its traceback. Its own
+        refusal, a body over ``max_http_buffer_size`` (400 and the session closed), passes through; the session
+        is closed here first, without waiting for a poll.
+        """
+        try:
+            await type(socket).handle_post_request(socket, environ)  # the class's: the Admin UI patches it there
+        except EngineIOError:
+            # python-engineio answers 400 and disconnects, and its disconnect waits for a poll to take the CLOSE:
+            # from a client that is not polling, the request and the closed session would stay for good.
+            await socket.close(wait=False, reason=self.sio.eio.reason.SERVER_DISCONNECT)
+            raise
+        except Exception as exc:
+            self.bad_frame(socket.sid, _undecodable(exc))
 
     def __len__(self) -> int:
         """Connections with state here (attachments due, strikes): back to 0 when they have all gone."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ import pytest
 from eventbus import EventBus, EventBusSettings, JWTAuth
 from tests.clients import PyClient
 from tests.eventbus import chat_handlers
-from tests.raw import RawWebSocket
+from tests.raw import RECORD_SEPARATOR, RawPolling, RawWebSocket
 from tests.sample import ChatRoom, LobbyRoom
 from tests.waiting import wait_until
 
@@ -299,3 +300,102 @@ async def test_invalid_utf8_closes_the_websocket_and_the_connection_is_gone_at_o
         "a client sent invalid UTF-8 in a text frame: websocket closed (1007)"
     ]
     await wait_until(lambda: bus.connection_count() == 0, "the connection to leave connection_count()", 2)
+
+
+@pytest.fixture
+def open_polling(stack: AsyncExitStack) -> Callable[[str, Token], Awaitable[RawPolling]]:
+    async def open_(url: str, token: Token) -> RawPolling:
+        polling = RawPolling(url)
+        stack.push_async_callback(polling.close)
+        return await polling.open(token("mallory"))
+
+    return open_
+
+
+UNDECODABLE_BODIES = [
+    pytest.param(b'42["join_lobby",{"x":"\xff\xfe"}]', "not UTF-8", id="invalid-utf8"),
+    pytest.param(b"hello", "cannot decode", id="garbage"),
+    pytest.param(b"40" + RECORD_SEPARATOR.encode(), "cannot decode", id="empty-record"),
+    pytest.param(RECORD_SEPARATOR.encode(), "cannot decode", id="only-a-separator"),
+    pytest.param(RECORD_SEPARATOR.join(["3"] * 17).encode(), "more than 16 packets", id="too-many-records"),
+    pytest.param(b"d=", "cannot decode", id="empty-jsonp-form"),
+    pytest.param(b"9", "cannot decode", id="unknown-engineio-packet-type"),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), UNDECODABLE_BODIES)
+async def test_an_undecodable_long_polling_body_is_dropped_with_one_line_and_the_session_stays(
+    served: tuple[EventBus, str],
+    token: Token,
+    open_polling: Callable[[str, Token], Awaitable[RawPolling]],
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    reason: str,
+) -> None:
+    bus, url = served
+    polling = await open_polling(url, token)
+    with caplog.at_level(logging.INFO):
+        response = await polling.post_body(body)
+        assert response.status_code == 200  # python-engineio's answer to a body it could not decode
+        assert (await polling.call("join_lobby", {}))["ok"]  # the same session, still usable
+    lines = [r.getMessage() for r in caplog.records if r.name == "eventbus.transport.guard"]
+    assert len(lines) == 1, lines
+    assert reason in lines[0]
+    assert "user=mallory" in lines[0]
+    assert problems(caplog) == []
+    assert bus.inbound_guard.refused == 1
+    assert bus.connection_count() == 1
+
+
+async def test_an_empty_long_polling_body_is_an_empty_payload(
+    served: tuple[EventBus, str],
+    token: Token,
+    open_polling: Callable[[str, Token], Awaitable[RawPolling]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus, url = served
+    polling = await open_polling(url, token)
+    with caplog.at_level(logging.INFO):
+        assert (await polling.post_body(b"")).status_code == 200
+        assert (await polling.call("join_lobby", {}))["ok"]
+    assert [r for r in caplog.records if r.name == "eventbus.transport.guard"] == []
+    assert problems(caplog) == []
+    assert bus.inbound_guard.refused == 0
+
+
+async def test_a_long_polling_body_over_the_payload_limit_closes_the_session_at_once(
+    jwt_auth: JWTAuth,
+    serve: Serve,
+    token: Token,
+    open_polling: Callable[[str, Token], Awaitable[RawPolling]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[LobbyRoom], settings=EventBusSettings(max_payload_bytes=20_000))
+    url = await serve(bus.asgi_app())
+    polling = await open_polling(url, token)
+    assert bus.connection_count() == 1
+    with caplog.at_level(logging.INFO):
+        # No poll waiting (python-engineio alone would hold this request until one came to take the CLOSE).
+        response = await polling.post_body(b"4" + b"x" * 20_001)
+        assert response.status_code == 400  # python-engineio's answer, and it closes the session
+        assert bus.connection_count() == 0
+        assert not bus.sio.eio.sockets
+    assert problems(caplog) == []
+    assert len(bus.inbound_guard) == 0
+    # The session is no more (python-engineio logs its "Invalid session" error once per process, then at INFO).
+    assert (await polling.http.get(polling._endpoint())).status_code == 400
+
+
+async def test_a_long_polling_body_over_the_payload_limit_ends_the_waiting_poll_with_close(
+    jwt_auth: JWTAuth, serve: Serve, token: Token, open_polling: Callable[[str, Token], Awaitable[RawPolling]]
+) -> None:
+    bus = EventBus(auth=jwt_auth, rooms=[LobbyRoom], settings=EventBusSettings(max_payload_bytes=20_000))
+    url = await serve(bus.asgi_app())
+    polling = await open_polling(url, token)
+    waiting = asyncio.create_task(polling.poll())  # what socket.io-client always has
+    [socket] = bus.sio.eio.sockets.values()
+    await wait_until(lambda: socket.queue._getters, "the poll to wait")
+    assert (await polling.post_body(b"4" + b"x" * 20_001)).status_code == 400
+    assert await waiting == ["1"]  # engine.io's CLOSE
+    assert bus.connection_count() == 0
+    assert not bus.sio.eio.sockets
