@@ -362,6 +362,17 @@ class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engine
             self.socket.queue.websocket = self
         limits.watch()
 
+    async def __call__(self, environ: Any) -> Any:
+        try:
+            return await super().__call__(environ)
+        finally:
+            # python-engineio's service task keeps the last socket it checked in a local variable (for good once
+            # no socket is left): that socket must not keep uvicorn's protocol, which holds what its parser has
+            # buffered (half a frame: up to ws_max_size).
+            if self.socket is not None and getattr(self.socket.queue, "websocket", None) is self:
+                self.socket.queue.websocket = None
+            self.asgi_receive = self.asgi_send = None
+
     async def send(self, message: Any) -> None:
         # No timer per write (at tens of thousands of writes a second, arming and cancelling one doubled the
         # CPU per delivery): `SendLimits`'s watchdog looks at ``blocked`` and ``writes`` a few times per timeout.
@@ -409,10 +420,20 @@ class TimedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # python-engine
                 await super().close()
         except TimeoutError:
             self.abort()
+            return
+        transport = self._transport()
+        if transport is not None and self.socket is not None:
+            # uvicorn waits 10 s for the peer's closing handshake, holding the connection and whatever its parser
+            # has buffered (half a frame: up to ws_max_size). A peer that has not answered within engine.io's ping
+            # timeout is gone. Only the transport is kept until then: once closed, it lets go of its protocol.
+            asyncio.get_running_loop().call_later(self.socket.server.ping_timeout, transport.abort)
 
     def abort(self) -> None:
         """Close the TCP connection without flushing (what is unsent stays unsent): the peer stopped reading."""
-        protocol = getattr(self.asgi_send, "__self__", None)
-        transport = getattr(protocol, "transport", None)
+        transport = self._transport()
         if transport is not None:
             transport.abort()
+
+    def _transport(self) -> Any:
+        protocol = getattr(self.asgi_send, "__self__", None)
+        return getattr(protocol, "transport", None)
