@@ -1,4 +1,4 @@
-"""Fuzz: arbitrary JSON and binary payloads to every join handler and client event over one connection."""
+"""Fuzz: arbitrary JSON payloads to every join handler and client event, binary ones to those that take them."""
 
 from __future__ import annotations
 
@@ -29,8 +29,11 @@ EVENTS = [
     "typing",
     "enter_chat",
     "close_chat",
+    "send_file",
     "no_such_event",
 ]
+BINARY_EVENTS = ["send_file"]
+"""The events that declare a bytes field: binary data to any other is a refused packet (a strike, not an ack)."""
 CODES = {"invalid_payload", "forbidden", "unauthorized", "unknown_event", "chat_closed", "too_many_rooms"}
 
 json_values = st.recursive(
@@ -44,6 +47,10 @@ payloads = st.one_of(
     st.binary(max_size=64),
     st.dictionaries(st.sampled_from(["chat_id", "text"]), st.binary(max_size=16), max_size=2),
     st.tuples(json_values, st.binary(max_size=8)),
+    st.fixed_dictionaries(  # a SendFile, its bytes as top-level and nested attachments
+        {"chat_id": st.text(max_size=5), "content": st.binary(max_size=32)},
+        optional={"parts": st.lists(st.fixed_dictionaries({"data": st.binary(max_size=8) | json_values}), max_size=3)},
+    ),
 )
 
 
@@ -61,10 +68,18 @@ def connection() -> Iterator[tuple[ThreadedServer, PyClient]]:
         running.run(client.close())
 
 
+def has_bytes(value: Any) -> bool:
+    if isinstance(value, bytes):
+        return True
+    if isinstance(value, dict):
+        return any(has_bytes(item) for item in value.values())
+    return isinstance(value, list | tuple) and any(has_bytes(item) for item in value)
+
+
 def check_ack(event: str, ack: Any) -> None:
     assert isinstance(ack, dict), (event, ack)
     if ack["ok"]:
-        assert event.startswith(("join_", "leave_", "send_message", "typing", "enter_chat")), (event, ack)
+        assert event.startswith(("join_", "leave_", "send_message", "typing", "enter_chat", "send_file")), (event, ack)
     else:
         assert ack["error"]["code"] in CODES, (event, ack)
         assert isinstance(ack["error"]["message"], str)
@@ -76,15 +91,16 @@ def test_every_payload_gets_an_ack_and_the_connection_survives(
     connection: tuple[ThreadedServer, PyClient], payload: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     running, client = connection
+    events = BINARY_EVENTS if has_bytes(payload) else EVENTS
 
     async def send_everywhere() -> list[Any]:
         args = payload if isinstance(payload, tuple) else (payload,)
-        return await asyncio.gather(*(client.call(event, *args) for event in EVENTS))
+        return await asyncio.gather(*(client.call(event, *args) for event in events))
 
     with caplog.at_level(logging.WARNING):
         acks = running.run(send_everywhere())
 
-    for event, ack in zip(EVENTS, acks, strict=True):
+    for event, ack in zip(events, acks, strict=True):
         check_ack(event, ack)
     assert client.sio.connected
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
