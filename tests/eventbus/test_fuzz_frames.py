@@ -42,10 +42,21 @@ structured = st.builds(
         st.just('["x",{"_placeholder":true,"num":5}]'),
     ),
 )
-frames = st.lists(
-    st.one_of(structured, st.text(max_size=30), st.binary(max_size=30), st.sampled_from(["", "2", "3", "5", "6", "1"])),
-    min_size=1,
-    max_size=4,
+single = st.one_of(
+    structured, st.text(max_size=30), st.binary(max_size=30), st.sampled_from(["", "2", "3", "5", "6", "1"])
+)
+binary_message = st.builds(  # a header then attachments: as many as announced, fewer (half a message) or more
+    lambda event, announced, ack, attachments: [
+        f'45{announced}-{ack}["{event}",{{"chat_id":"1","content":{{"_placeholder":true,"num":0}}}}]',
+        *attachments,
+    ],
+    st.sampled_from(["send_file", "send_message", "no_such_event"]),  # declares bytes, text only, unknown
+    st.integers(1, 3),
+    st.sampled_from(["", "5"]),
+    st.lists(st.binary(max_size=30), max_size=4),
+)
+frames = st.lists(st.one_of(single.map(lambda frame: [frame]), binary_message), min_size=1, max_size=4).map(
+    lambda groups: [frame for group in groups for frame in group]
 )
 
 
@@ -100,3 +111,4 @@ def test_raw_frames_never_leave_a_traceback_a_stuck_connection_or_a_ghost(
     bad = [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert bad == [], (sent, bad)
     assert len(bus.inbound_guard) == 0
+    assert bus.sio._binary_packet == {}  # no half-built binary message outlives its connection
