@@ -40,8 +40,9 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   built by `recovery` (the shape ``AsyncPubSubManager.emit`` publishes), and ``Channel._encode``/``_decode``;
 * python-engineio ``AsyncServer.create_queue`` (replaced per server by `outbound.SendQueue`),
   ``AsyncServer._async["websocket"]`` (a per-server copy of the ASGI driver table with
-  `outbound.TimedWebSocket`, a subclass of ``engineio.async_drivers.asgi.WebSocket`` that reads its
-  ``handler`` and ``asgi_send``), ``AsyncSocket.close``/``closing``; python-socketio
+  `outbound.TimedWebSocket`, a subclass of ``engineio.async_drivers.asgi.WebSocket`` that wraps its ``__call__``
+  and reads, then clears, its ``handler``, ``asgi_send`` and ``asgi_receive``), ``AsyncSocket.close``/``closing``
+  and ``AsyncSocket.server.ping_timeout`` (the closing handshake's bound); python-socketio
   ``AsyncServer._handle_eio_disconnect`` (a slow consumer's disconnect handlers, reason
   ``slow_consumer``) and ``packet_class``; and uvicorn's ASGI ``send`` being a bound method of its
   protocol, whose ``transport`` is aborted after a write timeout (`outbound`);

@@ -18,16 +18,20 @@ queued: the server holds them all until the process runs out of memory.
 * every websocket write is watched: a write that cannot finish within
   ``write_timeout`` (the peer's TCP window has stayed shut that long; noticed
   within 1.25 times that) aborts the TCP connection, which ends engine.io's reader
-  and writer and so the session.
+  and writer and so the session;
+* a websocket the server closes is aborted when the peer has not completed the
+  closing handshake within engine.io's ``ping_timeout`` (uvicorn waits 10 s, with
+  whatever its parser buffered: half a frame), and a finished websocket lets go of
+  uvicorn's protocol.
 
 Internals used (python-socketio 5.16-5.18, python-engineio 4.12-4.15, uvicorn): python-socketio's
 ``AsyncServer._handle_eio_disconnect`` (the disconnect handlers of every namespace, with the reason
 ``slow_consumer``), python-engineio's ``AsyncServer.create_queue``
 (replaced per server), ``AsyncServer._async["websocket"]`` (a copy of the driver
 table, per server, with `TimedWebSocket`), ``AsyncSocket.queue``, ``closed``,
-``close``, the ASGI driver's ``WebSocket`` (``handler``, ``asgi_send``) and, to
-abort a stalled connection, the ``transport`` of the protocol object whose bound
-method is uvicorn's ASGI ``send`` (uvicorn's three websocket implementations).
+``close``, ``server.ping_timeout``, the ASGI driver's ``WebSocket`` (``__call__``, ``handler``,
+``asgi_send``, ``asgi_receive``) and, to abort a stalled connection, the ``transport`` of the protocol
+object whose bound method is uvicorn's ASGI ``send`` (uvicorn's three websocket implementations).
 """
 
 from __future__ import annotations
