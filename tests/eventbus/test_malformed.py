@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from eventbus import EventBus, EventBusSettings, JWTAuth
+from eventbus import AdminUI, EventBus, EventBusSettings, JWTAuth
+from eventbus.observability.admin_ui import hash_password
 from tests.clients import PyClient
 from tests.eventbus import chat_handlers
 from tests.raw import RECORD_SEPARATOR, RawPolling, RawWebSocket
@@ -399,3 +400,31 @@ async def test_a_long_polling_body_over_the_payload_limit_ends_the_waiting_poll_
     assert await waiting == ["1"]  # engine.io's CLOSE
     assert bus.connection_count() == 0
     assert not bus.sio.eio.sockets
+
+
+async def test_with_the_admin_ui_the_guard_still_sees_every_session_and_forgets_it(
+    jwt_auth: JWTAuth,
+    serve: Serve,
+    token: Token,
+    open_raw: OpenRaw,
+    open_polling: Callable[[str, Token], Awaitable[RawPolling]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # instrument() replaces engine.io's connect and disconnect handlers and patches AsyncSocket's POST handler.
+    ui = AdminUI(username="ops", password_hash=hash_password("correct horse battery staple"))
+    bus = EventBus(auth=jwt_auth, rooms=[LobbyRoom], admin_ui=ui)
+    url = await serve(bus.asgi_app())
+    raw = await open_raw(url, token)
+    polling = await open_polling(url, token)
+    with caplog.at_level(logging.INFO):
+        await raw.send("4]]]")
+        assert (await polling.post_body(b"\xff\xfe")).status_code == 200
+        assert (await raw.call("join_lobby", {}))["ok"]
+        assert (await polling.call("join_lobby", {}))["ok"]
+    assert bus.inbound_guard.refused == 2
+    assert len(bus.inbound_guard) == 2  # a strike each
+    await raw.close()
+    await polling.post("1")  # engine.io's CLOSE
+    await wait_until(lambda: bus.connection_count() == 0, "both sessions to end")
+    assert len(bus.inbound_guard) == 0
+    assert problems(caplog) == []
