@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -41,14 +41,28 @@ async def served(jwt_auth: JWTAuth, serve: Serve) -> tuple[EventBus, str]:
     return bus, await serve(bus.asgi_app())
 
 
-@pytest.fixture
-def open_raw(stack: AsyncExitStack) -> Callable[[str, Token], Awaitable[RawWebSocket]]:
-    async def open_(url: str, token: Token) -> RawWebSocket:
-        raw = RawWebSocket(url)
-        stack.push_async_callback(raw.close)
-        return await raw.open(token("mallory"))
+Raw = TypeVar("Raw", RawWebSocket, RawPolling)
+
+
+def opener(stack: AsyncExitStack, kind: type[Raw]) -> Callable[[str, Token], Awaitable[Raw]]:
+    """Opens a raw client of ``kind`` as mallory, closed after the test."""
+
+    async def open_(url: str, token: Token) -> Raw:
+        client = kind(url)
+        stack.push_async_callback(client.close)
+        return await client.open(token("mallory"))
 
     return open_
+
+
+@pytest.fixture
+def open_raw(stack: AsyncExitStack) -> Callable[[str, Token], Awaitable[RawWebSocket]]:
+    return opener(stack, RawWebSocket)
+
+
+@pytest.fixture
+def open_polling(stack: AsyncExitStack) -> Callable[[str, Token], Awaitable[RawPolling]]:
+    return opener(stack, RawPolling)
 
 
 def problems(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -301,16 +315,6 @@ async def test_invalid_utf8_closes_the_websocket_and_the_connection_is_gone_at_o
         "a client sent invalid UTF-8 in a text frame: websocket closed (1007)"
     ]
     await wait_until(lambda: bus.connection_count() == 0, "the connection to leave connection_count()", 2)
-
-
-@pytest.fixture
-def open_polling(stack: AsyncExitStack) -> Callable[[str, Token], Awaitable[RawPolling]]:
-    async def open_(url: str, token: Token) -> RawPolling:
-        polling = RawPolling(url)
-        stack.push_async_callback(polling.close)
-        return await polling.open(token("mallory"))
-
-    return open_
 
 
 UNDECODABLE_BODIES = [
