@@ -324,15 +324,11 @@ class InboundGuard:
         A body that cannot be decoded (``Payload`` decodes every record first) is dropped whole; a record of an
         unknown engine.io type fails in its turn, after the records before it. python-engineio answers 200 as it
         does then, and the refusal is a strike and a budgeted log line instead of its traceback. Its own
-        refusal, a body over ``max_http_buffer_size`` (400 and the session closed), passes through; the session
-        is closed here first, without waiting for a poll.
+        refusal, a body over ``max_http_buffer_size`` (400 and the session closed), passes through.
         """
         try:
             await type(socket).handle_post_request(socket, environ)  # the class's: the Admin UI patches it there
         except EngineIOError:
-            # python-engineio answers 400 and disconnects, and its disconnect waits for a poll to take the CLOSE:
-            # from a client that is not polling, the request and the closed session would stay for good.
-            await socket.close(wait=False, reason=self.sio.eio.reason.SERVER_DISCONNECT)
             raise
         except Exception as exc:
             self.bad_frame(socket.sid, _undecodable(exc))

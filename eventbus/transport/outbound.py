@@ -22,7 +22,10 @@ queued: the server holds them all until the process runs out of memory.
 * a websocket the server closes is aborted when the peer has not completed the
   closing handshake within engine.io's ``ping_timeout`` (uvicorn waits 10 s, with
   whatever its parser buffered: half a frame), and a finished websocket lets go of
-  uvicorn's protocol.
+  uvicorn's protocol;
+* python-engineio's ``close(wait=True)`` waits for the client to take the queue
+  (`SendQueue.join`) for ``ping_timeout`` at most: a long-polling client that never
+  polls again no longer holds the closer (a POST's answer) for good.
 
 Internals used (python-socketio 5.16-5.18, python-engineio 4.12-4.15, uvicorn): python-socketio's
 ``AsyncServer._handle_eio_disconnect`` (the disconnect handlers of every namespace, with the reason
@@ -37,6 +40,7 @@ object whose bound method is uvicorn's ASGI ``send`` (uvicorn's three websocket 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,9 +98,10 @@ class SendQueue(asyncio.Queue[Any]):
     to wake its writer.
     """
 
-    def __init__(self, limit: int, overflow: Callable[[SendQueue], None]) -> None:
+    def __init__(self, limit: int, overflow: Callable[[SendQueue], None], join_timeout: float | None = None) -> None:
         super().__init__()
         self.limit = limit
+        self.join_timeout = join_timeout
         self.queued_bytes = 0
         self.held_bytes = 0
         self.sealed = False
@@ -118,6 +123,20 @@ class SendQueue(asyncio.Queue[Any]):
         if websocket is not None:
             return websocket.blocked
         return self.consumers == 0
+
+    async def join(self) -> None:
+        """Wait until the client has taken what is queued, ``join_timeout`` at most (then it is not coming).
+
+        python-engineio's ``close(wait=True)`` waits here, for a poll or the websocket writer: a long-polling
+        client that never polls again held the waiter for good, e.g. the 400 answer to a POST over the
+        payload limit, with its closed session.
+        """
+        if self.join_timeout is None:
+            await super().join()
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.join_timeout):
+                await super().join()
 
     def put_nowait(self, item: Any) -> None:
         if item is None:
@@ -264,7 +283,7 @@ class SendLimits:
                     websocket.timed_out()
 
     def _create_queue(self, *args: Any, **kwargs: Any) -> SendQueue:
-        return SendQueue(self.max_bytes, self._overflowed)
+        return SendQueue(self.max_bytes, self._overflowed, self.sio.eio.ping_timeout)
 
     def _socket_of(self, queue: SendQueue) -> Any:
         # engine.io creates the queue inside the socket's constructor, before the socket is registered: look it up
