@@ -202,7 +202,8 @@ async def test_the_fast_path_sends_what_python_socketio_sends(transport: str) ->
     assert '"code":"internal"' in acks["8"]
     assert '"code":"unauthorized"' in acks["10"]
     assert acks["11"] == '43/fa,11[{"ok":true,"data":{"seq":11,"text":"/fa"}}]'
-    assert "(got binary data)" in acks["12"]
+    # Binary attachments for an event without a bytes field: refused by the guard before either path (issue 15).
+    assert "binary attachments for 'fa_echo', not a client event with a bytes field" in acks["12"]
     assert [('"rate_limited"' in acks[n]) for n in ("13", "14", "15")] == [False, True, True]
 
 
