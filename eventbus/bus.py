@@ -24,7 +24,7 @@ from eventbus.transport.guard import InboundGuard, Refusal
 from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
 from eventbus.transport.outbound import SendLimits, SlowConsumer
 from eventbus.transport.recovery import recovery_log_for
-from eventbus.transport.redis_manager import RedisManager
+from eventbus.transport.redis_manager import GAP_REASON, RedisManager
 from eventbus.transport.server import Server
 from events import (
     ANY_APP,
@@ -218,6 +218,8 @@ class EventBus(Sender):
             on_slow=self._slow_consumer,
         )
         self.send_limits.install(self.sio)
+        if isinstance(manager, RedisManager):
+            manager.gap_listener = self._redis_gap
         self.inbound_guard = InboundGuard(
             max_bytes=self.settings.max_payload_bytes,
             on_invalid=self._invalid_packet,
@@ -519,6 +521,11 @@ class EventBus(Sender):
         # Another process put one of our sockets in a room (or took it out) through Redis: its application
         # records presence, since only the process holding a socket knows its user.
         await self._holding(sid).room_moved(sid, room, entered)
+
+    def _redis_gap(self) -> int:
+        # The recovery stream could not fill a gap in the Redis subscription: any connection may have missed events.
+        # Its transport closed, socket.io-client reconnects by itself and is told it was not recovered.
+        return self.send_limits.end_all(GAP_REASON, encode(SessionEndedEvent(reason=GAP_REASON)))
 
     def _invalid_packet(self, refusal: Refusal) -> str:
         # Counted against the connection's rate limit like any message; the guard logs (rate-limited) and strikes.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+import os
 import pathlib
 
 import redis
@@ -37,6 +39,45 @@ class RedisServer(RedisProcess):
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown, and (without persistence) every key lost."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+
+    def kill_subscriptions_of(self, pid: int) -> int:
+        """``CLIENT KILL`` the pub/sub connections that process ``pid`` holds (its listener): how many there were.
+
+        Redis tells a process's connections apart only by their address: the ports are read from /proc.
+        """
+        ports = local_ports(pid)
+        client = self.client()
+        try:
+            listeners = [c for c in client.client_list(_type="pubsub") if int(c["addr"].rsplit(":", 1)[1]) in ports]
+            for connection in listeners:
+                client.client_kill_filter(_id=connection["id"])
+        finally:
+            client.close()
+        return len(listeners)
+
+
+def local_ports(pid: int) -> set[int]:
+    """The local TCP ports of process ``pid``'s sockets (Linux: its fds' socket inodes matched in /proc/net/tcp)."""
+    inodes = set()
+    for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for line in pathlib.Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes:
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def tls_files(cert: pathlib.Path) -> tuple[str, ...]:

@@ -99,6 +99,9 @@ class PrometheusRecorder(Recorder):
             "eventbus_redis_messages_dropped", "Messages from Redis dropped unread.", ["reason"], registry=reg
         )
         self.resubscribes = counter("eventbus_redis_resubscribes", "Redis subscriptions made again.", registry=reg)
+        self.gaps = counter(
+            "eventbus_redis_gaps", "Gaps in the Redis subscription, by outcome.", ["outcome"], registry=reg
+        )
         self._children: dict[tuple[Any, ...], Any] = {}
         self._gauges = _StateCollector(state)
         if self.multiprocess:
@@ -149,6 +152,9 @@ class PrometheusRecorder(Recorder):
 
     def redis_resubscribed(self) -> None:
         self.resubscribes.inc()
+
+    def redis_gap(self, outcome: str) -> None:
+        self._child(self.gaps, outcome).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The text exposition format of every metric, and its content type (all workers' in multiprocess mode)."""

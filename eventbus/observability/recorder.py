@@ -17,9 +17,11 @@ DISCONNECT_REASONS = {
     "transport close": "transport_close",
     "transport error": "transport_error",
     "slow_consumer": "slow_consumer",
+    "redis_gap": "redis_gap",
 }
 """python-socketio's disconnect reasons as the ``reason`` label spells them, and the bus's ``slow_consumer``
-(`eventbus.transport.outbound`); the bus adds ``token_expired`` and ``kicked``, and anything else is ``other``."""
+(`eventbus.transport.outbound`) and ``redis_gap`` (`eventbus.transport.redis_manager`); the bus adds
+``token_expired`` and ``kicked``, and anything else is ``other``."""
 
 DROP_REASONS = ("unsigned", "forged", "stale", "replayed", "malformed", "unexpected_signed")
 """Why a message read from the Redis channel was dropped: ``eventbus_redis_messages_dropped_total``'s ``reason``."""
@@ -70,6 +72,10 @@ class Recorder:
 
     def redis_resubscribed(self) -> None:
         """The Redis subscription was lost and made again."""
+
+    def redis_gap(self, outcome: str) -> None:
+        """A gap in the Redis subscription ended: ``caught_up`` from the recovery stream, ``sessions_ended`` (the
+        stream no longer covered it), or ``lost`` (no recovery: what was published meanwhile never arrived)."""
 
 
 NO_RECORDER = Recorder()

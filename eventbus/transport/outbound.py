@@ -302,7 +302,7 @@ class SendLimits:
         sids = self._sids(socket.sid)
         if not sids:
             return  # already disconnected from every namespace: nothing to say, nothing more will be sent
-        queue.put_final([*self._farewells(sids), eio_packet.Packet(eio_packet.CLOSE), None])
+        queue.put_final([*self._farewells(sids, self.farewell), eio_packet.Packet(eio_packet.CLOSE), None])
         # Once the CLOSE is on its way the engine.io socket can go (a poll that took it then ends the session).
         queue.after_farewell = lambda: self._spawn(socket.close(wait=False, abort=True, reason=SLOW_CONSUMER), socket)
         self._drop(socket, sids, queued, "queue")
@@ -318,17 +318,29 @@ class SendLimits:
             return
         self._drop(socket, sids, queued, "write_timeout")
 
-    def end(self, eio_sid: str, reason: str) -> None:
-        """End a connection now: drop what it has queued, send it CLOSE, run its disconnect handlers with ``reason``."""
+    def end(self, eio_sid: str, reason: str, farewell: tuple[str, Any] | None = None) -> None:
+        """End a connection now: drop what it has queued, send it ``farewell`` (in each namespace) and CLOSE, and run
+        its disconnect handlers with ``reason``."""
         socket = self.sio.eio.sockets.get(eio_sid)
         if socket is None or socket.closed or socket.closing:
             return
         queue = socket.queue
         if isinstance(queue, SendQueue):
             queue.drain()
-            queue.put_final([eio_packet.Packet(eio_packet.CLOSE), None])
+            farewells = self._farewells(self._sids(eio_sid), farewell) if farewell is not None else []
+            queue.put_final([*farewells, eio_packet.Packet(eio_packet.CLOSE), None])
             queue.after_farewell = lambda: self._spawn(socket.close(wait=False, abort=True, reason=reason), socket)
         self._spawn(self.sio._handle_eio_disconnect(eio_sid, reason), socket)
+
+    def end_all(self, reason: str, farewell: tuple[str, Any] | None = None) -> int:
+        """`end` every connection of this server (each gets ``farewell``); how many there were.
+
+        A client sees its transport closed, so socket.io-client reconnects by itself.
+        """
+        sockets = [sid for sid, socket in list(self.sio.eio.sockets.items()) if not (socket.closed or socket.closing)]
+        for eio_sid in sockets:
+            self.end(eio_sid, reason, farewell)
+        return len(sockets)
 
     def _sids(self, eio_sid: str) -> dict[str, str]:
         manager = self.sio.manager
@@ -339,10 +351,10 @@ class SendLimits:
                 sids[namespace] = sid
         return sids
 
-    def _farewells(self, sids: dict[str, str]) -> list[Any]:
-        if self.farewell is None:
+    def _farewells(self, sids: dict[str, str], farewell: tuple[str, Any] | None) -> list[Any]:
+        if farewell is None:
             return []
-        event, data = self.farewell
+        event, data = farewell
         packets = []
         for namespace in sids:
             encoded = self.sio.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()

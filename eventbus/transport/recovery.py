@@ -9,6 +9,9 @@ messages from its subscription only (never locally first), appending the
 offset to the arguments: every socket gets its packets in offset order, which
 is what lets a client's last offset say exactly what it has. A session is a
 Redis key with the window as TTL, so a client can come back on any process.
+When the subscription was lost and is back, `RedisRecoveryLog.catch_up`
+delivers what the stream holds after this process's position, before anything
+newer, so the gap costs its clients nothing (or tells them, see `catch_up`).
 
 Keys, all under ``{channel}:recovery:`` (an ACL grants ``~{channel}:recovery:*``):
 ``stream``, ``epoch`` (set once by the script; lost with the data, so a flushed
@@ -31,6 +34,8 @@ from eventbus.observability.logfields import library_logger
 from eventbus.transport.redis_manager import RedisManager
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     import socketio
 
     from eventbus.settings import EventBusSettings
@@ -128,20 +133,52 @@ class RedisRecoveryLog(RecoveryLog):
         if upto.partition(":")[0] != epoch:
             return None
         entries: list[Entry] = []
-        cursor = _stream_id(after)
-        while True:
-            async with self._slots:
-                found_epoch, deleted, batch = await self._client().eval(
-                    _READ, 2, self.stream_key, self.epoch_key, cursor, _stream_id(upto), str(READ_BATCH)
-                )
-            if found_epoch.decode() != epoch or not _not_after(deleted.decode(), _stream_id(after)):
-                return None  # the stream was lost (new epoch) or trimmed past the client's offset
+        async for batch in self._batches(after, _stream_id(upto)):
+            if batch is None:
+                return None
             for stream_id, fields in batch:
                 entry = self._entry(f"{epoch}:{stream_id.decode()}", fields)
                 if entry is not None:
                     entries.append(entry)
+        return entries
+
+    async def catch_up(self) -> int | None:
+        """Deliver what the stream holds after this process's position, in order (the subscription was away).
+
+        Returns how many packets it handed to the manager (`RedisManager.deliver_missed`), or ``None`` when the
+        stream no longer covers the gap (a new epoch: Redis lost its data; or trimmed past the position): the
+        position then moves to the stream's tail, so no reconnect is taken for recovered from before the gap.
+        """
+        after, delivered = self._position, 0
+        epoch = after.partition(":")[0]
+        if after:
+            async for batch in self._batches(after, "+"):
+                if batch is None:
+                    break
+                for stream_id, fields in batch:
+                    values = dict(zip(fields[::2], fields[1::2], strict=True))
+                    offset = f"{epoch}:{stream_id.decode()}"
+                    await self.manager.deliver_missed(values.get(b"m", b""), values.get(b"h") or None, offset)
+                    delivered += 1
+            else:
+                return delivered
+        await self.start()
+        return None
+
+    async def _batches(self, after: str, upto: str) -> AsyncIterator[list[Any] | None]:
+        # Entries after ``after`` up to stream id ``upto`` (or "+"), READ_BATCH at a time; a last None when any is gone.
+        epoch, cursor = after.partition(":")[0], _stream_id(after)
+        while True:
+            async with self._slots:
+                found_epoch, deleted, batch = await self._client().eval(
+                    _READ, 2, self.stream_key, self.epoch_key, cursor, upto, str(READ_BATCH)
+                )
+            if found_epoch.decode() != epoch or not _not_after(deleted.decode(), _stream_id(after)):
+                yield None  # the stream was lost (new epoch) or trimmed past the offset
+                return
+            yield batch
             if len(batch) < READ_BATCH:
-                return entries
+                return
             cursor = batch[-1][0].decode()
 
     def _entry(self, offset: str, fields: list[bytes]) -> Entry | None:
@@ -197,8 +234,7 @@ def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSe
                 "(redis://, with EVENTBUS_REDIS_SHARDING)"
             )
         if manager.recovery is None:
-            manager.recovery = RedisRecoveryLog(
-                manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets
-            )
+            log = RedisRecoveryLog(manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets)
+            manager.recovery, manager.catch_up = log, log.catch_up
         return manager.recovery
     return MemoryRecoveryLog(settings.recovery_window, max_packets=settings.recovery_max_packets)

@@ -9,7 +9,12 @@ trusts the channel:
   before it is delivered to local sockets, so a failed broadcast reached nobody
   and may be retried;
 - the listener has its own connection, reconnects with a short capped backoff
-  and logs loss and recovery with the URL (password hidden);
+  and logs loss and recovery with the URL (password hidden). Pub/sub does not
+  queue, so what was published while it was away never reached this process:
+  with connection state recovery on, it catches up from the recovery stream
+  (``catch_up``) before anything newer, or, when the stream no longer covers the
+  gap, ends every local connection (``gap_listener``) so no client stays silently
+  behind; without recovery the gap is logged with its duration and counted;
 - with a signing key, every message is sealed by `Signer` and unsigned,
   forged, stale or replayed ones are dropped and logged.
 
@@ -39,6 +44,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
+from eventbus.history.recovery import compare
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger
 from eventbus.transport.channel import Channel
@@ -59,6 +65,9 @@ if TYPE_CHECKING:
     RoomListener = Callable[[str, str, bool], Awaitable[None]]
     """``(sid, room, entered)``: a socket of this process was put in or taken out of a room by another process."""
 
+    GapListener = Callable[[], int]
+    """Ends every connection of this process after a gap recovery could not fill; returns how many it ended."""
+
 logger = library_logger(__name__)
 
 CLUSTER_POLL = 0.01
@@ -78,6 +87,11 @@ of Redis answering again, instead of up to `LISTEN_RETRY_MAX` later (each second
 SPLIT_MEMORY = 10.0
 """Seconds the sockets served by a send split over partitions (Redis Cluster) are remembered, for its other parts:
 the parts are published back to back, so they arrive within milliseconds of each other."""
+
+GAP_REASON = "redis_gap"
+"""The ``session_ended`` reason of connections ended after a gap in the subscription that recovery could not fill."""
+
+_GAP = "eb-gap"  # the type of the marker `_subscription` yields when it is back after a loss
 
 # Set while a server's own emit is publishing: its local delivery waits until the publish has succeeded.
 _held_local: ContextVar[list[dict[str, Any]] | None] = ContextVar("_held_local", default=None)
@@ -118,6 +132,12 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         # Set when recovery / history rooms are on: a RedisRecoveryLog, and a RedisRoomHistory per application.
         self.recovery: RecoveryLog | None = None
         self.histories: dict[str, RoomHistory] = {}
+        self.catch_up: Callable[[], Awaitable[int | None]] | None = None
+        """Set by `RedisRecoveryLog`: delivers (`deliver_missed`) what the recovery stream holds after this process's
+        position; the number of packets, or ``None`` when the stream no longer covers the gap."""
+        self.gap_listener: GapListener | None = None
+        # The last offset a catch-up delivered: its copies still in the pub/sub pipe are skipped.
+        self._replayed_upto = ""
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
         self._splits: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()  # split id -> when, sids served
@@ -290,6 +310,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         channel = self.channel.encode()
         async for message in self._subscription():
+            if message.get("type") == _GAP:
+                await self._fill_gap(message["seconds"])
+                continue
             if message.get("type") not in ("message", "smessage"):
                 continue
             if message.get("channel") == channel:
@@ -298,12 +321,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 self.received["partition"] += 1
             else:
                 continue
-            raw, positions, offset = message["data"], None, None
-            # A logged emit, published with its room positions and offset (eventbus.transport.publishing).
-            if raw[:5] == b"eb-h ":
-                positions, _, raw = raw[5:].partition(b" ")
-            if raw[:5] == b"eb-r ":
-                offset, _, raw = raw[5:].partition(b" ")
+            positions, offset, raw = _logged(message["data"])
+            if offset is not None and self._replayed_upto and compare(offset.decode(), self._replayed_upto) in (-1, 0):
+                continue  # published while the catch-up read the stream: delivered from there already
             decoded = self._decode(raw)
             if decoded is None:
                 continue
@@ -359,6 +379,54 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             message["skip_sid"] = [*([listed] if isinstance(listed, str) else listed), *served]
         served.update(sid for sid, _ in self.get_participants(message.get("namespace") or "/", message.get("room")))
 
+    async def deliver_missed(self, raw: bytes, positions: bytes | None, offset: str) -> None:
+        """Deliver one recovery stream entry (the message as published, its room positions) the subscription missed."""
+        decoded = self._decode(raw, fresh=False)  # older than a live message may be: freshness does not apply
+        if decoded is not None and decoded.get("method") == "emit":
+            await self._deliver_logged(decoded, positions, offset.encode())
+        self._replayed_upto = offset
+
+    async def _fill_gap(self, seconds: float) -> None:
+        # The listener waits meanwhile: what arrives on the new subscription is handled after the missed packets.
+        if self.recovery is None or self.catch_up is None:
+            self.recorder.redis_gap("lost")
+            logger.warning(
+                "resubscribed to Redis at %s channel %r after a gap of %.1fs: delivery resumed; messages published "
+                "meanwhile did not reach this process's clients (at most once: EVENTBUS_RECOVERY_WINDOW is off)",
+                self.safe_url,
+                self.channel,
+                seconds,
+            )
+            return
+        try:
+            missed = await self.catch_up()
+        except (RedisError, OSError) as exc:
+            logger.error("could not read the recovery stream at %s after the gap (%s)", self.safe_url, exc)
+            missed = None
+        if missed is not None:
+            self.recorder.redis_gap("caught_up")
+            logger.warning(
+                "resubscribed to Redis at %s channel %r after a gap of %.1fs: %d missed packets delivered "
+                "from the recovery stream",
+                self.safe_url,
+                self.channel,
+                seconds,
+                missed,
+            )
+            return
+        self._replayed_upto = self.recovery.position
+        ended = self.gap_listener() if self.gap_listener is not None else 0
+        self.recorder.redis_gap("sessions_ended")
+        logger.error(
+            "resubscribed to Redis at %s channel %r after a gap of %.1fs that the recovery stream no longer covers "
+            "(Redis lost its data, or the stream was trimmed): ended %d connections with session_ended %r",
+            self.safe_url,
+            self.channel,
+            seconds,
+            ended,
+            GAP_REASON,
+        )
+
     def _fenced(self, data: Any) -> None:
         token = data.decode() if isinstance(data, bytes) else str(data)
         waiter = self._fences.pop(token, None)
@@ -368,19 +436,6 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
     def _unserved(self, message: dict[str, Any]) -> bool:
         room = self.partitions.room_of(message) if self.partitions is not None else None
         return room is not None and room not in self.rooms.get(message.get("namespace") or "/", {})
-
-    def _log_subscribed(self, lost_at: float | None) -> None:
-        if lost_at is None:
-            logger.info("listening on Redis at %s channel %r", self.safe_url, self.channel)
-            return
-        self.recorder.redis_resubscribed()
-        logger.warning(
-            "resubscribed to Redis at %s channel %r after %.1fs: delivery resumed "
-            "(messages published meanwhile did not reach this process's clients)",
-            self.safe_url,
-            self.channel,
-            time.monotonic() - lost_at,
-        )
 
     async def _received(self, pubsub: Any) -> AsyncIterator[dict[str, Any]]:
         if not self.cluster:
@@ -444,7 +499,11 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                         continue
                     # Confirmed by Redis: only from here on does this process receive what is published.
                     self.subscribed.set()
-                    self._log_subscribed(lost_at)
+                    if lost_at is None:
+                        logger.info("listening on Redis at %s channel %r", self.safe_url, self.channel)
+                    else:
+                        self.recorder.redis_resubscribed()
+                        yield {"type": _GAP, "seconds": time.monotonic() - lost_at}
                     delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0
             except (RedisError, RedisClusterException, OSError) as exc:
                 self.subscribed.clear()
@@ -470,6 +529,16 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             await asyncio.sleep(delay)
             if lost_at is not None and time.monotonic() - lost_at > LISTEN_RETRY_FAST_FOR:
                 delay = min(delay * 2, LISTEN_RETRY_MAX)
+
+
+def _logged(raw: bytes) -> tuple[bytes | None, bytes | None, bytes]:
+    # A logged emit is published with its room positions and offset first (eventbus.transport.publishing).
+    positions = offset = None
+    if raw[:5] == b"eb-h ":
+        positions, _, raw = raw[5:].partition(b" ")
+    if raw[:5] == b"eb-r ":
+        offset, _, raw = raw[5:].partition(b" ")
+    return positions, offset, raw
 
 
 class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
