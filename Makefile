@@ -102,6 +102,12 @@ SOAK_SECONDS ?= 600
 soak: install redis-server
 	$(PY) -m tests.soak --duration $(SOAK_SECONDS) --out soak-results
 
+# Redis fault tests on two server processes (Redis SIGKILLed, a server SIGKILLed, a stalled reader fed through Redis):
+# about 30 seconds, so not in `make test`, which runs the cut-subscription one of tests/e2e/test_redis_faults.py.
+.PHONY: test-faults
+test-faults: install redis-server
+	$(VENV)/bin/pytest -m faults tests/e2e
+
 # The wheel and the sdist, installed into fresh virtualenvs with pip 23 and the newest pip, with and without the
 # extras: about 2 minutes, so not in `make test`; .ci/run runs it after `make test`.
 .PHONY: test-packaging

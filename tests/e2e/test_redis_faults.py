@@ -159,3 +159,76 @@ async def test_without_recovery_a_cut_subscription_loses_the_gap_and_counts_it(
     assert lost == list(range(lost[0], lost[-1] + 1))
     assert len(re.findall(r"after a gap of [\d.]+s: delivery resumed; messages published meanwhile", a.log())) == 1
     assert await gaps(a) == {"lost": 1.0}
+
+
+@pytest.mark.faults
+async def test_redis_killed_during_broadcasts_tells_every_client_what_it_cannot_recover(
+    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+) -> None:
+    a, b = await start_pair(redis_server, stack, tmp_path, recovery_window="60")
+    clients = [*await team_clients(py_client, token, a, "a", 2), *await team_clients(py_client, token, b, "b", 2)]
+    assert await broadcast(b, "b", 0, CHUNK) == [{"ok": True}] * CHUNK
+    await asyncio.gather(*(c.inbox.wait_for("tick", CHUNK, timeout=WAIT) for c in clients))
+
+    redis_server.kill()  # no persistence: the recovery stream and its epoch are gone with it
+    during = [*await broadcast(a, "a", 0, 5), *await broadcast(b, "b", CHUNK, 5)]
+    redis_server.start()
+    await resubscribed(redis_server, channel_of(a))
+
+    # The publishers were told: each broadcast while Redis was down raised PublishError (and reached nobody).
+    assert [r["ok"] for r in during] == [False] * 10
+    assert all(r["error"].startswith("PublishError: could not publish 'emit' to Redis at ") for r in during)
+    # Every client was told: the servers could not know what their subscriptions missed (Redis lost the stream),
+    # so each ended its connections with session_ended redis_gap and a closed transport.
+    await asyncio.gather(*(c.inbox.wait_for("session_ended", 1, timeout=WAIT) for c in clients))
+    await wait_until(lambda: not any(c.sio.connected for c in clients), "every client to be disconnected", WAIT)
+    for client in clients:
+        assert client.received("session_ended") == [GAP_ENDED]
+        assert seqs(client, "b") == list(range(CHUNK))
+        assert seqs(client, "a") == []
+    for server in (a, b):
+        assert "ended 2 connections with session_ended 'redis_gap'" in server.log()
+        assert await gaps(server) == {"sessions_ended": 1.0}
+
+    # Reconnecting (socket.io-client does it by itself after a closed transport) is a fresh connection.
+    for client in clients:
+        await client.reconnect()
+        assert not client.recovered
+        assert (await client.call("join_team", {"team_id": TEAM}))["ok"]
+    assert await broadcast(a, "a", 100, CHUNK) == [{"ok": True}] * CHUNK
+    await fenced(clients, a)
+    for client in clients:
+        assert seqs(client, "a") == list(range(100, 100 + CHUNK))
+    print(f"Redis SIGKILLed: {len(during)} broadcasts raised PublishError, {len(clients)} clients got redis_gap")
+
+
+@pytest.mark.faults
+async def test_a_killed_server_leaves_the_other_serving_and_its_clients_start_over_there(
+    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+) -> None:
+    a, b = await start_pair(redis_server, stack, tmp_path, recovery_window="60")
+    on_a = await team_clients(py_client, token, a, "a", 2)
+    on_b = await team_clients(py_client, token, b, "b", 2)
+    assert await broadcast(b, "b", 0, CHUNK) == [{"ok": True}] * CHUNK
+    await asyncio.gather(*(c.inbox.wait_for("tick", CHUNK, timeout=WAIT) for c in on_a))
+
+    assert a.proc is not None
+    a.proc.kill()
+    await a.proc.wait()
+    assert await broadcast(b, "b", CHUNK, CHUNK) == [{"ok": True}] * CHUNK  # B keeps serving meanwhile
+    await wait_until(lambda: not any(c.sio.connected for c in on_a), "A's clients to notice", WAIT)
+
+    # A kept its connections' sessions in memory until they disconnect, which a SIGKILL never lets happen: B does
+    # not know them, so A's clients come back there as fresh connections, told (recovered false), and rejoin.
+    for client in on_a:
+        client.url = b.url
+        await client.reconnect()
+        assert not client.recovered
+        assert (await client.call("join_team", {"team_id": TEAM}))["ok"]
+    assert await broadcast(b, "b", 2 * CHUNK, CHUNK) == [{"ok": True}] * CHUNK
+    await fenced([*on_a, *on_b], b)
+    for client in on_b:
+        assert seqs(client, "b") == list(range(3 * CHUNK))
+    for client in on_a:
+        assert seqs(client, "b") == [*range(CHUNK), *range(2 * CHUNK, 3 * CHUNK)]
+    assert "Traceback" not in b.log()
