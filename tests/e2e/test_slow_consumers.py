@@ -12,19 +12,23 @@ import asyncio
 import json
 import statistics
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx
+import pytest
 
 from tests.clients import PyClient
 from tests.conftest import SECRET
-from tests.e2e.cluster import ServerProcess, environment
+from tests.e2e.cluster import EmitterProcess, ServerProcess, environment
+from tests.e2e.conftest import SIGNING_KEY
 from tests.raw import RawPolling, RawWebSocket
+from tests.redis_server import RedisServer
 from tests.waiting import wait_until
 
 Token = Callable[..., str]
+Source = ServerProcess | EmitterProcess | list[ServerProcess | EmitterProcess]
 
 MAX_QUEUE_BYTES = 256 * 1024
 WRITE_TIMEOUT = 4
@@ -48,18 +52,17 @@ class Healthy:
         self.seqs.append(data["seq"])
 
 
-async def blast(server: ServerProcess, healthy: list[Healthy], start: int, count: int) -> None:
+async def blast(server: Source, healthy: list[Healthy], start: int, count: int) -> None:
     """Broadcast ``count`` ticks in chunks, each once the healthy clients have the previous one.
 
     The healthy clients share this test's one process and event loop: unpaced, the server would outrun them
-    and rightly drop them as slow consumers too.
+    and rightly drop them as slow consumers too. ``server`` may be a list: the chunks then take turns.
     """
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        for first in range(start, start + count, CHUNK):
-            op = {"op": "blast", "source": "s", "start": first, "count": CHUNK, "pad": PAD, "teams": [TEAM]}
-            response = await http.post("/ops", json={"ops": [op]})
-            assert response.json() == [{"ok": True}]
-            await received_all(healthy, first + CHUNK)
+    sources = server if isinstance(server, list) else [server]
+    for n, first in enumerate(range(start, start + count, CHUNK)):
+        op = {"op": "blast", "source": "s", "start": first, "count": CHUNK, "pad": PAD, "teams": [TEAM]}
+        assert await sources[n % len(sources)].run([op]) == [{"ok": True}]
+        await received_all(healthy, first + CHUNK)
 
 
 async def received_all(healthy: list[Healthy], count: int) -> None:
@@ -166,3 +169,66 @@ async def test_stalled_readers_are_dropped_and_cost_a_bounded_amount_of_memory(
     else:
         assert texts[-2:] == [FAREWELL, "1"], texts[-3:]
         assert resumer.close_code == 1000
+
+
+@pytest.mark.redis
+@pytest.mark.faults
+async def test_a_stalled_reader_fed_through_redis_is_dropped_and_the_others_get_everything(
+    token: Token, stack: AsyncExitStack, tmp_path: Any, redis_server: RedisServer
+) -> None:
+    """The same bound on a Redis-backed pair: the stalled reader's room is fed by the other process and an Emitter."""
+    env = environment(
+        jwt_secret=SECRET,
+        redis_url=redis_server.url,
+        redis_channel=f"slow-{uuid.uuid4().hex[:8]}",
+        redis_signing_key=SIGNING_KEY,
+        max_queue_bytes=str(MAX_QUEUE_BYTES),
+        write_timeout=str(WRITE_TIMEOUT),
+        ping_timeout="60",
+    )
+    a, b = (ServerProcess(name, env, tmp_path / f"server-{name}.log") for name in ("A", "B"))
+    emitter = EmitterProcess("emitter", env, tmp_path / "emitter.log", "async")
+    for process in (a, b, emitter):
+        stack.callback(lambda p=process: print(f"--- {p.name} ---\n{p.log()}"))
+        stack.push_async_callback(process.stop)
+    await asyncio.gather(a.start(), b.start(), emitter.start())
+    healthy = []
+    for i, server in enumerate((a, a, b)):
+        client = await PyClient(server.url, token=token(f"healthy{i}")).connect()
+        stack.push_async_callback(client.close)
+        assert (await client.call("join_team", {"team_id": TEAM}))["ok"]
+        healthy.append(Healthy(client))
+    stalled = await RawWebSocket(a.url).open(token("stalled"))
+    stack.push_async_callback(stalled.close)
+    assert (await stalled.call("join_team", {"team_id": TEAM}))["ok"]
+    before = await a.stats()
+
+    # Fed only from B and the emitter, through Redis, until A drops the reader (its kernel buffers fill first).
+    sent = 0
+    while (await a.stats())["slow_consumers"] == 0:
+        assert sent < 20_000, "the stalled reader was never dropped"
+        await blast([b, emitter], healthy, sent, 10 * CHUNK)
+        sent += 10 * CHUNK
+    await blast([b, emitter], healthy, sent, 10 * CHUNK)
+    sent += 10 * CHUNK
+    after = await a.stats()
+
+    assert after["slow_consumers"] == 1, after
+    assert after["connections"] == 2, after
+    assert a.log().count("slow consumer disconnected") == 1, a.log()
+    growth = after["rss"] - before["rss"]
+    print(
+        f"{sent} ticks ({sent * PAD / 2**20:.1f} MiB) through Redis; A's RSS {before['rss'] / 2**20:.1f} MiB -> "
+        f"{after['rss'] / 2**20:.1f} MiB ({growth / 2**20:+.1f} MiB)"
+    )
+    assert growth < 4 * 2**20 + MAX_QUEUE_BYTES, (before, after)
+    for h in healthy:
+        assert h.seqs == list(range(sent))
+    # Dropped for its backlog, not for one slow write; by now (longer than EVENTBUS_WRITE_TIMEOUT without reading)
+    # its TCP connection was aborted: what it can still read is what its TCP buffers held, in order, then nothing.
+    assert "slow consumer disconnected (queue over its bound): app=/ sid=" in a.log()
+    frames = await stalled.read_to_end()
+    held = [json.loads(f[2:])[1]["seq"] for f in frames if isinstance(f, str) and f.startswith('42["tick"')]
+    print(f"the stalled reader had {len(held)} ticks in its TCP buffers, then the connection was cut")
+    assert held == list(range(len(held)))
+    assert len(held) < sent
