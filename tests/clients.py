@@ -27,6 +27,7 @@ class JSClient:
         transports: list[str] | None = None,
         headers: dict[str, str] | None = None,
         namespace: str = "/",
+        reconnection: bool = False,
     ) -> None:
         self.options = {
             "url": url,
@@ -34,6 +35,7 @@ class JSClient:
             "auth": {"token": token} if token is not None else None,
             "transports": transports or ["websocket"],
             "extraHeaders": headers,
+            "reconnection": reconnection,
         }
         self.proc: asyncio.subprocess.Process | None = None
         self.inbox = Inbox()

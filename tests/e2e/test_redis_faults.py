@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.clients import PyClient
+from tests.clients import JSClient, PyClient
 from tests.conftest import SECRET
 from tests.e2e.cluster import ServerProcess, environment
 from tests.e2e.conftest import SIGNING_KEY
@@ -31,6 +31,7 @@ pytestmark = pytest.mark.redis
 
 Connect = Callable[..., Awaitable[PyClient]]
 Token = Callable[..., str]
+StartJS = Callable[..., Awaitable[JSClient]]
 
 TEAM = "t0"
 WAIT = 30.0
@@ -162,13 +163,21 @@ async def test_without_recovery_a_cut_subscription_loses_the_gap_and_counts_it(
 
 
 @pytest.mark.faults
+@pytest.mark.node
 async def test_redis_killed_during_broadcasts_tells_every_client_what_it_cannot_recover(
-    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+    redis_server: RedisServer,
+    stack: AsyncExitStack,
+    tmp_path: Any,
+    py_client: Connect,
+    js_client: StartJS,
+    token: Token,
 ) -> None:
     a, b = await start_pair(redis_server, stack, tmp_path, recovery_window="60")
     clients = [*await team_clients(py_client, token, a, "a", 2), *await team_clients(py_client, token, b, "b", 2)]
+    page = await js_client(a.url, token=token("page"), reconnection=True)  # socket.io-client as a page runs it
+    assert await page.call("join_team", {"team_id": TEAM}) == {"ok": True, "room": f"team:{TEAM}"}
     assert await broadcast(b, "b", 0, CHUNK) == [{"ok": True}] * CHUNK
-    await asyncio.gather(*(c.inbox.wait_for("tick", CHUNK, timeout=WAIT) for c in clients))
+    await asyncio.gather(*(c.inbox.wait_for("tick", CHUNK, timeout=WAIT) for c in [*clients, page]))
 
     redis_server.kill()  # no persistence: the recovery stream and its epoch are gone with it
     during = [*await broadcast(a, "a", 0, 5), *await broadcast(b, "b", CHUNK, 5)]
@@ -186,9 +195,18 @@ async def test_redis_killed_during_broadcasts_tells_every_client_what_it_cannot_
         assert client.received("session_ended") == [GAP_ENDED]
         assert seqs(client, "b") == list(range(CHUNK))
         assert seqs(client, "a") == []
+    assert "ended 3 connections with session_ended 'redis_gap'" in a.log()
+    assert "ended 2 connections with session_ended 'redis_gap'" in b.log()
     for server in (a, b):
-        assert "ended 2 connections with session_ended 'redis_gap'" in server.log()
         assert await gaps(server) == {"sessions_ended": 1.0}
+    # The stock client saw its transport closed and came back by itself, not recovered: the page reloads.
+    await page.inbox.wait_for("__lifecycle__", 3, timeout=WAIT)
+    assert [(m["type"], m.get("recovered"), m.get("reason")) for m in page.lifecycle()] == [
+        ("connect", False, None),
+        ("disconnect", None, "transport close"),
+        ("connect", False, None),
+    ]
+    assert page.received("session_ended") == [GAP_ENDED]
 
     # Reconnecting (socket.io-client does it by itself after a closed transport) is a fresh connection.
     for client in clients:

@@ -1,5 +1,6 @@
 // Drives the real socket.io-client for the Python tests: JSON commands on stdin, JSON lines on stdout.
-//   argv[2]: {"url": ..., "namespace": "/admin" | null, "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...}}
+//   argv[2]: {"url": ..., "namespace": "/admin" | null, "auth": {...} | null, "transports": ["websocket"], "extraHeaders": {...},
+//             "reconnection": false (true: socket.io-client reconnects by itself, as on a page)}
 //   stdin:   {"id": 1, "cmd": "emit", "event": "join_chat", "args": [...], "ack": true}
 //            {"id": 2, "cmd": "set_token", "token": "..."} | {"id": 3, "cmd": "connect", "url": null} | {"id": 4, "cmd": "disconnect"}
 //            {"id": 5, "cmd": "drop"} (closes the engine.io connection, not the socket: a lost network)
@@ -18,7 +19,8 @@ const socket = io(options.url + (options.namespace && options.namespace !== "/" 
   auth: (cb) => cb(auth ?? {}),
   transports: options.transports ?? ["websocket"],
   extraHeaders: options.extraHeaders ?? undefined,
-  reconnection: false,
+  reconnection: options.reconnection ?? false,
+  reconnectionDelay: 100,
   forceNew: true,
 });
 
