@@ -89,9 +89,12 @@ class ServerProcess(Process):
                 await writer.wait_closed()
                 return
 
-    async def run(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-            response = await http.post(f"{self.url}/ops", json={"ops": ops})
+    async def run(self, ops: list[dict[str, Any]], http: httpx.AsyncClient | None = None) -> list[dict[str, Any]]:
+        """Run ``ops`` on this process (over ``http`` when given: a loop of requests then keeps one connection)."""
+        if http is None:
+            async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as own:
+                return await self.run(ops, own)
+        response = await http.post(f"{self.url}/ops", json={"ops": ops})
         response.raise_for_status()
         results: list[dict[str, Any]] = response.json()
         return results
@@ -128,7 +131,8 @@ class EmitterProcess(Process):
             raise RuntimeError(f"{self.name} exited:\n{self.log()}")
         return json.loads(line)
 
-    async def run(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def run(self, ops: list[dict[str, Any]], http: httpx.AsyncClient | None = None) -> list[dict[str, Any]]:
+        """Send ``ops`` on stdin and read their results (``http`` is unused: the same call as `ServerProcess.run`)."""
         assert self.proc is not None
         assert self.proc.stdin is not None
         async with self._lock:

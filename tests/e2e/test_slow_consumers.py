@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.clients import PyClient
@@ -59,10 +60,12 @@ async def blast(server: Source, healthy: list[Healthy], start: int, count: int) 
     and rightly drop them as slow consumers too. ``server`` may be a list: the chunks then take turns.
     """
     sources = server if isinstance(server, list) else [server]
-    for n, first in enumerate(range(start, start + count, CHUNK)):
-        op = {"op": "blast", "source": "s", "start": first, "count": CHUNK, "pad": PAD, "teams": [TEAM]}
-        assert await sources[n % len(sources)].run([op]) == [{"ok": True}]
-        await received_all(healthy, first + CHUNK)
+    async with httpx.AsyncClient(timeout=30) as http:  # one connection: a new client per chunk slows every chunk
+        for n, first in enumerate(range(start, start + count, CHUNK)):
+            op = {"op": "blast", "source": "s", "start": first, "count": CHUNK, "pad": PAD, "teams": [TEAM]}
+            source = sources[n % len(sources)]
+            assert await source.run([op], http) == [{"ok": True}]
+            await received_all(healthy, first + CHUNK)
 
 
 async def received_all(healthy: list[Healthy], count: int) -> None:
