@@ -59,6 +59,23 @@ async def start_pair(
     return a, b
 
 
+Pair = tuple[ServerProcess, ServerProcess, list[PyClient], list[PyClient]]
+
+
+@pytest.fixture
+def pair(
+    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+) -> Callable[..., Awaitable[Pair]]:
+    """``a, b, on_a, on_b = await pair(clients, **settings)``: `start_pair`, and ``clients`` team members on each."""
+
+    async def start(clients: int, **settings: str) -> Pair:
+        a, b = await start_pair(redis_server, stack, tmp_path, **settings)
+        on_a = await team_clients(py_client, token, a, "a", clients)
+        return a, b, on_a, await team_clients(py_client, token, b, "b", clients)
+
+    return start
+
+
 async def team_clients(connect: Connect, token: Token, server: ServerProcess, prefix: str, n: int) -> list[PyClient]:
     clients = [await connect(server.url, token=token(f"{prefix}{i}")) for i in range(n)]
     for client in clients:
@@ -118,11 +135,9 @@ async def cut_during_broadcasts(redis_server: RedisServer, a: ServerProcess, b: 
 
 
 async def test_a_cut_subscription_catches_up_from_the_recovery_stream(
-    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+    pair: Callable[..., Awaitable[Pair]], redis_server: RedisServer
 ) -> None:
-    a, b = await start_pair(redis_server, stack, tmp_path, recovery_window="60")
-    on_a = await team_clients(py_client, token, a, "a", 3)
-    on_b = await team_clients(py_client, token, b, "b", 3)
+    a, b, on_a, on_b = await pair(3, recovery_window="60")
 
     sent = await cut_during_broadcasts(redis_server, a, b)
     await fenced([*on_a, *on_b], b)
@@ -140,11 +155,9 @@ async def test_a_cut_subscription_catches_up_from_the_recovery_stream(
 
 
 async def test_without_recovery_a_cut_subscription_loses_the_gap_and_counts_it(
-    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+    pair: Callable[..., Awaitable[Pair]], redis_server: RedisServer
 ) -> None:
-    a, b = await start_pair(redis_server, stack, tmp_path)
-    on_a = await team_clients(py_client, token, a, "a", 2)
-    on_b = await team_clients(py_client, token, b, "b", 2)
+    a, b, on_a, on_b = await pair(2)
 
     sent = await cut_during_broadcasts(redis_server, a, b)
     await fenced([*on_a, *on_b], b)
@@ -165,15 +178,10 @@ async def test_without_recovery_a_cut_subscription_loses_the_gap_and_counts_it(
 @pytest.mark.faults
 @pytest.mark.node
 async def test_redis_killed_during_broadcasts_tells_every_client_what_it_cannot_recover(
-    redis_server: RedisServer,
-    stack: AsyncExitStack,
-    tmp_path: Any,
-    py_client: Connect,
-    js_client: StartJS,
-    token: Token,
+    pair: Callable[..., Awaitable[Pair]], redis_server: RedisServer, js_client: StartJS, token: Token
 ) -> None:
-    a, b = await start_pair(redis_server, stack, tmp_path, recovery_window="60")
-    clients = [*await team_clients(py_client, token, a, "a", 2), *await team_clients(py_client, token, b, "b", 2)]
+    a, b, on_a, on_b = await pair(2, recovery_window="60")
+    clients = [*on_a, *on_b]
     page = await js_client(a.url, token=token("page"), reconnection=True)  # socket.io-client as a page runs it
     assert await page.call("join_team", {"team_id": TEAM}) == {"ok": True, "room": f"team:{TEAM}"}
     assert await broadcast(b, "b", 0, CHUNK) == [{"ok": True}] * CHUNK
@@ -222,11 +230,9 @@ async def test_redis_killed_during_broadcasts_tells_every_client_what_it_cannot_
 
 @pytest.mark.faults
 async def test_a_killed_server_leaves_the_other_serving_and_its_clients_start_over_there(
-    redis_server: RedisServer, stack: AsyncExitStack, tmp_path: Any, py_client: Connect, token: Token
+    pair: Callable[..., Awaitable[Pair]],
 ) -> None:
-    a, b = await start_pair(redis_server, stack, tmp_path, recovery_window="60")
-    on_a = await team_clients(py_client, token, a, "a", 2)
-    on_b = await team_clients(py_client, token, b, "b", 2)
+    a, b, on_a, on_b = await pair(2, recovery_window="60")
     assert await broadcast(b, "b", 0, CHUNK) == [{"ok": True}] * CHUNK
     await asyncio.gather(*(c.inbox.wait_for("tick", CHUNK, timeout=WAIT) for c in on_a))
 
