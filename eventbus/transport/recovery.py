@@ -50,17 +50,22 @@ CONCURRENCY = 32
 dropping together (a network blip, a load balancer restart) would each save a session at the same moment."""
 
 # KEYS: stream, epoch. ARGV: after (exclusive), upto (inclusive), count.
-# Returns {epoch or '', max deleted id, entries}: entries are complete when max deleted <= after.
+# Returns {epoch or '', max deleted id, 1 when no entry after `after` ever left (else 0), entries}. Entries only leave
+# from the head (trimmed by MAXLEN or by the window; never XDEL), and trimming does not move max-deleted-entry-id:
+# none after `after` left when none ever left, or when the entry at `after` itself is still there.
 _READ = """
 local epoch = redis.call('GET', KEYS[2])
-if not epoch then return {'', '0-0', {}} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, '0-0', {}} end
+if not epoch then return {'', '0-0', 0, {}} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, '0-0', 1, {}} end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local deleted = '0-0'
+local deleted, length, added = '0-0', -1, -2
 for i = 1, #info, 2 do
   if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+  if info[i] == 'length' then length = info[i + 1] end
+  if info[i] == 'entries-added' then added = info[i + 1] end
 end
-return {epoch, deleted, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+local kept = added == length or #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 1
+return {epoch, deleted, kept and 1 or 0, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
 """
 
 
@@ -133,7 +138,7 @@ class RedisRecoveryLog(RecoveryLog):
         if upto.partition(":")[0] != epoch:
             return None
         entries: list[Entry] = []
-        async for batch in self._batches(after, _stream_id(upto)):
+        async for batch in self._batches(after, _stream_id(upto), strict=False):
             if batch is None:
                 return None
             for stream_id, fields in batch:
@@ -152,28 +157,34 @@ class RedisRecoveryLog(RecoveryLog):
         after, delivered = self._position, 0
         epoch = after.partition(":")[0]
         if after:
-            async for batch in self._batches(after, "+"):
+            async for batch in self._batches(after, "+", strict=True):
                 if batch is None:
                     break
                 for stream_id, fields in batch:
                     values = dict(zip(fields[::2], fields[1::2], strict=True))
                     offset = f"{epoch}:{stream_id.decode()}"
                     await self.manager.deliver_missed(values.get(b"m", b""), values.get(b"h") or None, offset)
+                    self.seen(offset)  # also when the entry was not for this process (not an emit, not signed)
                     delivered += 1
             else:
                 return delivered
         await self.start()
         return None
 
-    async def _batches(self, after: str, upto: str) -> AsyncIterator[list[Any] | None]:
+    async def _batches(self, after: str, upto: str, *, strict: bool) -> AsyncIterator[list[Any] | None]:
         # Entries after ``after`` up to stream id ``upto`` (or "+"), READ_BATCH at a time; a last None when any is gone.
+        # ``strict`` (a subscription's gap): gone counts whatever removed it. Otherwise (a reconnect) only XDEL
+        # counts: the strict check would refuse every quiet connection (no event for longer than the window on a busy
+        # channel: its start entry trimmed by time, though it missed nothing). The cost: a client away while more than
+        # max_packets were published gets a partial replay; a trim marker kept by the publish script would close that.
         epoch, cursor = after.partition(":")[0], _stream_id(after)
         while True:
             async with self._slots:
-                found_epoch, deleted, batch = await self._client().eval(
+                found_epoch, deleted, kept, batch = await self._client().eval(
                     _READ, 2, self.stream_key, self.epoch_key, cursor, upto, str(READ_BATCH)
                 )
-            if found_epoch.decode() != epoch or not _not_after(deleted.decode(), _stream_id(after)):
+            complete = kept if strict else _not_after(deleted.decode(), _stream_id(after))
+            if found_epoch.decode() != epoch or not complete:
                 yield None  # the stream was lost (new epoch) or trimmed past the offset
                 return
             yield batch

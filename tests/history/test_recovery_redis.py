@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 from eventbus import EventBus, JWTAuth
-from eventbus.history.recovery import Session
+from eventbus.history.recovery import Session, compare
+from eventbus.transport.publishing import RemoteLogging
 from eventbus.transport.recovery import RedisRecoveryLog
 from eventbus.transport.redis_manager import RedisManager
 from tests.clients import PyClient
@@ -78,4 +80,58 @@ async def test_many_sessions_saved_at_once_all_land(redis_server: RedisServer) -
         assert [session.sid if session else None for session in taken] == [f"sid{n}" for n in range(300)]
     finally:
         await log.stop()
+        await manager.close()
+
+
+class Catching(RedisManager):
+    """A manager without a server: what a catch-up hands it is kept, in order, instead of going to sockets."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, channel=f"gap-{uuid.uuid4().hex[:8]}", signing_key=KEY)
+        self.missed: list[tuple[int, str]] = []
+
+    async def deliver_missed(self, raw: bytes, positions: bytes | None, offset: str) -> None:
+        message = self._decode(raw, fresh=False)
+        assert message is not None
+        self.missed.append((message["data"][0]["n"], offset))
+
+
+async def test_a_catch_up_delivers_the_gap_in_order_or_says_the_stream_no_longer_covers_it(
+    redis_server: RedisServer,
+) -> None:
+    manager = Catching(redis_server.url)
+    log = RedisRecoveryLog(manager, window=60, max_packets=100)
+    publisher = RemoteLogging(manager, window=60, max_packets=100)  # what every process's broadcasts run
+
+    async def publish(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            assert await publisher.emit("gap_tick", {"n": n}, "/", ["team:t"], None)
+
+    try:
+        await log.start()
+        await publish(0, 5)
+        assert await log.catch_up() == 5
+        assert [n for n, _ in manager.missed] == [0, 1, 2, 3, 4]
+        offsets = [offset for _, offset in manager.missed]
+        assert all(compare(a, b) == -1 for a, b in itertools.pairwise(offsets))
+        assert log.position == offsets[-1]
+        assert await log.catch_up() == 0  # nothing new: nothing twice
+
+        # Trimmed past the position (MAXLEN ~ drops whole stream nodes of 100 entries): not covered, nothing delivered.
+        await publish(5, 250)
+        assert await log.catch_up() is None
+        assert len(manager.missed) == 5
+        assert log.position == await log.tail()  # reconnects are not taken for recovered from before the gap
+
+        # Redis lost its data (a new epoch): not covered either, and the position moves to the new epoch.
+        before = log.position
+        redis_server.client().flushall()
+        await publish(255, 3)
+        assert await log.catch_up() is None
+        assert len(manager.missed) == 5
+        assert compare(log.position, before) is None
+        assert log.position == await log.tail()
+    finally:
+        await log.stop()
+        await publisher.close()
         await manager.close()
