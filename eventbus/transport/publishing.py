@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteLogging", "emit_logged", "history_room"]
 
-# KEYS: a stream and a meta hash per history room, then (with recovery) the recovery stream and its epoch.
+# KEYS: a stream and a meta hash per history room, then (with recovery) the recovery stream, its epoch and its cut.
 # ARGV: channel, message, epoch candidate, recovery window ms ('0': no recovery), max packets,
 #       PUBLISH or SPUBLISH, then name, size, ttl ms per history room.
 _PUBLISH = """
@@ -68,10 +68,14 @@ if rooms > 0 then
   prefix = 'eb-h ' .. h .. ' '
 end
 if ARGV[4] ~= '0' then
-  local log, epoch_key = KEYS[2 * rooms + 1], KEYS[2 * rooms + 2]
+  local log, epoch_key, cut_key = KEYS[2 * rooms + 1], KEYS[2 * rooms + 2], KEYS[2 * rooms + 3]
   redis.call('SET', epoch_key, ARGV[3], 'NX')
   local epoch = redis.call('GET', epoch_key)
+  local before = redis.call('XLEN', log)
   local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2], 'h', h)
+  if redis.call('XLEN', log) <= before then
+    redis.call('SET', cut_key, redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][1])
+  end
   local now = redis.call('TIME')
   local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
   if horizon > 0 then redis.call('XTRIM', log, 'MINID', '~', horizon) end
@@ -187,7 +191,7 @@ async def _publish(
     keys, room_args = _room_keys(history, history_rooms)
     if isinstance(recovery, RedisRecoveryLog):
         window, max_packets = str(max(1, int(recovery.window * 1000))), str(recovery.max_packets)
-        keys += [recovery.stream_key, recovery.epoch_key]
+        keys += [recovery.stream_key, recovery.epoch_key, recovery.cut_key]
     argv = [manager._channel_for(message), manager._encode(message), new_epoch(), window, max_packets, "PUBLISH"]
     try:
         async with history.slots:

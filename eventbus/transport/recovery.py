@@ -14,9 +14,10 @@ delivers what the stream holds after this process's position, before anything
 newer, so the gap costs its clients nothing (or tells them, see `catch_up`).
 
 Keys, all under ``{channel}:recovery:`` (an ACL grants ``~{channel}:recovery:*``):
-``stream``, ``epoch`` (set once by the script; lost with the data, so a flushed
-or restarted Redis without persistence gives a new epoch and no false recovery)
-and ``session:{pid}``. The offset prefix is outside the signature of a signed
+``stream``, ``cut`` (the stream's first id after the last ``recovery_max_packets``
+trim: a reconnect from before it is too old), ``epoch`` (set once by the script;
+lost with the data, so a flushed or restarted Redis without persistence gives a
+new epoch and no false recovery) and ``session:{pid}``. The offset prefix is outside the signature of a signed
 message: a forged offset can at worst make a client's next recovery fail or skip.
 """
 
@@ -49,23 +50,24 @@ CONCURRENCY = 32
 """Redis calls at once per log: redis-py's pool holds 100 connections and raises beyond, and a thousand clients
 dropping together (a network blip, a load balancer restart) would each save a session at the same moment."""
 
-# KEYS: stream, epoch. ARGV: after (exclusive), upto (inclusive), count.
-# Returns {epoch or '', max deleted id, 1 when no entry after `after` ever left (else 0), entries}. Entries only leave
-# from the head (trimmed by MAXLEN or by the window; never XDEL), and trimming does not move max-deleted-entry-id:
-# none after `after` left when none ever left, or when the entry at `after` itself is still there.
+# KEYS: stream, epoch, cut. ARGV: after (exclusive), upto (inclusive), count.
+# Returns {epoch or '', the first id kept by the last max_packets trim, 1 when no entry after `after` ever left
+# (else 0), entries}. Entries only leave from the head (trimmed by max_packets or by the window; never XDEL), and
+# trimming does not move XINFO's max-deleted-entry-id: none after `after` left when none ever left, or when the entry
+# at `after` itself is still there. The publish script keeps the cut (the stream's first id after a max_packets trim).
 _READ = """
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return {'', '0-0', 0, {}} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, '0-0', 1, {}} end
+local cut = redis.call('GET', KEYS[3]) or '0-0'
+if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, cut, 1, {}} end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local deleted, length, added = '0-0', -1, -2
+local length, added = -1, -2
 for i = 1, #info, 2 do
-  if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
   if info[i] == 'length' then length = info[i + 1] end
   if info[i] == 'entries-added' then added = info[i + 1] end
 end
 local kept = added == length or #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 1
-return {epoch, deleted, kept and 1 or 0, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+return {epoch, cut, kept and 1 or 0, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
 """
 
 
@@ -87,9 +89,10 @@ class RedisRecoveryLog(RecoveryLog):
         self.window = window
         self.max_packets = max_packets
         prefix = f"{manager.channel}:recovery"
-        self.stream_key, self.epoch_key, self.session_prefix = (
+        self.stream_key, self.epoch_key, self.cut_key, self.session_prefix = (
             f"{prefix}:stream",
             f"{prefix}:epoch",
+            f"{prefix}:cut",
             f"{prefix}:session:",
         )
         self._position = ""
@@ -173,17 +176,17 @@ class RedisRecoveryLog(RecoveryLog):
 
     async def _batches(self, after: str, upto: str, *, strict: bool) -> AsyncIterator[list[Any] | None]:
         # Entries after ``after`` up to stream id ``upto`` (or "+"), READ_BATCH at a time; a last None when any is gone.
-        # ``strict`` (a subscription's gap): gone counts whatever removed it. Otherwise (a reconnect) only XDEL
-        # counts: the strict check would refuse every quiet connection (no event for longer than the window on a busy
-        # channel: its start entry trimmed by time, though it missed nothing). The cost: a client away while more than
-        # max_packets were published gets a partial replay; a trim marker kept by the publish script would close that.
+        # ``strict`` (a subscription's gap): gone counts whatever removed it. Otherwise (a reconnect) only the
+        # max_packets trims count: entries the window trimmed went out while the connection was still there (its
+        # session lives for the window), and counting them would refuse every quiet connection (no event for longer
+        # than the window on a busy channel: its start entry trimmed, though it missed nothing).
         epoch, cursor = after.partition(":")[0], _stream_id(after)
         while True:
             async with self._slots:
-                found_epoch, deleted, kept, batch = await self._client().eval(
-                    _READ, 2, self.stream_key, self.epoch_key, cursor, upto, str(READ_BATCH)
+                found_epoch, cut, kept, batch = await self._client().eval(
+                    _READ, 3, self.stream_key, self.epoch_key, self.cut_key, cursor, upto, str(READ_BATCH)
                 )
-            complete = kept if strict else _not_after(deleted.decode(), _stream_id(after))
+            complete = kept if strict else _not_after(cut.decode(), _stream_id(after))
             if found_epoch.decode() != epoch or not complete:
                 yield None  # the stream was lost (new epoch) or trimmed past the offset
                 return

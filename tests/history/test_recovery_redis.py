@@ -117,8 +117,9 @@ async def test_a_catch_up_delivers_the_gap_in_order_or_says_the_stream_no_longer
         assert log.position == offsets[-1]
         assert await log.catch_up() == 0  # nothing new: nothing twice
 
-        # Trimmed past the position (MAXLEN ~ drops whole stream nodes of 100 entries): not covered, nothing delivered.
+        # Trimmed past the position (MAXLEN ~ drops whole stream nodes): not covered, nothing delivered.
         await publish(5, 250)
+        assert await log.read(offsets[-1], await log.tail()) is None  # a reconnect from there is too_old
         assert await log.catch_up() is None
         assert len(manager.missed) == 5
         assert log.position == await log.tail()  # reconnects are not taken for recovered from before the gap
@@ -131,6 +132,32 @@ async def test_a_catch_up_delivers_the_gap_in_order_or_says_the_stream_no_longer
         assert len(manager.missed) == 5
         assert compare(log.position, before) is None
         assert log.position == await log.tail()
+    finally:
+        await log.stop()
+        await publisher.close()
+        await manager.close()
+
+
+async def test_entries_the_window_trimmed_refuse_a_catch_up_but_not_a_reconnect(redis_server: RedisServer) -> None:
+    # A reconnecting client's session lives for the window: what the window trimmed went out while it was connected
+    # (a quiet one got none of it and must still recover). A subscription that was away that long missed it.
+    manager = Catching(redis_server.url)
+    log = RedisRecoveryLog(manager, window=1, max_packets=1000)
+    publisher = RemoteLogging(manager, window=1, max_packets=1000)
+    try:
+        await log.start()
+        start = log.position
+        for n in range(150):  # more than a stream node holds: the window trims whole nodes
+            assert await publisher.emit("gap_tick", {"n": n}, "/", ["team:t"], None)
+        await asyncio.sleep(1.1)
+        assert await publisher.emit("gap_tick", {"n": 150}, "/", ["team:t"], None)
+        entries = await log.read(start, await log.tail())
+        assert entries is not None
+        kept = [entry.args[0]["n"] for entry in entries]
+        assert 0 < kept[0] < 150
+        assert kept == list(range(kept[0], 151))
+        assert await log.catch_up() is None
+        assert manager.missed == []
     finally:
         await log.stop()
         await publisher.close()
