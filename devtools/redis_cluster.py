@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 import redis
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 
 from devtools.redis_server import INSTALL_HINT, RedisProcess
 
@@ -44,7 +44,9 @@ class RedisClusterServers:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes) + "/"
 
     def client(self) -> RedisCluster:
-        return RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=5)
+        """A cluster client that starts from every node: after a test killed one, any other still answers."""
+        startup = [ClusterNode("127.0.0.1", node.port) for node in self.nodes]
+        return RedisCluster(startup_nodes=startup, socket_timeout=5)
 
     def start(self, timeout: float = 30) -> None:
         try:
