@@ -45,7 +45,7 @@ class RedisClusterServers:
 
     def client(self) -> RedisCluster:
         """A cluster client that starts from every node: after a test killed one, any other still answers."""
-        startup = [ClusterNode("127.0.0.1", node.port) for node in self.nodes]
+        startup = [ClusterNode("127.0.0.1", node.port) for node in self.nodes]  # type: ignore[no-untyped-call]
         return RedisCluster(startup_nodes=startup, socket_timeout=5)
 
     def start(self, timeout: float = 30) -> None:
