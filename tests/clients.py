@@ -143,3 +143,52 @@ class JSClient:
                 await self.proc.wait()
         if self._reader is not None:
             await self._reader
+
+
+class JSLoad:
+    """Hundreds of real socket.io-client connections in one Node process, run by ``tests/js/load.mjs``.
+
+    ``options`` is the script's configuration (its ``mode``: ``churn`` for the soak, ``burst`` for the
+    connection-flood test); `command` sends it a line, `message` reads its next JSON line.
+    """
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> JSLoad:
+        self.proc = await asyncio.create_subprocess_exec(
+            *("node", str(JS_DIR / "load.mjs"), json.dumps(self.options)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=JS_DIR,
+            env=dict(os.environ),
+            limit=2**20,
+        )
+        return self
+
+    async def command(self, line: str) -> None:
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{line}\n".encode())
+        await self.proc.stdin.drain()
+
+    async def message(self, timeout: float) -> dict[str, Any]:
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"tests/js/load.mjs exited with {await self.proc.wait()} (its stderr is above)")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def close(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 30)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()

@@ -1,26 +1,28 @@
 """The soak: a server process under churning connections, stalled readers and steady broadcasts, watched for leaks.
 
-``python -m tests.soak --duration 600 --out soak-results`` (``make soak``): one uvicorn server process
-(`tests.e2e.app`) on a real redis-server, an `Emitter` publishing through Redis, and in this process a few
-hundred raw clients that connect, authenticate, join, send client events, leave and disconnect (cleanly,
-abruptly, kicked by the server, or sending garbage until they are ended), plus a few readers that stall
-until they are dropped as slow consumers. Every few seconds it records the server's RSS, open file
+``python -m tests.soak --duration 600 --redis-kill --out soak-results`` (``make soak``): one uvicorn server
+process (`tests.e2e.app`) on a real redis-server, an `Emitter` publishing through Redis, and a Node process
+(``tests/js/load.mjs``) whose few hundred socket.io-client connections connect with a token, join rooms (one
+with presence), send client events with acks, leave and end their session (cleanly, with the TCP socket
+destroyed or reset, kicked by the server, or sending garbage until they are ended), plus a few raw websockets
+that stall until they are dropped as slow consumers. Every few seconds it records the server's RSS, open file
 descriptors, asyncio tasks, ``connection_count()`` and every per-connection state count (`tests.state`).
+With ``--redis-kill`` redis-server is SIGKILLed halfway and restarted: the report counts the publishes that
+failed (`PublishError`) and how long the server took to resubscribe.
 
-When the load stops and the clients have left, every state counter must be back to zero and the file
-descriptors back to their baseline; the report (``soak.json``, ``soak.md`` and, with matplotlib,
-``soak.png``) gives the RSS slope after warm-up. `run` returns the report; `tests/e2e/test_soak.py`
-runs a short one in the default suite and fails on a leak it can see, never on wall-clock figures.
+When the load stops and the clients have left, every state counter must be back to zero and the connections,
+file descriptors and tasks back to their baseline; the report (``soak.json``, ``soak.md`` and, with
+matplotlib, ``soak.png``) gives the RSS slope after warm-up. `run` returns the report;
+`tests/e2e/test_soak.py` runs a short one in the default suite and fails on a leak it can see, never on
+wall-clock figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import pathlib
-import random
 import statistics
 import tempfile
 import time
@@ -30,27 +32,32 @@ from typing import Any
 
 import httpx
 
-from eventbus import Emitter, JWTAuth
+from eventbus import Emitter, JWTAuth, PublishError
+from tests.clients import JSLoad
 from tests.conftest import SECRET
 from tests.e2e.cluster import ServerProcess, environment
 from tests.e2e.model import TickEvent
-from tests.raw import RawWebSocket, event_packet
 from tests.redis_server import RedisServer
 
 AUTH = JWTAuth(secret=SECRET)
-ENDINGS = ("clean", "abrupt", "kick", "garbage")
+ENDINGS = ("clean", "abrupt", "reset", "kick", "garbage")
+"""How the Node clients end their sessions (`tests/js/load.mjs`); stalled readers end as ``slow``."""
 TEAMS = [f"t{i}" for i in range(8)]
+STALL_ROOM = "stall"
+"""The team only stalled readers join: each broadcast round sends it six 128 KB events (three per source), so a
+stalled reader's kernel buffers (4 to 6 MB on loopback) fill within seconds, well before its missing pongs end it."""
 
 
 class Load:
-    """The clients of the soak, and what happened to them."""
+    """The soak's load: churning clients and stalled readers in a Node process, broadcasts from here."""
 
     def __init__(self, url: str, http: httpx.AsyncClient) -> None:
         self.url = url
         self.http = http
         self.stopping = asyncio.Event()
-        self.sessions: dict[str, int] = dict.fromkeys((*ENDINGS, "slow", "failed"), 0)
-        self.errors: Counter[str] = Counter()
+        self.summary: dict[str, Any] = {}
+        self.published: Counter[str] = Counter()
+        self.publish_errors: Counter[str] = Counter()
 
     async def run(
         self,
@@ -61,98 +68,88 @@ class Load:
         duration: float,
         sample: Callable[[str], Awaitable[Any]] | None = None,
         interval: float = 2,
+        fault: Awaitable[Any] | None = None,
     ) -> None:
-        """Run the load for ``duration`` seconds (sampling every ``interval``), then stop it and wait for its tasks."""
-        tasks = [asyncio.create_task(self.churn(n)) for n in range(clients)]
-        tasks += [asyncio.create_task(self.stall(n)) for n in range(stallers)]
-        tasks.append(asyncio.create_task(self.broadcast(emitter, rate)))
-        started = time.monotonic()
-        while time.monotonic() - started < duration:
-            if sample is not None:
-                await sample("load")
-            await asyncio.sleep(interval if sample is not None else 0.5)
-        self.stopping.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def churn(self, n: int) -> None:
-        """One client slot: sessions one after another until the load stops."""
-        rng = random.Random(n)
-        while not self.stopping.is_set():
-            ending = ENDINGS[rng.randrange(len(ENDINGS))]
-            try:
-                await asyncio.wait_for(self.session(f"user{n % 97}", ending, rng), 30)
-                self.sessions[ending] += 1
-            except (TimeoutError, ConnectionError, OSError, AssertionError) as exc:
-                self.sessions["failed"] += 1
-                self.errors[f"{ending}: {type(exc).__name__} {exc}"[:120]] += 1
-            await asyncio.sleep(rng.uniform(0, 0.2))
-
-    async def session(self, user: str, ending: str, rng: random.Random) -> None:
-        raw = RawWebSocket(self.url)
+        """Run the load for ``duration`` seconds (sampling every ``interval``, ``fault`` alongside), then stop it."""
+        node = await JSLoad(
+            {
+                "mode": "churn",
+                "url": self.url,
+                "tokens": {f"user{n}": AUTH.issue(f"user{n}") for n in range(97)},
+                "stallerTokens": [AUTH.issue(f"staller{n}") for n in range(stallers)],
+                "clients": clients,
+                "stallers": stallers,
+                "teams": TEAMS,
+                "stallRoom": STALL_ROOM,
+            }
+        ).start()
         try:
-            await raw.open(AUTH.issue(user))
-            sid = json.loads(str(raw.frames[-1])[2:])["sid"]
-            team = rng.choice(TEAMS)
-            assert (await raw.call("join_team", {"team_id": team}))["ok"]
-            for i in range(rng.randrange(1, 4)):
-                await raw.call("join_doc", {"doc_id": str(i)}, ack=10 + i)
-            await raw.call("no_such_event", {}, ack=20)
-            await asyncio.sleep(rng.uniform(0.05, 0.5))
-            await raw.call("leave_team", {"team_id": team}, ack=21)
-            if ending == "clean":
-                await raw.send("41")
-                await raw.send("1")
-            elif ending == "kick":
-                await self.http.post("/ops", json={"ops": [{"op": "disconnect", "sid": sid}]})
-                await until_ended(raw)
-            elif ending == "garbage":
-                for _ in range(30):
-                    await raw.send(event_packet("x", None, 5)[:-2])
-                await until_ended(raw)
+            assert (await node.message(30))["type"] == "ready"
+            tasks: list[asyncio.Future[Any]] = [asyncio.create_task(self.broadcast(emitter, rate))]
+            if fault is not None:
+                tasks.append(asyncio.ensure_future(fault))
+            started = time.monotonic()
+            while time.monotonic() - started < duration:
+                if sample is not None:
+                    await sample("load")
+                await asyncio.sleep(interval if sample is not None else 0.5)
+            await node.command("stop")
+            self.summary = await node.message(60)
+            self.stopping.set()
+            await asyncio.gather(*tasks)
         finally:
-            await raw.close()
-
-    async def stall(self, n: int) -> None:
-        """A reader that joins the busiest room and stops reading; once dropped, another takes its place."""
-        while not self.stopping.is_set():
-            raw = RawWebSocket(self.url)
-            try:
-                await raw.open(AUTH.issue(f"staller{n}"))
-                assert (await raw.call("join_team", {"team_id": TEAMS[0]}))["ok"]
-                before = (await stats(self.http))["slow_consumers"]
-                while True:
-                    if self.stopping.is_set() or (await stats(self.http))["slow_consumers"] != before:
-                        break
-                    await asyncio.sleep(0.5)
-                self.sessions["slow"] += 1
-            except (TimeoutError, ConnectionError, OSError, AssertionError) as exc:
-                self.sessions["failed"] += 1
-                self.errors[f"stall: {type(exc).__name__} {exc}"[:120]] += 1
-            finally:
-                await raw.close()
+            await node.close()
 
     async def broadcast(self, emitter: Emitter, rate: float) -> None:
-        """Steady broadcasts, half from the server process, half from the Emitter through Redis."""
+        """Steady broadcasts, half from the server process, half from the Emitter through Redis, plus the stall room's.
+
+        Each broadcast is its own operation, so a failed publish (Redis down) is counted, not the batch.
+        """
         seq = 0
-        pad = "x" * 1000
+        pad, stall_pad = "x" * 1000, "x" * 128_000
         while not self.stopping.is_set():
-            await self.http.post(
-                "/ops",
-                json={"ops": [{"op": "blast", "source": "s", "start": seq, "count": 10, "pad": 1000, "teams": TEAMS}]},
-            )
-            for _ in range(10):
-                await emitter.broadcast(TickEvent(source="e", seq=seq, teams=[TEAMS[seq % 8]], pad=pad))
-                seq += 1
+            events = [{"source": "s", "seq": seq + i, "teams": TEAMS, "pad": pad} for i in range(10)]
+            events += [{"source": "s", "seq": seq, "teams": [STALL_ROOM], "pad": stall_pad}] * 3
+            response = await self.http.post("/ops", json={"ops": [{"op": "broadcast", "event": e} for e in events]})
+            for result in response.json():
+                self.published["server"] += 1
+                if not result["ok"]:
+                    self.publish_errors["server"] += 1
+            emitted = [TickEvent(source="e", seq=seq + i, teams=[TEAMS[(seq + i) % 8]], pad=pad) for i in range(10)]
+            emitted += [TickEvent(source="e", seq=seq, teams=[STALL_ROOM], pad=stall_pad)] * 3
+            for event in emitted:
+                self.published["emitter"] += 1
+                try:
+                    await emitter.broadcast(event)
+                except PublishError:
+                    self.publish_errors["emitter"] += 1
+            seq += 10
             await asyncio.sleep(20 / rate)
 
 
-async def until_ended(raw: RawWebSocket) -> None:
-    while True:
-        frame = await raw.next_frame(10)
-        if frame is None or (isinstance(frame, str) and frame.startswith(("41", "1"))):
-            return
-        if frame == "2":
-            await raw.send("3")
+async def redis_outage(redis_server: RedisServer, http: httpx.AsyncClient, at: float, down: float) -> dict[str, Any]:
+    """SIGKILL ``redis_server`` ``at`` seconds into the load, restart it ``down`` seconds later (same port).
+
+    Returns when the server process has its subscription back: how long that took after the restart.
+    """
+    await asyncio.sleep(at)
+    assert redis_server.proc is not None
+    redis_server.proc.kill()
+    redis_server.proc.wait()
+    await asyncio.sleep(down)
+    lost = not (await stats(http))["redis_subscribed"]
+    await asyncio.to_thread(redis_server.start)
+    restarted = time.monotonic()
+    while not (await stats(http))["redis_subscribed"]:
+        if time.monotonic() - restarted > 60:
+            raise TimeoutError("the server did not resubscribe within 60 s of Redis coming back")
+        await asyncio.sleep(0.05)
+    return {
+        "killed_at_s": at,
+        "down_s": down,
+        "subscription_lost": lost,
+        "resubscribed_s_after_restart": round(time.monotonic() - restarted, 2),
+    }
 
 
 async def stats(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -201,10 +198,23 @@ def slope(samples: list[dict[str, Any]], key: str, since: float) -> float:
 
 
 async def run(
-    duration: float, out: pathlib.Path, *, clients: int = 200, stallers: int = 3, rate: float = 200, interval: float = 2
+    duration: float,
+    out: pathlib.Path,
+    *,
+    clients: int = 200,
+    stallers: int = 3,
+    rate: float = 200,
+    interval: float = 2,
+    redis_kill: bool = False,
+    redis_down: float = 5,
 ) -> dict[str, Any]:
-    """Run the soak for ``duration`` seconds of load; write and return the report."""
+    """Run the soak for ``duration`` seconds of load; write and return the report.
+
+    With ``redis_kill``, redis-server is SIGKILLed halfway through the load and restarted ``redis_down`` seconds
+    later: the report counts the publishes that failed meanwhile and how long the server took to resubscribe.
+    """
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the servers start
+    (out / "server.log").unlink(missing_ok=True)  # appended to by the server; its lines are counted per run
     work = pathlib.Path(tempfile.mkdtemp(prefix="soak-"))
     redis_server = RedisServer(work / "redis")
     redis_server.start()
@@ -216,10 +226,12 @@ async def run(
         write_timeout="2",
         rate_limit="1000",
         ping_interval="2",
-        ping_timeout="5",
+        # Long enough that the stalled readers, which stop answering pings, are ended as slow consumers first.
+        ping_timeout="10",
     )
     server = await ServerProcess("soak", env, out / "server.log").start()
     samples: list[dict[str, Any]] = []
+    outage: asyncio.Task[dict[str, Any]] | None = None
     try:
         async with (
             httpx.AsyncClient(base_url=server.url, timeout=30) as http,
@@ -241,7 +253,9 @@ async def run(
                 samples.append(row)
                 return row
 
-            await load.run(emitter, clients, stallers, rate, duration, sample, interval)
+            if redis_kill:
+                outage = asyncio.create_task(redis_outage(redis_server, http, duration / 2, redis_down))
+            await load.run(emitter, clients, stallers, rate, duration, sample, interval, outage)
             settle_until = time.monotonic() + 30
             while True:
                 row = await sample("after")
@@ -252,6 +266,8 @@ async def run(
                     break
                 await asyncio.sleep(0.5)
     finally:
+        if outage is not None and not outage.done():
+            outage.cancel()
         await server.stop()
         redis_server.stop()
     last = samples[-1]
@@ -259,14 +275,23 @@ async def run(
         "duration_s": duration,
         "clients": clients,
         "stallers": stallers,
-        "sessions": load.sessions,
-        "errors": dict(load.errors),
+        "sessions": load.summary["sessions"],
+        "errors": load.summary["errors"],
+        "events_received": load.summary["received"],
+        "slow_consumer_log_lines": server.log().count("slow consumer disconnected"),
+        "published": dict(load.published),
+        "publish_errors": dict(load.publish_errors),
+        "redis_outage": outage.result() if outage is not None else None,
         "baseline": {key: baseline[key] for key in ("rss", "fds", "tasks", "connections")},
         "end": {key: last[key] for key in ("rss", "fds", "tasks", "connections")},
+        "state_peak": {name: max(s["state"].get(name, 0) for s in samples) for name in last["state"]},
         "state_after": {name: count for name, count in last["state"].items() if count},
         "rss_slope_mib_per_min": slope(samples, "rss", duration / 3) / 2**20,
         "peak_rss_mib": max(s["rss"] for s in samples) / 2**20,
         "peak_connections": max(s["connections"] for s in samples),
+        "peak_fds": max(s["fds"] for s in samples),
+        "peak_tasks": max(s["tasks"] for s in samples),
+        "connections_back_to_baseline": last["connections"] <= baseline["connections"],
         "fds_back_to_baseline": last["fds"] <= baseline["fds"],
         "tasks_back_to_baseline": last["tasks"] <= baseline["tasks"],
         "state_back_to_zero": last["state_total"] == 0,
@@ -278,48 +303,82 @@ async def run(
 
 def write_report(report: dict[str, Any], out: pathlib.Path) -> None:
     (out / "soak.json").write_text(json.dumps(report, indent=1))
+    chart = write_chart(report["samples"], out / "soak.png")
+    outage = report["redis_outage"]
     lines = [
         f"# Soak: {report['duration_s']:g} s, {report['clients']} churning clients, "
         f"{report['stallers']} stalled readers",
         "",
-        f"- sessions: {report['sessions']}",
+        f"- sessions: {report['sessions']}; events received by the churning clients: {report['events_received']}",
+        f"- slow consumers dropped (server log lines): {report['slow_consumer_log_lines']}",
         f"- client-side failures: {report['errors'] or 'none'}",
-        f"- peak connections: {report['peak_connections']}, peak RSS {report['peak_rss_mib']:.1f} MiB",
+        f"- broadcasts published: {report['published']}, failed (PublishError): {report['publish_errors'] or 'none'}",
+        "- Redis: "
+        + (
+            f"SIGKILLed at {outage['killed_at_s']:g} s, restarted {outage['down_s']:g} s later; subscription lost: "
+            f"{outage['subscription_lost']}; resubscribed {outage['resubscribed_s_after_restart']:g} s after it"
+            if outage
+            else "not killed"
+        ),
+        f"- peak connections: {report['peak_connections']}, fds {report['peak_fds']}, tasks {report['peak_tasks']}, "
+        f"RSS {report['peak_rss_mib']:.1f} MiB",
+        f"- peak per-connection state: {report['state_peak']}",
         f"- RSS slope after warm-up (last two thirds): {report['rss_slope_mib_per_min']:+.2f} MiB/min",
         f"- baseline: {report['baseline']}",
         f"- after the clients left: {report['end']}",
+        f"- connection_count() back to baseline: {report['connections_back_to_baseline']}",
         f"- per-connection state back to zero: {report['state_back_to_zero']} {report['state_after'] or ''}",
         f"- file descriptors back to baseline: {report['fds_back_to_baseline']}",
         f"- asyncio tasks back to baseline: {report['tasks_back_to_baseline']}",
+        f"- chart: {'soak.png' if chart else 'none, matplotlib is not installed (pip install -e .[bench])'}",
     ]
     (out / "soak.md").write_text("\n".join(lines) + "\n")
-    with contextlib.suppress(ImportError):
+
+
+def write_chart(samples: list[dict[str, Any]], path: pathlib.Path) -> bool:
+    """RSS and open fds over time, as a PNG; False without matplotlib (an optional dependency: the bench extra)."""
+    try:
         import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        samples = report["samples"]
-        figure, rss_axis = plt.subplots(figsize=(9, 4))
-        rss_axis.plot([s["t"] for s in samples], [s["rss"] / 2**20 for s in samples], label="RSS (MiB)")
-        rss_axis.set_xlabel("seconds")
-        rss_axis.set_ylabel("RSS (MiB)")
-        fd_axis = rss_axis.twinx()
-        fd_axis.plot([s["t"] for s in samples], [s["fds"] for s in samples], color="tab:orange", label="fds")
-        fd_axis.set_ylabel("open file descriptors")
-        figure.legend(loc="upper left")
-        figure.savefig(out / "soak.png", dpi=100, bbox_inches="tight")
+    figure, rss_axis = plt.subplots(figsize=(9, 4))
+    rss_axis.plot([s["t"] for s in samples], [s["rss"] / 2**20 for s in samples], label="RSS (MiB)")
+    rss_axis.set_xlabel("seconds")
+    rss_axis.set_ylabel("RSS (MiB)")
+    fd_axis = rss_axis.twinx()
+    fd_axis.plot([s["t"] for s in samples], [s["fds"] for s in samples], color="tab:orange", label="fds")
+    fd_axis.set_ylabel("open file descriptors")
+    figure.legend(loc="upper left")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=600, help="seconds of load (default 600)")
     parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--stallers", type=int, default=3)
+    parser.add_argument("--redis-kill", action="store_true", help="SIGKILL redis-server halfway, restart it")
+    parser.add_argument("--redis-down", type=float, default=5, help="seconds Redis stays down (default 5)")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("soak-results"))
     args = parser.parse_args()
-    report = asyncio.run(run(args.duration, args.out, clients=args.clients))
+    report = asyncio.run(
+        run(
+            args.duration,
+            args.out,
+            clients=args.clients,
+            stallers=args.stallers,
+            redis_kill=args.redis_kill,
+            redis_down=args.redis_down,
+        )
+    )
     print((args.out / "soak.md").read_text())
-    if not (report["state_back_to_zero"] and report["fds_back_to_baseline"] and report["tasks_back_to_baseline"]):
+    back = ("connections_back_to_baseline", "state_back_to_zero", "fds_back_to_baseline", "tasks_back_to_baseline")
+    if not all(report[key] for key in back):
         raise SystemExit("leak: see soak.md")
 
 

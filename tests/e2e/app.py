@@ -42,6 +42,10 @@ async def stats(request: Request) -> JSONResponse:
             "engineio_sockets": len(bus.sio.eio.sockets),
             "open_sockets": sum(not socket.closed for socket in list(bus.sio.eio.sockets.values())),
             "slow_consumers": bus.send_limits.dropped,
+            # Whether the Redis listener's subscription is confirmed (None in memory): the soak times resubscription.
+            "redis_subscribed": subscribed.is_set()
+            if (subscribed := getattr(bus.sio.manager, "subscribed", None))
+            else None,
             "fds": len(os.listdir("/proc/self/fd")),
             "tasks": len(asyncio.all_tasks()),
             "state": state_counts(bus),

@@ -1,7 +1,7 @@
 """A short soak in the default suite: ``make soak`` for about 25 seconds in all, failing on any leak it can see.
 
-It checks counters, never wall-clock figures or memory: per-connection state back to zero, file
-descriptors and asyncio tasks back to their baseline once the clients have left.
+It checks counters, never wall-clock figures or memory: per-connection state back to zero, connections, file
+descriptors and asyncio tasks back to their baseline once the Node clients have left.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from tests import soak
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.node]
 
 
 async def test_a_short_soak_leaves_no_state_no_fds_and_no_tasks_behind(tmp_path: pathlib.Path) -> None:
@@ -20,6 +20,9 @@ async def test_a_short_soak_leaves_no_state_no_fds_and_no_tasks_behind(tmp_path:
     print((tmp_path / "soak.md").read_text())
     assert all(report["sessions"][ending] for ending in (*soak.ENDINGS, "slow")), report["sessions"]
     assert report["errors"] == {}
+    assert report["slow_consumer_log_lines"] >= report["sessions"]["slow"]
+    assert report["publish_errors"] == {}
     assert report["state_back_to_zero"], report["state_after"]
+    assert report["connections_back_to_baseline"], (report["baseline"], report["end"])
     assert report["fds_back_to_baseline"], (report["baseline"], report["end"])
     assert report["tasks_back_to_baseline"], (report["baseline"], report["end"])
