@@ -15,6 +15,8 @@ from tests.clients import PyClient
 from tests.e2e.model import DocRoom, TeamRoom
 from tests.presence_scenario import PAYLOAD, ROOM, Scenario, Tab, run_steps
 from tests.redis_server import RedisServer
+from tests.state import leftovers
+from tests.waiting import wait_until
 
 Serve = Callable[[Any], Awaitable[str]]
 Connect = Callable[..., Awaitable[PyClient]]
@@ -145,6 +147,31 @@ async def test_on_redis_with_the_acl_the_docs_give(
 
     assert [e["member"]["user_id"] for e in await alice.inbox.wait_for("presence_leave")] == ["bob"]
     assert [m.user_id for m in await bus.presence(ROOM)] == ["alice"]
+
+
+@pytest.mark.redis
+async def test_a_leave_that_cannot_be_published_still_releases_the_connection(
+    redis_server: RedisServer, jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    """Found by ``make soak`` with Redis killed: the PublishError of the leave announcement escaped the disconnect
+    handler, and python-socketio and the bus kept the connection (``connection_count()``, rooms, buckets) forever."""
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "eventbus", "on", ">s3cret-pass", "~*", "&*", "+@all")
+    url = f"redis://eventbus:s3cret-pass@127.0.0.1:{redis_server.port}/0"
+    bus = EventBus(auth=jwt_auth, rooms=[DocRoom], redis_url=url, redis_channel="app-events")
+    served = await serve(bus.asgi_app())
+    alice = await py_client(served, token=token("alice"))
+    bob = await py_client(served, token=token("bob"))
+    await alice.call("join_sheet", PAYLOAD)
+    await bob.call("join_sheet", PAYLOAD)
+
+    # The presence keys still answer; only the announcement fails (as in the instant Redis goes down).
+    admin.execute_command("ACL", "SETUSER", "eventbus", "-publish")
+    await bob.close()
+    await alice.close()
+
+    await wait_until(lambda: bus.connection_count() == 0 and not leftovers(bus), "both connections released")
+    assert await bus.presence(ROOM) == []
 
 
 class AsyncInfoRoom(Room, prefix="async_info", presence=True):
