@@ -96,17 +96,20 @@ pytest: install node redis-server chromium web
 
 test: lint typecheck docs pytest
 
-# The soak, outside `make test` (which runs an 8-second one): SOAK_SECONDS (default 600) of churning connections,
-# stalled readers and broadcasts on a server process with Redis; report in soak-results/ (JSON, markdown, PNG).
+# The soak, outside `make test` (which runs an 8-second one): SOAK_SECONDS (default 600) of churning Node connections
+# (tests/js/load.mjs), stalled readers and broadcasts on a server process with Redis, which is SIGKILLed and restarted
+# halfway; report in soak-results/ (JSON, markdown, PNG).
 SOAK_SECONDS ?= 600
-soak: install redis-server
-	$(PY) -m tests.soak --duration $(SOAK_SECONDS) --out soak-results
+soak: install node redis-server
+	$(PY) -m tests.soak --duration $(SOAK_SECONDS) --redis-kill --out soak-results
 
-# Redis fault tests on two server processes (Redis SIGKILLed, a server SIGKILLed, a stalled reader fed through Redis):
-# about 30 seconds, so not in `make test`, which runs the cut-subscription one of tests/e2e/test_redis_faults.py.
+# Fault tests too heavy for `make test` (marker `faults`): a burst of 10,000 connects on 127.0.0.1 against one server
+# process, the per-user limit refusing the excess and every counter back to its baseline afterwards; Redis SIGKILLed,
+# a server SIGKILLed, a stalled reader fed through Redis, on two server processes. A few minutes. `make test` runs the
+# cut-subscription tests of tests/e2e/test_redis_faults.py.
 .PHONY: test-faults
-test-faults: install redis-server
-	$(VENV)/bin/pytest -m faults tests/e2e
+test-faults: install node redis-server
+	$(VENV)/bin/pytest -m faults -s tests/e2e $(PYTEST_ARGS)
 
 # The wheel and the sdist, installed into fresh virtualenvs with pip 23 and the newest pip, with and without the
 # extras: about 2 minutes, so not in `make test`; .ci/run runs it after `make test`.
@@ -129,4 +132,4 @@ $(LOWEST_VENV)/.installed: pyproject.toml Makefile
 
 .PHONY: test-lowest
 test-lowest: $(LOWEST_VENV)/.installed node redis-server web
-	$(LOWEST_VENV)/bin/pytest -m "not browser and not packaging" $(PYTEST_ARGS)
+	$(LOWEST_VENV)/bin/pytest -m "not browser and not packaging and not faults" $(PYTEST_ARGS)

@@ -6,12 +6,13 @@ import asyncio
 import json
 import os
 import pathlib
+import time
 from typing import Any
 
 from eventbus.testing import Inbox, SocketTestClient, connect_error
 
 PyClient = SocketTestClient
-__all__ = ["Inbox", "JSClient", "PyClient", "connect_error"]
+__all__ = ["Healthy", "Inbox", "JSClient", "JSLoad", "PyClient", "connect_error"]
 
 JS_DIR = pathlib.Path(__file__).parent / "js"
 
@@ -192,3 +193,17 @@ class JSLoad:
         except TimeoutError:
             self.proc.kill()
             await self.proc.wait()
+
+
+class Healthy:
+    """A python-socketio client that keeps each tick's sequence number and latency (not the tick itself)."""
+
+    def __init__(self, client: PyClient) -> None:
+        self.client = client
+        self.seqs: list[int] = []
+        self.latencies: list[float] = []
+        client.sio.on("tick", self._tick)
+
+    def _tick(self, data: dict[str, Any]) -> None:
+        self.latencies.append(time.time() - data["sent_at"])
+        self.seqs.append(data["seq"])

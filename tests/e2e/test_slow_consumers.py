@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.clients import PyClient
+from tests.clients import Healthy, PyClient
 from tests.conftest import SECRET
 from tests.e2e.cluster import EmitterProcess, ServerProcess, environment
 from tests.e2e.conftest import SIGNING_KEY
@@ -37,20 +37,6 @@ PAD = 1000  # characters per broadcast, about 1.1 KB on the wire
 CHUNK = 100  # broadcasts per /ops request: a burst well under the bound, which healthy clients absorb
 TEAM = "t1"
 FAREWELL = '42["session_ended",{"reason":"slow_consumer"}]'
-
-
-class Healthy:
-    """A python-socketio client that keeps each tick's sequence number and latency (not the tick itself)."""
-
-    def __init__(self, client: PyClient) -> None:
-        self.client = client
-        self.seqs: list[int] = []
-        self.latencies: list[float] = []
-        client.sio.on("tick", self._tick)
-
-    def _tick(self, data: dict[str, Any]) -> None:
-        self.latencies.append(time.time() - data["sent_at"])
-        self.seqs.append(data["seq"])
 
 
 async def blast(server: Source, healthy: list[Healthy], start: int, count: int) -> None:
