@@ -25,7 +25,7 @@ from tests.clients import Healthy, JSLoad, PyClient
 from tests.conftest import SECRET
 from tests.e2e.cluster import ServerProcess, environment
 
-pytestmark = [pytest.mark.faults, pytest.mark.node, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.faults, pytest.mark.node, pytest.mark.timeout(1800)]
 
 CONNECTS = 10_000
 USERS = 96
@@ -79,24 +79,32 @@ async def test_a_burst_of_10000_connects_is_bounded_per_user_and_leaves_nothing_
     await asyncio.sleep(5)
     quiet_end = pacer.mark()
     tokens = [soak.AUTH.issue(f"burst{user}") for user in range(USERS)]
-    load = JSLoad({"mode": "burst", "url": server.url, "tokens": tokens, "connects": CONNECTS, "concurrency": 200})
+    # The excess attempts come last, when the server holds 9,600 connections: on a shared machine their answer can
+    # take longer than socket.io-client's default 20 s, which would count a refusal as a timeout.
+    options = {"url": server.url, "tokens": tokens, "connects": CONNECTS, "concurrency": 200, "connectTimeout": 180_000}
+    load = JSLoad({"mode": "burst", **options})
     stack.push_async_callback(load.close)
     await load.start()
-    burst = await load.message(600)
+    burst = await load.message(900)
     burst_end = pacer.mark()
     held = await soak.stats(http)
     await load.command("close")
     assert (await load.message(120))["type"] == "closed"
     closed_at = time.monotonic()
-    just_closed = await soak.stats(http)
+    # Once Socket.IO has let every burst connection go, what python-engineio still holds is its closed sockets,
+    # each kept until its ping task wakes (up to EVENTBUS_PING_INTERVAL): known upstream behaviour, measured here.
+    while (just_closed := await soak.stats(http))["connections"] > len(healthy):
+        assert time.monotonic() - closed_at < 300, just_closed["connections"]
+        await asyncio.sleep(0.5)
+    released_in = time.monotonic() - closed_at
     pacer.stopped.set()
     await pacing
 
     quiet, loaded = latency(healthy, 0, quiet_end), latency(healthy, quiet_end, burst_end)
-    # The healthy clients, though, must be back, untouched, once the burst's connections are gone.
+    # The healthy clients leave too: every counter is compared with the baseline taken before anyone connected.
     for client in healthy:
         await client.client.close()
-    after = await soak.settle(http, baseline, timeout=120)
+    after = await soak.settle(http, baseline, timeout=300)
     settled_in = time.monotonic() - closed_at
     figures: dict[str, Any] = {
         "burst": burst,
@@ -105,7 +113,8 @@ async def test_a_burst_of_10000_connects_is_bounded_per_user_and_leaves_nothing_
         "latency_during_burst": loaded,
         "median_ratio": loaded["median_ms"] / quiet["median_ms"],
         "p99_ratio": loaded["p99_ms"] / quiet["p99_ms"],
-        "just_closed": {key: just_closed[key] for key in ("connections", "engineio_sockets", "open_sockets", "rss")},
+        "released_in_s": released_in,
+        "engineio_sockets_retained": just_closed["engineio_sockets"] - len(healthy),
         "settled_in_s": settled_in,
         "baseline": {key: baseline[key] for key in ("connections", "fds", "tasks", "rss")},
         "after": {key: after[key] for key in ("connections", "fds", "tasks", "rss")},

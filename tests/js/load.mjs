@@ -2,7 +2,7 @@
 // process, so the clients do not share the Python event loop that samples the server and sends the broadcasts.
 //   argv[2]: {"mode": "churn", "url": ..., "tokens": {user: token}, "clients": 200, "stallers": 3, "teams": [...],
 //             "stallerTokens": [...], "stallRoom": "stall"}
-//            {"mode": "burst", "url": ..., "tokens": [token, ...], "connects": 10000, "concurrency": 200}
+//            {"mode": "burst", "url": ..., "tokens": [token, ...], "connects": 10000, "concurrency": 200, "connectTimeout": ms}
 //   stdin:   "stop" (churn: finish the sessions under way) | "close" (burst: disconnect every connection)
 //   stdout:  churn: {"type": "summary", "sessions": {ending: count}, "errors": {message: count}, "received": n}
 //            burst: {"type": "burst", "connected": n, "refused": {message: count}, "seconds": s}, then {"type": "closed"}
@@ -54,7 +54,7 @@ function connect(token) {
     transports: ["websocket"],
     reconnection: false,
     forceNew: true,
-    timeout: 30000,
+    timeout: options.connectTimeout ?? 30000,
   });
   const connected = new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
