@@ -134,14 +134,7 @@ class JSClient:
     async def close(self) -> None:
         if self.proc is None:
             return
-        if self.proc.returncode is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await end(self.proc, 5)
         if self._reader is not None:
             await self._reader
 
@@ -184,15 +177,21 @@ class JSLoad:
         return message
 
     async def close(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 30)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
+        if self.proc is not None:
+            await end(self.proc, 30)
+
+
+async def end(proc: asyncio.subprocess.Process, timeout: float) -> None:
+    """Close a Node script's stdin (its signal to finish), then kill it if it has not exited within ``timeout``."""
+    if proc.returncode is not None:
+        return
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
 
 
 class Healthy:

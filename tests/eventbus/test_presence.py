@@ -128,6 +128,16 @@ async def test_presence_query_for_members_and_joinable_connections_only(
     assert (await alice.call("presence", "sheet:d1"))["error"]["code"] == "invalid_payload"
 
 
+async def alice_and_bob_as_acl_user(
+    redis_server: RedisServer, jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> tuple[EventBus, PyClient, PyClient]:
+    """A bus on Redis as the ACL user ``eventbus`` (which the test has set up), with alice and bob connected."""
+    url = f"redis://eventbus:s3cret-pass@127.0.0.1:{redis_server.port}/0"
+    bus = EventBus(auth=jwt_auth, rooms=[DocRoom], redis_url=url, redis_channel="app-events")
+    served = await serve(bus.asgi_app())
+    return bus, await py_client(served, token=token("alice")), await py_client(served, token=token("bob"))
+
+
 @pytest.mark.redis
 async def test_on_redis_with_the_acl_the_docs_give(
     redis_server: RedisServer, jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
@@ -135,11 +145,7 @@ async def test_on_redis_with_the_acl_the_docs_give(
     guide = (pathlib.Path(__file__).parents[2] / "docs" / "guides" / "presence.md").read_text()
     [rule] = [line for line in guide.splitlines() if line.startswith("ACL SETUSER") and "presence" in line]
     redis_server.client().execute_command(*rule.split())
-    url = f"redis://eventbus:s3cret-pass@127.0.0.1:{redis_server.port}/0"
-    bus = EventBus(auth=jwt_auth, rooms=[DocRoom], redis_url=url, redis_channel="app-events")
-    served = await serve(bus.asgi_app())
-    alice = await py_client(served, token=token("alice"))
-    bob = await py_client(served, token=token("bob"))
+    bus, alice, bob = await alice_and_bob_as_acl_user(redis_server, jwt_auth, serve, py_client, token)
 
     await alice.call("join_sheet", PAYLOAD)
     assert [m["user_id"] for m in (await bob.call("join_sheet", PAYLOAD))["members"]] == ["alice", "bob"]
@@ -157,11 +163,7 @@ async def test_a_leave_that_cannot_be_published_still_releases_the_connection(
     handler, and python-socketio and the bus kept the connection (``connection_count()``, rooms, buckets) forever."""
     admin = redis_server.client()
     admin.execute_command("ACL", "SETUSER", "eventbus", "on", ">s3cret-pass", "~*", "&*", "+@all")
-    url = f"redis://eventbus:s3cret-pass@127.0.0.1:{redis_server.port}/0"
-    bus = EventBus(auth=jwt_auth, rooms=[DocRoom], redis_url=url, redis_channel="app-events")
-    served = await serve(bus.asgi_app())
-    alice = await py_client(served, token=token("alice"))
-    bob = await py_client(served, token=token("bob"))
+    bus, alice, bob = await alice_and_bob_as_acl_user(redis_server, jwt_auth, serve, py_client, token)
     await alice.call("join_sheet", PAYLOAD)
     await bob.call("join_sheet", PAYLOAD)
 
