@@ -105,8 +105,8 @@ async def test_a_burst_of_10000_connects_is_bounded_per_user_and_leaves_nothing_
 
     quiet, loaded = latency(healthy, 0, quiet_end), latency(healthy, quiet_end, burst_end)
     # The healthy clients leave too: every counter is compared with the baseline taken before anyone connected.
-    for client in healthy:
-        await client.client.close()
+    for h in healthy:
+        await h.client.close()
     after = await soak.settle(http, baseline, timeout=300)
     settled_in = time.monotonic() - closed_at  # engine.io's closed sockets gone, tasks and fds at the baseline
     figures: dict[str, Any] = {
