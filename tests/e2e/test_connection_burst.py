@@ -96,8 +96,18 @@ async def test_a_burst_of_10000_connects_is_bounded_per_user_and_leaves_nothing_
     closed_at = time.monotonic()
     # Once Socket.IO has let every burst connection go, what python-engineio still holds is its closed sockets,
     # each kept until its ping task wakes (up to EVENTBUS_PING_INTERVAL): known upstream behaviour, measured here.
-    while (just_closed := await soak.stats(http))["connections"] > len(healthy):
-        assert time.monotonic() - closed_at < 300, just_closed["connections"]
+    # Closing 9,600 connections at once can hold the server's event loop for longer than a /stats request waits.
+    unanswered = 0.0
+    while True:
+        asked = time.monotonic()
+        try:
+            just_closed = await soak.stats(http)
+        except httpx.TimeoutException:
+            unanswered = max(unanswered, time.monotonic() - asked)
+            continue
+        if just_closed["connections"] <= len(healthy):
+            break
+        assert time.monotonic() - closed_at < 600, just_closed["connections"]
         await asyncio.sleep(0.5)
     released_in = time.monotonic() - closed_at
     pacer.stopped.set()
@@ -117,6 +127,7 @@ async def test_a_burst_of_10000_connects_is_bounded_per_user_and_leaves_nothing_
         "median_ratio": loaded["median_ms"] / quiet["median_ms"],
         "p99_ratio": loaded["p99_ms"] / quiet["p99_ms"],
         "released_in_s": released_in,
+        "stats_unanswered_for_s": unanswered,
         "engineio_sockets_retained": just_closed["engineio_sockets"] - len(healthy),
         "settled_in_s": settled_in,
         "baseline": {key: baseline[key] for key in ("connections", "fds", "tasks", "rss")},
