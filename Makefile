@@ -105,7 +105,7 @@ soak: install node redis-server
 
 # Fault tests too heavy for `make test` (marker `faults`): a burst of 10,000 connects on 127.0.0.1 against one server
 # process, the per-user limit refusing the excess and every counter back to its baseline afterwards; Redis SIGKILLed,
-# a server SIGKILLed, a stalled reader fed through Redis, on two server processes. A few minutes. `make test` runs the
+# a server SIGKILLed, a stalled reader fed through Redis, on two server processes. About 8 minutes. `make test` runs the
 # cut-subscription tests of tests/e2e/test_redis_faults.py.
 .PHONY: test-faults
 test-faults: install node redis-server
