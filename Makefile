@@ -132,4 +132,4 @@ $(LOWEST_VENV)/.installed: pyproject.toml Makefile
 
 .PHONY: test-lowest
 test-lowest: $(LOWEST_VENV)/.installed node redis-server web
-	$(LOWEST_VENV)/bin/pytest -m "not browser and not packaging and not faults" $(PYTEST_ARGS)
+	$(LOWEST_VENV)/bin/pytest -m "not browser and not packaging and not faults and not demo_cluster" $(PYTEST_ARGS)
