@@ -6,7 +6,9 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
+from eventbus.exceptions import PublishError, RedisUnavailableError
 from eventbus.inbound.payloads import parse_payload
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger, log_fields
@@ -118,7 +120,10 @@ class RoomHandlers:
         """
         attributes = {"eventbus.app": self.bus.namespace, "eventbus.room_prefix": self.room.prefix}
         with tracing.span("eventbus.join", attributes) as span:
-            ack = await self._join(sid, args)
+            try:
+                ack = await self._join(sid, args)
+            except Exception as exc:
+                ack = self._failed(sid, self.join_event, exc)
             code = "ok" if ack.get("ok", True) is not False else _code(ack)
             if span is not None:
                 span.set_attribute("eventbus.ack_code", code)
@@ -146,5 +151,26 @@ class RoomHandlers:
         room = self._room_or_refusal(sid, self.leave_event, args)
         if isinstance(room, dict):
             return room
-        await self.bus.leave_room(sid, room)
+        try:
+            await self.bus.leave_room(sid, room)
+        except Exception as exc:
+            return self._failed(sid, self.leave_event, exc)
         return JoinOk(room=room.name).model_dump()
+
+    def _failed(self, sid: str, event: str, exc: Exception) -> dict[str, object]:
+        """A join or leave that raised (its presence, history or subscription on Redis, mostly): an ack, one line.
+
+        Without this the exception ended python-socketio's handler task: no ack (the client waited for its
+        timeout) and a traceback per join while Redis was away. A Redis fault is one line without traceback;
+        anything else keeps its traceback, since it is a bug to find.
+        """
+        redis_fault = isinstance(exc, RedisError | PublishError | RedisUnavailableError | OSError)
+        (logger.error if redis_fault else logger.exception)(
+            "%s failed: sid=%s: %s: %s",
+            event,
+            sid,
+            type(exc).__name__,
+            exc,
+            extra=log_fields(sid=sid, app=self.bus.namespace, event=event, code="internal"),
+        )
+        return error_ack(ErrorCode.INTERNAL, f"the server could not complete {event} (retry later)")

@@ -12,6 +12,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
 from eventbus.exceptions import EventError, PublishError
 from eventbus.inbound.handlers import Context  # noqa: TC001 - bus.on() reads the handler's annotations at run time
@@ -144,6 +145,11 @@ class Presence:
     async def _remove(self, sid: str, name: str, user_id: str) -> None:
         try:
             member = await self.store.remove(name, user_id, sid)
+        except (RedisError, OSError) as exc:
+            # One line while Redis is away (make soak logged a traceback per member); its entry expires with the
+            # node's heartbeat, so the member is not listed for ever.
+            logger.error("presence: could not remove sid=%s user=%s from %s: %r", sid, user_id, name, exc)
+            return
         except Exception:
             logger.exception("presence: could not remove sid=%s user=%s from %s", sid, user_id, name)
             return

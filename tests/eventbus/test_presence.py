@@ -195,3 +195,35 @@ async def test_presence_info_may_be_async_a_dict_or_the_default() -> None:
     assert presence_room("plain_presence:1") == PlainRoom(room_id="1")
     assert presence_room("team:1") is None
     assert presence_room("unknown:1") is None
+
+
+async def test_a_join_or_leave_that_redis_refuses_is_answered_internal_with_one_log_line(
+    redis_server: RedisServer,
+    jwt_auth: JWTAuth,
+    serve: Serve,
+    py_client: Connect,
+    token: Token,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by ``make soak`` with Redis killed: a presence join whose Redis calls failed sent no ack at all (the
+    client waited for its timeout) and logged "Task exception was never retrieved" with a traceback, per join."""
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "eventbus", "on", ">s3cret-pass", "~*", "&*", "+@all")
+    _bus, alice, bob = await alice_and_bob_as_acl_user(redis_server, jwt_auth, serve, py_client, token)
+    other = {"doc_id": "d2"}
+    assert (await alice.call("join_sheet", other))["ok"]
+    admin.execute_command("ACL", "SETUSER", "eventbus", "-@all")  # every command refused, as when Redis is gone
+    caplog.set_level("ERROR")
+    ack = await alice.call("join_sheet", PAYLOAD)
+    assert ack["ok"] is False, ack
+    assert ack["error"]["code"] == "internal", ack
+    # A leave is done once the socket is out of the room here: its presence entry, which Redis would not remove,
+    # expires with this node's heartbeat.
+    assert (await alice.call("leave_sheet", other))["ok"]
+    lines = [r for r in caplog.records if r.name.startswith("eventbus") and r.levelname == "ERROR"]
+    assert [r.getMessage()[:20] for r in lines] == ["join_sheet failed: s", "presence: could not "], lines
+    assert not any(r.exc_info for r in lines)
+    assert "NoPermissionError" in lines[0].getMessage()
+    admin.execute_command("ACL", "SETUSER", "eventbus", "+@all")
+    assert (await alice.call("join_sheet", PAYLOAD))["ok"]  # the connection is still usable
+    assert bob.sio.connected
