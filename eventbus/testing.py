@@ -79,8 +79,14 @@ def capture_broadcasts(*, deliver: bool = False) -> Iterator[list[Sent]]:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, *, graceful_shutdown: int = 1) -> AsyncIterator[str]:
+async def serve(
+    app: Any, *, graceful_shutdown: int = 1, ws: str = "websockets-sansio", ws_per_message_deflate: bool = False
+) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in the running loop; yields its base URL.
+
+    ``ws`` picks uvicorn's websocket implementation (``websockets-sansio``,
+    ``websockets`` or ``wsproto``); permessage-deflate is off unless asked for,
+    as in `eventbus.serving.uvicorn_options`.
 
     Example:
         >>> async def main() -> None:
@@ -97,8 +103,8 @@ async def serve(app: Any, *, graceful_shutdown: int = 1) -> AsyncIterator[str]:
     config = uvicorn.Config(
         app,
         log_level="warning",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
+        ws=ws,
+        ws_per_message_deflate=ws_per_message_deflate,
         timeout_graceful_shutdown=graceful_shutdown,
     )
     server = uvicorn.Server(config)

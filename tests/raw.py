@@ -44,6 +44,8 @@ class RawWebSocket:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.frames: list[str | bytes] = []
+        self.wire = bytearray()
+        """Every byte received after the opening handshake's HTTP response: the server's frames as it wrote them."""
         self._pending: list[Frame] = []
 
     async def open(self, token: str | None = None) -> RawWebSocket:
@@ -79,6 +81,8 @@ class RawWebSocket:
         except ConnectionResetError:  # the server aborted the connection (a write timeout)
             data = b""
         if data:
+            if self.protocol.state is not State.CONNECTING:
+                self.wire += data
             self.protocol.receive_data(data)
         else:
             self.protocol.receive_eof()

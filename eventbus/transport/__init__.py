@@ -7,6 +7,7 @@ needs more lives here, one module per concern:
 * `managers`: picks and starts the client manager and the presence store.
 * `fastpath`: `FastEmitManager`, the broadcast path without a task per recipient.
 * `coalescing`: `WriteCoalescer`, which gathers broadcasts into one writer wake-up.
+* `frames`: a broadcast's websocket frame built once and written straight to each idle recipient's transport.
 * `outbound`: `SendLimits`, the per-connection bound on bytes waiting to be written
   (``EVENTBUS_MAX_QUEUE_BYTES``) and the websocket write timeout (``EVENTBUS_WRITE_TIMEOUT``).
 * `guard`: `InboundGuard`, the checks on what clients send before python-socketio's decoder.
@@ -66,6 +67,12 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   subclassed for its ``serialize_socket``, with its ``shutdown``, ``uninstrument`` and ``admin_namespace``, and
   python-engineio ``AsyncServer.handlers`` (the ``connect``/``disconnect`` handlers ``instrument()`` replaces and
   ``uninstrument()`` leaves replaced) (`admin`);
+* uvicorn's ASGI websocket ``send`` being a bound method of its protocol, whose ``transport``
+  (``write``, ``is_closing``, ``get_write_buffer_size``), ``config.ws_per_message_deflate`` and open state
+  are read: ``WebSocketsSansIOProtocol`` ``handshake_complete``, ``close_sent``, ``initial_response``,
+  ``conn.state``; ``WSProtocol`` ``close_sent``, ``response_started``, ``conn.state``; ``WebSocketProtocol``
+  ``state``, ``closed_event``, ``initial_response``; python-engineio ``AsyncSocket.upgrading`` and
+  ``Packet.encode`` (`frames`);
 * python-socketio ``manager.rooms`` (namespace -> room -> members), read for the ``eventbus_rooms`` gauge
   (`managers.room_count`).
 

@@ -38,6 +38,7 @@ import asyncio
 import enum
 from typing import Any
 
+from eventbus.transport.frames import write_now
 from eventbus.transport.outbound import SendQueue, packets_size
 
 __all__ = ["WriteCoalescer", "queue_packets"]
@@ -147,6 +148,8 @@ def queue_packets(socket: Any, packets: list[Any]) -> None:
     """Put ``packets`` in ``socket``'s queue, where its writer (or its next long-poll) takes them."""
     if socket.closed:
         return  # as python-engineio's own send: nothing is queued on a closed socket
+    if write_now(socket, packets):
+        return  # an idle websocket: its frames are on the transport already, its writer stays asleep
     # engine.io's queues are unbounded (``create_queue()`` passes no maxsize): put_nowait never raises.
     for packet in packets:
         socket.queue.put_nowait(packet)

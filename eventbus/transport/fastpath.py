@@ -57,6 +57,7 @@ from socketio import packet as sio_packet
 from eventbus.observability import tracing
 from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.coalescing import WriteCoalescer, queue_packets
+from eventbus.transport.frames import FramedPacket
 from eventbus.transport.redis_manager import RedisManager
 
 __all__ = ["COALESCE_TURNS", "FastEmitManager", "FastRedisManager"]
@@ -72,7 +73,10 @@ cause not found), so it is left to ``EVENTBUS_COALESCE_TURNS``.
 
 
 def _packets(parts: list[str | bytes]) -> list[Any]:
-    return [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+    # Text packets carry their websocket frame, built once for every idle recipient (`frames.write_now`).
+    return [
+        FramedPacket(part) if isinstance(part, str) else eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts
+    ]
 
 
 class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-socketio ships no type hints
