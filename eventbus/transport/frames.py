@@ -60,7 +60,7 @@ def text_frame(payload: bytes) -> bytes:
 
     Example:
         >>> text_frame(b"42[\\"hi\\"]")
-        b'\\x81\\x0742["hi"]'
+        b'\\x81\\x0842["hi"]'
         >>> text_frame(b"x" * 200)[:4]
         b'\\x81~\\x00\\xc8'
     """
