@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     import pathlib
 
 SYSTEMS = ["raw", "typed", "typed-nofast", "node"]
+WS_VARIANTS = ("websockets", "wsproto")
+"""uvicorn's websocket implementations measured against its default, ``websockets-sansio`` (``bench.run``)."""
 LABELS = {
     "raw": "raw python-socketio",
     "typed": "typed broadcast",
@@ -67,6 +69,8 @@ def summary(combined: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "typed_over_node_1000": _ratio(typed[1000], _find(combined, "fanout", "node", 1000), "deliveries_per_s"),
         "paced_p99_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "paced_p99_ms"),
+        "paced_p99_typed_over_node_1000": _ratio(typed[1000], _find(combined, "fanout", "node", 1000), "paced_p99_ms"),
+        "burst_p99_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "p99_ms"),
         "rss_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "rss_per_idle_connection_bytes"),
         "cpu_per_delivery_typed_over_raw_1000": _ratio(typed[1000], raw[1000], "server_cpu_us_per_delivery"),
         "multiroom_typed_over_raw": _ratio(
@@ -80,6 +84,21 @@ def summary(combined: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "redis_typed_over_in_memory": _ratio(_find(combined, "redis", "typed"), typed[1000], "deliveries_per_s"),
         "redis_raw_over_in_memory": _ratio(_find(combined, "redis", "raw"), raw[1000], "deliveries_per_s"),
+        "redis_paced_p99_typed_over_raw": _ratio(
+            _find(combined, "redis", "typed"), _find(combined, "redis", "raw"), "paced_p99_ms"
+        ),
+        "polling_typed_over_raw": _ratio(
+            _find(combined, "polling", "typed"), _find(combined, "polling", "raw"), "deliveries_per_s"
+        ),
+        "polling_typed_over_node": _ratio(
+            _find(combined, "polling", "typed"), _find(combined, "polling", "node"), "deliveries_per_s"
+        ),
+        **{
+            f"ws_{ws}_over_sansio_typed": _ratio(
+                _find(combined, "fanout", "typed", 1000, f"ws={ws}"), typed[1000], "deliveries_per_s"
+            )
+            for ws in WS_VARIANTS
+        },
         "uvloop_over_asyncio_typed": _ratio(
             typed[1000], _find(combined, "fanout", "typed", 1000, "asyncio"), "deliveries_per_s"
         ),
@@ -135,6 +154,9 @@ ROWS: list[tuple[str, str, int | None, str, str, str]] = [
         for q in ("p50", "p99", "p999")
     ),
     ("Redis, 2 server processes, 1,000 clients", "redis", 1000, "deliveries_per_s", ",.0f", "deliveries/s"),
+    ("Redis, paced p99 (2k deliveries/s), 1,000 clients", "redis", 1000, "paced_p99_ms", ".1f", "ms"),
+    ("long-polling, 100 clients", "polling", None, "deliveries_per_s", ",.0f", "deliveries/s"),
+    ("long-polling burst p99, 100 clients", "polling", None, "p99_ms", ".0f", "ms"),
 ]
 
 
@@ -158,6 +180,10 @@ TARGETS: list[tuple[str, str, str, float, bool]] = [
     ("acks: typed >= 1.5x raw round trips/s, 100 clients", "acks_typed_over_raw_100", "{:.2f}x", 1.5, True),
     ("acks: typed >= 1.5x raw round trips/s, 1,000 clients", "acks_typed_over_raw_1000", "{:.2f}x", 1.5, True),
     ("stretch: typed >= 0.5x Node socket.io, 1,000 clients", "typed_over_node_1000", "{:.2f}x", 0.5, True),
+    ("issue 18: typed >= 3.5x raw deliveries/s, 1,000 clients", "typed_over_raw_1000", "{:.2f}x", 3.5, True),
+    ("issue 18: paced p99 typed <= 1.5x Node socket.io's", "paced_p99_typed_over_node_1000", "{:.2f}x", 1.5, False),
+    ("issue 18: burst p99 typed <= raw (ratio <= 1)", "burst_p99_typed_over_raw_1000", "{:.2f}x", 1.0, False),
+    ("issue 18 stretch: typed >= 1.0x Node socket.io, 1,000 clients", "typed_over_node_1000", "{:.2f}x", 1.0, True),
 ]
 
 
@@ -211,6 +237,13 @@ def markdown(results: dict[str, Any]) -> str:
         ("uvloop over asyncio loop, typed, 1,000 clients", s.get("uvloop_over_asyncio_typed")),
         ("permessage-deflate off over on, typed, 1,000 clients", s.get("no_deflate_over_deflate_typed")),
         ("memory per connection with deflate on over off, typed", s.get("rss_deflate_over_no_deflate_typed")),
+        ("Redis paced p99, typed over raw", s.get("redis_paced_p99_typed_over_raw")),
+        ("long-polling deliveries/s, typed over raw", s.get("polling_typed_over_raw")),
+        ("long-polling deliveries/s, typed over Node socket.io", s.get("polling_typed_over_node")),
+        *(
+            (f"uvicorn --ws {ws} over websockets-sansio, typed, 1,000 clients", s.get(f"ws_{ws}_over_sansio_typed"))
+            for ws in WS_VARIANTS
+        ),
     ]
     bound = sorted(
         {

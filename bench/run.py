@@ -26,6 +26,21 @@ from bench.processes import BENCH_DIR
 
 Job = tuple[str, Callable[[], dict[str, Any]]]
 
+POLLING_CLIENTS = 100
+"""Long-polling clients: one HTTP request waiting each (and a POST per pong), so fewer than the websocket runs."""
+
+
+def ws_variants(config: scenarios.Config) -> list[Job]:
+    """Typed fan-out at 1,000 clients under each of uvicorn's other websocket implementations."""
+    return [
+        (f"typed ws={ws}", partial(_variant, f"ws={ws}", partial(scenarios.fanout, "typed", 1000, config, ws=ws)))
+        for ws in report.WS_VARIANTS
+    ]
+
+
+def _variant(name: str, job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return {**job(), "variant": name}
+
 
 def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
     """The scenario runs of one round, each as (label, thunk)."""
@@ -46,6 +61,9 @@ def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
         planned.append((f"mixed {system}", partial(scenarios.mixed, system, 1000, config)))
     for system in ("raw", "typed"):
         planned.append((f"redis {system}", partial(scenarios.redis, system, 1000, config)))
+    for system in ("raw", "typed", "node"):
+        planned.append((f"polling {system}", partial(scenarios.polling, system, POLLING_CLIENTS, config)))
+    planned += ws_variants(config)
     planned.append(
         (
             "typed asyncio loop",
@@ -60,9 +78,18 @@ def jobs(config: scenarios.Config, *, quick: bool) -> list[Job]:
 
 def run(*, quick: bool, rounds: int, only: set[str] | None = None) -> list[dict[str, Any]]:
     config = scenarios.Config.quick() if quick else scenarios.Config.full()
+
+    def planner() -> list[Job]:
+        return [job for job in jobs(config, quick=quick) if only is None or job[0].split()[0] in only]
+
+    return run_rounds(planner, rounds)
+
+
+def run_rounds(planner: Callable[[], list[Job]], rounds: int) -> list[dict[str, Any]]:
+    """Every job of ``planner()`` per round, in reverse order every other round; each record tagged with its round."""
     records: list[dict[str, Any]] = []
     for round_no in range(rounds):
-        planned = [job for job in jobs(config, quick=quick) if only is None or job[0].split()[0] in only]
+        planned = planner()
         if round_no % 2:
             planned.reverse()
         for label, job in planned:

@@ -41,10 +41,22 @@ def _token() -> str:
     return JWTAuth(secret=SECRET).issue("bench", ttl=3600)
 
 
-def _connect(loadgen: LoadGenerator, servers: list[Server], clients: int, rooms: list[list[str]]) -> dict[str, Any]:
+def _connect(
+    loadgen: LoadGenerator,
+    servers: list[Server],
+    clients: int,
+    rooms: list[list[str]],
+    transport: str = "websocket",
+) -> dict[str, Any]:
     urls = [server.url.replace("http", "ws", 1) for server in servers]
     reply = loadgen.call(
-        "connect", urls=urls, clients=clients, rooms=rooms, join_event="join_bench", auth={"token": _token()}
+        "connect",
+        urls=urls,
+        clients=clients,
+        rooms=rooms,
+        join_event="join_bench",
+        auth={"token": _token()},
+        transport=transport,
     )
     if reply["connected"] != clients:
         raise RuntimeError(f"only {reply['connected']}/{clients} clients connected: {reply['last_error']}")
@@ -108,8 +120,7 @@ def fanout(system: str, clients: int, config: Config, **server_options: Any) -> 
         count = max(config.burst_deliveries // clients, 1)
         _burst(loadgen, [server], server, max(count // 4, 1), ["bench:a"], None)  # warm-up
         bursts = [_burst(loadgen, [server], server, count, ["bench:a"], None) for _ in range(config.bursts)]
-        rate = PACED_DELIVERIES_PER_S / clients
-        paced = _burst(loadgen, [server], server, max(int(rate * config.paced_seconds), 1), ["bench:a"], rate)
+        paced = _paced(loadgen, [server], clients, config)
     return {
         "scenario": "fanout",
         "system": system,
@@ -180,8 +191,27 @@ def mixed(system: str, clients: int, config: Config) -> dict[str, Any]:
     return {"scenario": "mixed", "system": system, "clients": clients, **result}
 
 
+def _paced(loadgen: LoadGenerator, servers: list[Server], clients: int, config: Config) -> dict[str, Any]:
+    """``PACED_DELIVERIES_PER_S`` deliveries a second, emitted on the first server, for ``config.paced_seconds``."""
+    rate = PACED_DELIVERIES_PER_S / clients
+    return _burst(loadgen, servers, servers[0], max(int(rate * config.paced_seconds), 1), ["bench:a"], rate)
+
+
+def polling(system: str, clients: int, config: Config) -> dict[str, Any]:
+    """Long-polling clients in one room: bursts; every response carries what was queued since the last poll."""
+    with Server(system) as server, LoadGenerator() as loadgen:
+        _connect(loadgen, [server], clients, [["a"]], transport="polling")
+        count = max(config.burst_deliveries // clients, 1)
+        _burst(loadgen, [server], server, max(count // 4, 1), ["bench:a"], None)
+        bursts = [_burst(loadgen, [server], server, count, ["bench:a"], None) for _ in range(config.bursts)]
+    return {"scenario": "polling", "system": system, "clients": clients, **_summarize("", bursts), "bursts": bursts}
+
+
 def redis(system: str, clients: int, config: Config) -> dict[str, Any]:
-    """Two server processes sharing a Redis, clients split between them, every broadcast emitted on the first."""
+    """Two server processes sharing a Redis, clients split between them, every broadcast emitted on the first.
+
+    Bursts, then the paced series of `fanout`: latency includes the Redis round trip and write coalescing.
+    """
     with (
         Redis() as store,
         Server(system, redis_url=store.url) as first,
@@ -194,4 +224,14 @@ def redis(system: str, clients: int, config: Config) -> dict[str, Any]:
         count = max(config.burst_deliveries // clients, 1)
         _burst(loadgen, servers, servers[0], max(count // 4, 1), ["bench:a"], None)
         bursts = [_burst(loadgen, servers, servers[0], count, ["bench:a"], None) for _ in range(config.bursts)]
-    return {"scenario": "redis", "system": system, "clients": clients, **_summarize("", bursts), "bursts": bursts}
+        paced = _paced(loadgen, servers, clients, config)
+    return {
+        "scenario": "redis",
+        "system": system,
+        "clients": clients,
+        **_summarize("", bursts),
+        "paced_deliveries_per_s": PACED_DELIVERIES_PER_S,
+        **_summarize("paced_", [paced]),
+        "bursts": bursts,
+        "paced": paced,
+    }

@@ -9,6 +9,7 @@
 // Driven by bench/run.py over stdin/stdout, one JSON object per line each way.
 // Every command answers exactly once, and every wait is bounded.
 
+import http from "node:http";
 import { performance } from "node:perf_hooks";
 import readline from "node:readline";
 import WebSocket from "ws";
@@ -48,7 +49,7 @@ function onMessage(client, data) {
   const text = data.toString();
   switch (text.slice(0, 2)) {
     case "2":
-      client.ws.send("3");
+      client.send("3");
       return;
     case "42":
       onEvent(client, text);
@@ -79,7 +80,7 @@ function emitWithAck(client, event, payload, timeoutMs = 10000) {
       clearTimeout(timer);
       resolve(ack);
     });
-    client.ws.send(`42${id}${JSON.stringify([event, payload])}`);
+    client.send(`42${id}${JSON.stringify([event, payload])}`);
   });
 }
 
@@ -96,6 +97,8 @@ function open(url, index, rooms, joinEvent, auth) {
       reject(new Error("not connected and joined within 20 s"));
     }, 20000);
     const client = { ws, index, auth, nextId: 0, pending: new Map(), fail: reject };
+    client.send = (text) => ws.send(text);
+    client.close = () => ws.terminate();
     client.ready = async () => {
       try {
         for (const key of rooms) {
@@ -113,7 +116,75 @@ function open(url, index, rooms, joinEvent, auth) {
   });
 }
 
-async function connect({ urls, clients: total, rooms, join_event: joinEvent, auth = null, concurrency = 50 }) {
+// Long-polling clients (Engine.IO 4 over HTTP): one GET always waiting for packets, a POST per packet sent.
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+function request(url, method, body = null) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: { "content-type": "text/plain;charset=UTF-8" } }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (data += chunk));
+      res.on("end", () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`${method} ${res.statusCode}: ${data}`))));
+    });
+    req.setTimeout(60000, () => req.destroy(new Error(`${method} timed out`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function openPolling(url, index, rooms, joinEvent, auth) {
+  return new Promise((resolve, reject) => {
+    const base = `${url.replace("ws", "http")}/socket.io/?EIO=4&transport=polling`;
+    const client = { index, auth, nextId: 0, pending: new Map(), fail: reject, closed: false };
+    const timer = setTimeout(() => {
+      client.closed = true;
+      reject(new Error("not connected and joined within 20 s"));
+    }, 20000);
+    // Packets are sent in order, one POST at a time (engine.io refuses overlapping POSTs of one session).
+    let sending = Promise.resolve();
+    client.send = (text) => {
+      sending = sending.then(() => request(client.url, "POST", text)).catch((exc) => client.closed || client.fail(exc));
+    };
+    client.close = () => (client.closed = true);
+    client.ready = async () => {
+      try {
+        for (const key of rooms) {
+          const ack = await emitWithAck(client, joinEvent, { key });
+          if (!ack.ok) throw new Error(`join ${key} refused: ${JSON.stringify(ack)}`);
+        }
+        clearTimeout(timer);
+        resolve(client);
+      } catch (exc) {
+        reject(exc);
+      }
+    };
+    const poll = async () => {
+      while (!client.closed) {
+        const body = await request(client.url, "GET");
+        for (const packet of body.split("\x1e")) if (packet !== "6") onMessage(client, packet);
+      }
+    };
+    request(base, "GET")
+      .then((opened) => {
+        client.url = `${base}&sid=${JSON.parse(opened.slice(1)).sid}`;
+        client.send(auth ? `40${JSON.stringify(auth)}` : "40");
+        return poll();
+      })
+      .catch((exc) => client.closed || reject(exc));
+  });
+}
+
+async function connect({
+  urls,
+  clients: total,
+  rooms,
+  join_event: joinEvent,
+  auth = null,
+  concurrency = 50,
+  transport = "websocket",
+}) {
+  const opener = transport === "polling" ? openPolling : open;
   const started = now();
   const opened = new Array(total);
   let next = 0;
@@ -123,7 +194,7 @@ async function connect({ urls, clients: total, rooms, join_event: joinEvent, aut
     while (next < total) {
       const index = next++;
       try {
-        opened[index] = await open(urls[index % urls.length], index, rooms[index % rooms.length], joinEvent, auth);
+        opened[index] = await opener(urls[index % urls.length], index, rooms[index % rooms.length], joinEvent, auth);
       } catch (exc) {
         failed += 1;
         error = String(exc);
@@ -292,5 +363,5 @@ for await (const line of lines) {
     out({ error: String(exc) });
   }
 }
-for (const client of clients) client.ws.terminate();
+for (const client of clients) client.close();
 process.exit(0);
