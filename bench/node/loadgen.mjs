@@ -84,6 +84,22 @@ function emitWithAck(client, event, payload, timeoutMs = 10000) {
   });
 }
 
+// Called on the Socket.IO connect ("40"): join each room with an ack, then the client is ready.
+function joinThenResolve(client, rooms, joinEvent, timer, resolve, reject) {
+  return async () => {
+    try {
+      for (const key of rooms) {
+        const ack = await emitWithAck(client, joinEvent, { key });
+        if (!ack.ok) throw new Error(`join ${key} refused: ${JSON.stringify(ack)}`);
+      }
+      clearTimeout(timer);
+      resolve(client);
+    } catch (exc) {
+      reject(exc);
+    }
+  };
+}
+
 function open(url, index, rooms, joinEvent, auth) {
   return new Promise((resolve, reject) => {
     // Like a browser, offer permessage-deflate; the server decides whether to use it.
@@ -99,18 +115,7 @@ function open(url, index, rooms, joinEvent, auth) {
     const client = { ws, index, auth, nextId: 0, pending: new Map(), fail: reject };
     client.send = (text) => ws.send(text);
     client.close = () => ws.terminate();
-    client.ready = async () => {
-      try {
-        for (const key of rooms) {
-          const ack = await emitWithAck(client, joinEvent, { key });
-          if (!ack.ok) throw new Error(`join ${key} refused: ${JSON.stringify(ack)}`);
-        }
-        clearTimeout(timer);
-        resolve(client);
-      } catch (exc) {
-        reject(exc);
-      }
-    };
+    client.ready = joinThenResolve(client, rooms, joinEvent, timer, resolve, reject);
     ws.on("message", (data) => onMessage(client, data));
     ws.on("error", reject);
   });
@@ -147,18 +152,7 @@ function openPolling(url, index, rooms, joinEvent, auth) {
       sending = sending.then(() => request(client.url, "POST", text)).catch((exc) => client.closed || client.fail(exc));
     };
     client.close = () => (client.closed = true);
-    client.ready = async () => {
-      try {
-        for (const key of rooms) {
-          const ack = await emitWithAck(client, joinEvent, { key });
-          if (!ack.ok) throw new Error(`join ${key} refused: ${JSON.stringify(ack)}`);
-        }
-        clearTimeout(timer);
-        resolve(client);
-      } catch (exc) {
-        reject(exc);
-      }
-    };
+    client.ready = joinThenResolve(client, rooms, joinEvent, timer, resolve, reject);
     const poll = async () => {
       while (!client.closed) {
         const body = await request(client.url, "GET");
