@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventbus.transport.frames import write_now
 from eventbus.transport.outbound import SendQueue, packets_size
+
+if TYPE_CHECKING:
+    from eventbus.transport.frames import FrameWriter
 
 __all__ = ["WriteCoalescer", "queue_packets"]
 
@@ -77,12 +79,14 @@ class WriteCoalescer:
         2 0
     """
 
-    def __init__(self, turns: int) -> None:
+    def __init__(self, turns: int, writer: FrameWriter | None = None) -> None:
         if turns < 1:
             raise ValueError(
                 f"turns must be at least 1 (got {turns!r}); to send every packet at once, use no coalescer"
             )
         self.turns = turns
+        self.writer = writer
+        """Writes the frames of idle websockets (`FrameWriter`); ``None``: every packet is queued."""
         self._phase = _Phase.IDLE
         self._turn = 0
         self._held: dict[Any, list[Any]] = {}
@@ -98,12 +102,12 @@ class WriteCoalescer:
     def put(self, socket: Any, packets: list[Any]) -> None:
         """Queue ``packets`` on ``socket`` now, or hold them for the next batch."""
         if not socket.upgraded:
-            queue_packets(socket, packets)
+            queue_packets(socket, packets, self.writer)
             return
         if self._phase is _Phase.IDLE:
             self._open()
         if self._phase is _Phase.OPEN:
-            queue_packets(socket, packets)
+            queue_packets(socket, packets, self.writer)
             return
         queue = socket.queue
         if isinstance(queue, SendQueue) and not queue.hold(packets_size(packets)):
@@ -114,7 +118,7 @@ class WriteCoalescer:
         """Queue ``socket``'s held packets now: call it before sending to ``socket`` in any other way."""
         held = self._held.pop(socket, None)
         if held:
-            _queue_held(socket, held)
+            _queue_held(socket, held, self.writer)
 
     def _open(self) -> None:
         self._phase = _Phase.OPEN
@@ -134,22 +138,25 @@ class WriteCoalescer:
             return
         self._open()
         for socket, packets in held.items():
-            _queue_held(socket, packets)
+            _queue_held(socket, packets, self.writer)
 
 
-def _queue_held(socket: Any, packets: list[Any]) -> None:
+def _queue_held(socket: Any, packets: list[Any], writer: FrameWriter | None) -> None:
     queue = socket.queue
     if isinstance(queue, SendQueue):
         queue.unhold(packets_size(packets))
-    queue_packets(socket, packets)
+    queue_packets(socket, packets, writer)
 
 
-def queue_packets(socket: Any, packets: list[Any]) -> None:
-    """Put ``packets`` in ``socket``'s queue, where its writer (or its next long-poll) takes them."""
+def queue_packets(socket: Any, packets: list[Any], writer: FrameWriter | None = None) -> None:
+    """Put ``packets`` in ``socket``'s queue, where its writer (or its next long-poll) takes them.
+
+    With a ``writer``, an idle websocket's frames are written by it instead, and its engine.io writer stays asleep.
+    """
     if socket.closed:
         return  # as python-engineio's own send: nothing is queued on a closed socket
-    if write_now(socket, packets):
-        return  # an idle websocket: its frames are on the transport already, its writer stays asleep
+    if writer is not None and writer.write(socket, packets):
+        return
     # engine.io's queues are unbounded (``create_queue()`` passes no maxsize): put_nowait never raises.
     for packet in packets:
         socket.queue.put_nowait(packet)

@@ -57,7 +57,7 @@ from socketio import packet as sio_packet
 from eventbus.observability import tracing
 from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.coalescing import WriteCoalescer, queue_packets
-from eventbus.transport.frames import FramedPacket
+from eventbus.transport.frames import FramedPacket, FrameWriter
 from eventbus.transport.redis_manager import RedisManager
 
 __all__ = ["COALESCE_TURNS", "FastEmitManager", "FastRedisManager"]
@@ -101,11 +101,13 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.frame_writer = FrameWriter()
+        """Writes the frames of idle websocket recipients, one write per connection per loop turn."""
         self.set_coalescing(self.default_coalesce_turns)
 
     def set_coalescing(self, turns: int) -> None:
         """Hold broadcasts that come within ``turns`` loop turns of the previous batch (`WriteCoalescer`); 0: never."""
-        self.coalescer = WriteCoalescer(turns) if turns > 0 else None
+        self.coalescer = WriteCoalescer(turns, self.frame_writer) if turns > 0 else None
 
     def initialize(self) -> None:
         super().initialize()
@@ -117,11 +119,12 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         async def send_packet_after_held(sid: str, pkt: Any) -> None:
             # Every packet python-socketio sends itself (acks, connects, disconnects, emits with a callback)
             # comes through here: the socket's held broadcasts go into its queue first, so the order is kept.
-            coalescer = self.coalescer
-            if coalescer is not None and coalescer.holding:
-                socket = eio.sockets.get(sid)
-                if socket is not None:
+            socket = eio.sockets.get(sid)
+            if socket is not None:
+                coalescer = self.coalescer
+                if coalescer is not None and coalescer.holding:
                     coalescer.release(socket)
+                self.frame_writer.flush(socket)
             await send_packet(sid, pkt)
 
         send_packet_after_held.releases_held = True  # type: ignore[attr-defined]
@@ -165,7 +168,7 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
                 continue
             recipient_packets = _packets(parts) if binary else packets
             if coalescer is None:
-                queue_packets(socket, recipient_packets)
+                queue_packets(socket, recipient_packets, self.frame_writer)
             else:
                 coalescer.put(socket, recipient_packets)
             queued += 1

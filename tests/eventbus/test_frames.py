@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from engineio import packet as eio_packet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
@@ -14,8 +15,7 @@ from websockets.frames import Frame, Opcode
 
 from eventbus import EventBus, EventBusSettings
 from eventbus.testing import serve
-from eventbus.transport import coalescing
-from eventbus.transport.frames import FramedPacket, text_frame
+from eventbus.transport.frames import FramedPacket, FrameWriter, text_frame
 from tests.raw import RawWebSocket
 from tests.sample import NoticeEvent
 
@@ -45,15 +45,15 @@ def test_framed_packet_frames_python_engineio_encoding() -> None:
 
 @pytest.fixture
 def direct_writes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """What each `write_now` call of the fast path answered: ``True`` when it wrote to the transport itself."""
+    """What each `FrameWriter.write` call answered: ``True`` when it took the packets to write them itself."""
     answers: list[bool] = []
-    write_now = coalescing.write_now
+    write = FrameWriter.write
 
-    def recording(socket: Any, packets: list[Any]) -> bool:
-        answers.append(write_now(socket, packets))
+    def recording(self: FrameWriter, socket: Any, packets: list[Any]) -> bool:
+        answers.append(write(self, socket, packets))
         return answers[-1]
 
-    monkeypatch.setattr(coalescing, "write_now", recording)
+    monkeypatch.setattr(FrameWriter, "write", recording)
     return answers
 
 
@@ -68,14 +68,24 @@ async def wire_after_broadcasts(ws: str, *, fast: bool) -> list[bytes]:
 
     async with serve(bus.asgi_app(), ws=ws) as url:
         clients = [await RawWebSocket(url).open() for _ in range(2)]
+        sids = []
         for client in clients:
             await client.send("40")
-            sid = json.loads(str(await client.recv())[2:])["sid"]
-            await bus.join_room(sid, "r1")
+            sids.append(json.loads(str(await client.recv())[2:])["sid"])
+            await bus.join_room(sids[-1], "r1")
             client.wire.clear()
         for text in ("short", "x" * 200, "y" * 70_000, "é" * 40):
             await bus.emit_to_room("r1", NoticeEvent(text=text))
             await asyncio.sleep(0)
+        # In one loop turn: frames wait for its end, and neither a packet python-socketio sends itself (as an ack)
+        # nor a binary message (both queued) may overtake them or be overtaken.
+        await bus.emit_to_room("r1", NoticeEvent(text="same turn 1"))
+        await bus.emit_to_room("r1", NoticeEvent(text="same turn 2"))
+        between = eio_packet.Packet(eio_packet.MESSAGE, '2["between"]')
+        await bus.sio.eio.send_packet(bus.sio.manager.eio_sid_from_sid(sids[0], "/"), between)
+        await bus.emit_to_room("r1", NoticeEvent(text="same turn 3"))
+        await bus.emit_to_room("r1", "blob", {"data": b"\x00\xff"})
+        await bus.emit_to_room("r1", NoticeEvent(text="same turn 4"))
         assert await clients[0].call("ask", 7, ack=7) == 7
         await bus.emit_to_all("fence")
         for client in clients:
@@ -92,8 +102,10 @@ async def test_direct_writes_put_the_normal_paths_bytes_on_the_wire(ws: str, dir
     fast = await wire_after_broadcasts(ws, fast=True)
 
     assert fast == normal
-    assert direct_writes.count(True) >= 8  # the four broadcasts to both idle clients at least: the path ran
+    assert direct_writes.count(True) >= 10  # the broadcasts to both idle clients at least: the path ran
     assert normal[0].index(b"before ack 7") < normal[0].index(b"437[7]")
+    order = [b"same turn 1", b"same turn 2", b"between", b"same turn 3", b"\x00\xff", b"same turn 4", b"before ack 7"]
+    assert [normal[0].index(part) for part in order] == sorted(normal[0].index(part) for part in order)
 
 
 async def test_permessage_deflate_keeps_the_normal_path(direct_writes: list[bool]) -> None:
