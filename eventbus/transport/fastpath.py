@@ -73,7 +73,7 @@ cause not found), so it is left to ``EVENTBUS_COALESCE_TURNS``.
 
 
 def _packets(parts: list[str | bytes]) -> list[Any]:
-    # Text packets carry their websocket frame, built once for every idle recipient (`frames.write_now`).
+    # Text packets carry their websocket frame, built once for every idle recipient (`frames.FrameWriter`).
     return [
         FramedPacket(part) if isinstance(part, str) else eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts
     ]

@@ -12,9 +12,10 @@ recipients of a broadcast to 1,000 clients waited for 999 wake-ups.
 
 Server-to-client frames are not masked, and without permessage-deflate (off in
 `eventbus.serving.uvicorn_options`) a frame's bytes are the same for every
-recipient: `FramedPacket` builds them once, and `write_now` writes them to a
+recipient: `FramedPacket` builds them once, and `FrameWriter` writes them to a
 recipient's transport itself, the way the websocket implementation would, when
-nothing can be between them:
+nothing can be between them (all of a connection's frames of one loop turn in
+one write: the ``send`` system call was then half of a burst's CPU):
 
 * the connection is a websocket (upgraded, not upgrading) whose writer is idle,
   waiting on an empty queue (`SendQueue.consumers`): no packet queued earlier,
