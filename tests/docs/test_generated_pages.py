@@ -69,11 +69,16 @@ def test_the_per_round_table_comes_from_the_latest_run(hooks: ModuleType) -> Non
     assert len(table.splitlines()) == 2 + len(hooks.RATIOS)
 
 
+RUNS = ("latest.json", "outbound.json")
+
+
 def test_per_round_figures_in_the_prose_are_the_latest_runs() -> None:
     # The prose quotes some ratios round by round; re-running the benchmark must not leave them behind.
-    summary = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())["summary"]
+    # They come from `make bench` (latest.json) or, in the outbound section, `python -m bench.outbound`.
+    summaries = [json.loads((ROOT / "bench" / "results" / name).read_text())["summary"] for name in RUNS]
     measured = {
         tuple(f"{r[key]:.2f}" for r in summary["per_round"])
+        for summary in summaries
         for key, value in summary.items()
         if isinstance(value, float) and all(isinstance(r.get(key), float) for r in summary["per_round"])
     }
