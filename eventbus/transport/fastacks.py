@@ -119,9 +119,13 @@ class FastAcks:
         if socket is None or socket.closed or (socket.last_ping and time.time() - socket.last_ping > eio.ping_timeout):
             await eio.send(eio_sid, encoded)  # python-engineio closes an overdue socket and logs a missing one
             return
-        coalescer = getattr(self.sio.manager, "coalescer", None)
+        manager = self.sio.manager
+        coalescer = getattr(manager, "coalescer", None)
         if coalescer is not None and coalescer.holding:
             coalescer.release(socket)
+        frame_writer = getattr(manager, "frame_writer", None)
+        if frame_writer is not None:
+            frame_writer.flush(socket)  # this loop turn's broadcast frames for it go out first
         queue = socket.queue
         websocket = getattr(queue, "websocket", None)  # a `SendQueue` knows its `TimedWebSocket` (guard < outbound)
         if websocket is not None and queue.consumers and not queue.qsize() and not websocket.blocked:
