@@ -126,12 +126,12 @@ class FrameWriter:
         framed = all(isinstance(pkt, FramedPacket) for pkt in packets)
         pending = self._turn.get(socket)
         if pending is None:
-            websocket = _idle_websocket(socket) if framed else None
-            if websocket is None:
+            idle = _idle_websocket(socket) if framed else None
+            if idle is None:
                 return False
             if not self._turn:
                 asyncio.get_running_loop().call_soon(self.flush_all)
-            pending = self._turn[socket] = (websocket, websocket.asgi_send.__self__.transport, [])
+            pending = self._turn[socket] = (*idle, [])
         elif not framed:
             self.flush(socket)
             return False
@@ -151,8 +151,8 @@ class FrameWriter:
             _write(*pending)
 
 
-def _idle_websocket(socket: Any) -> TimedWebSocket | None:
-    """``socket``'s websocket if its frames may be written around engine.io's writer now (see the module docs)."""
+def _idle_websocket(socket: Any) -> tuple[TimedWebSocket, Any] | None:
+    """``socket``'s websocket and transport if its frames may go around engine.io's writer now (module docs)."""
     queue = socket.queue
     if not isinstance(queue, SendQueue) or queue.sealed or queue.qsize() or not queue.consumers:
         return None
@@ -163,7 +163,7 @@ def _idle_websocket(socket: Any) -> TimedWebSocket | None:
     transport = getattr(protocol, "transport", None)
     if transport is None or transport.is_closing() or transport.get_write_buffer_size():
         return None
-    return websocket if _plain_frames_open(protocol) else None
+    return (websocket, transport) if _plain_frames_open(protocol) else None
 
 
 def _write(websocket: TimedWebSocket, transport: Any, frames: list[bytes]) -> None:
