@@ -447,6 +447,8 @@ class EventBus(Sender):
         for application in self._apps.values():
             await application._stop()
         await self.send_limits.stop()
+        if self.inbound_guard.fast_acks is not None:
+            await self.inbound_guard.fast_acks.stop()
         await stop_manager(self.sio)
 
     async def __aenter__(self) -> EventBus:

@@ -16,11 +16,13 @@ rate-limit themselves and answer with an ack dict:
   python-engineio task or packet; long-polling frames come through the guard's
   ``message`` handler. Either way the guard's parse is reused and the handler
   found with one lookup in python-socketio's own table (``AsyncServer.handlers``);
-* the handler starts at once, in the reader, in a copy of its context, as an
-  eager task would (``asyncio.eager_task_factory`` on 3.12+): when it finishes
-  without suspending, as most do, no task is created; when it suspends, a task
-  continues it, so a slow handler never holds up the connection's next packets.
-  Handlers of one connection therefore start in the order their packets came;
+* the handler runs in its own task, in a copy of the reader's context: an eager
+  one on Python 3.12+ (its first step runs at once, and one that finishes
+  without suspending, as most do, costs no loop turn), a plain one on 3.11.
+  Never in the reader's own task: a handler's ``asyncio.timeout`` or
+  ``TaskGroup`` would then cancel the reader, and the connection with it. A slow
+  handler never holds up the connection's next packets, and handlers of one
+  connection start in the order their packets came;
 * the ACK is encoded with a prebuilt prefix and queued on the engine.io socket
   as the broadcast fast path queues (`FastEmitManager`), after the socket's held
   broadcasts (`WriteCoalescer.release`): an ack never overtakes what was sent
@@ -37,10 +39,12 @@ socket). ``tests/eventbus/test_fastacks.py`` compares the bytes on the wire with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import json
 import logging
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -52,11 +56,14 @@ from eventbus.inbound.joins import RoomHandlers
 from eventbus.observability.logfields import library_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Generator
+    from collections.abc import Callable, Coroutine
 
 __all__ = ["FastAcks"]
 
 logger = library_logger(__name__)
+
+EAGER = sys.version_info >= (3, 12)
+"""Whether asyncio has eager tasks (``Task(..., eager_start=True)``, Python 3.12)."""
 
 _OURS = (ClientEventHandler, RoomHandlers)
 
@@ -83,8 +90,12 @@ class FastAcks:
     def enabled(self) -> bool:
         """Whether events may take this path now: handlers in tasks, and no logger writing every packet."""
         sio = self.sio
-        return bool(sio.async_handlers) and not (
-            sio.logger.isEnabledFor(logging.INFO) or sio.eio.logger.isEnabledFor(logging.INFO)
+        # The Admin UI (development mode) reports received events by replacing ``_trigger_event`` on the server:
+        # then python-socketio's dispatch, which calls it, must carry them.
+        return (
+            bool(sio.async_handlers)
+            and "_trigger_event" not in vars(sio)
+            and not (sio.logger.isEnabledFor(logging.INFO) or sio.eio.logger.isEnabledFor(logging.INFO))
         )
 
     def answer(self, eio_sid: str, sid: str, namespace: str, ack_id: int | None, data: list[Any]) -> bool:
@@ -128,57 +139,43 @@ class FastAcks:
             frame_writer.flush(socket)  # this loop turn's broadcast frames for it go out first
         queue = socket.queue
         websocket = getattr(queue, "websocket", None)  # a `SendQueue` knows its `TimedWebSocket` (guard < outbound)
-        if websocket is not None and queue.consumers and not queue.qsize() and not websocket.blocked:
+        if (
+            websocket is not None
+            and queue.consumers
+            and not queue.qsize()
+            and not websocket.blocked
+            and socket.upgraded
+            and not socket.upgrading
+        ):
             # The writer is parked on an empty queue, not in a write: nothing sent before can still be on its
-            # way, so the ack goes straight out, without waking the writer for one packet.
-            await websocket.send(f"{eio_packet.MESSAGE}{encoded}")
+            # way, so the ack goes straight out, without waking the writer for one packet. Not while the
+            # websocket is still being probed (upgrading): the client expects "3probe" there, not a message.
+            with contextlib.suppress(OSError):  # the peer has just gone (uvicorn's ClientDisconnected): its ack too
+                await websocket.send(f"{eio_packet.MESSAGE}{encoded}")
             return
         queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, encoded))
 
     def _start(self, coro: Coroutine[Any, Any, None]) -> None:
-        # An eager task: the first step runs now, in its own context as a task's would; only a handler that
-        # suspends costs a task, which carries on from where the step stopped.
+        loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        try:
-            waiting = context.run(coro.send, None)
-        except StopIteration:
-            return
-        except Exception:
-            logger.exception("a client event handler failed outside its own error handling")
-            return
-        task = asyncio.get_running_loop().create_task(_resume(coro, waiting), context=context)
+        if EAGER:
+            task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg]
+            if task.done():
+                self._done(task)
+                return
+        else:
+            task = loop.create_task(coro, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def stop(self) -> None:
+        """Cancel the handlers still running (shutdown) and wait for them."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("a client event handler failed outside its own error handling", exc_info=task.exception())
-
-
-class _Resumed:
-    """Awaiting it continues a coroutine that has already run up to ``waiting`` (what it yielded to the loop)."""
-
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-        self.coro = coro
-        self.waiting = waiting
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        coro, waiting = self.coro, self.waiting
-        while True:
-            try:
-                sent = yield waiting
-            except BaseException as exc:  # cancellation included: the coroutine decides, as under its own task
-                try:
-                    waiting = coro.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration:
-                    return
-
-
-async def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-    await _Resumed(coro, waiting)

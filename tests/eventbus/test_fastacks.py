@@ -269,3 +269,35 @@ def test_every_payload_gets_the_same_ack_on_both_paths(
 async def _ask(client: WsClient, text: str) -> list[str | bytes]:
     await client.send(text)
     return await frames_until_acks(client, {"1"})
+
+
+class FaDeadline(ClientEvent, name="fa_deadline", ack=FaAck):
+    """Its handler gives up on a slow call with ``asyncio.timeout``, as handlers do."""
+
+    seq: int
+
+
+async def test_a_handlers_own_timeout_cancels_the_handler_not_the_connection() -> None:
+    # Found in review: the handler's first step ran inside the websocket reader's task, so the timeout scope it
+    # opened there belonged to the reader: it cancelled the reader (the connection dropped) and never the sleep.
+    bus = make_bus(fast=True)
+
+    @bus.on(FaDeadline)
+    async def deadline(ctx: Context, msg: FaDeadline) -> FaAck:
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return FaAck(seq=msg.seq, text="gave up")
+        return FaAck(seq=msg.seq, text="slept")
+
+    async with serving(bus.asgi_app()) as url:
+        client = await WsClient.connect(url)
+        try:
+            for seq in range(3):
+                await client.send(f'42{seq}["fa_deadline",{{"seq":{seq}}}]')
+                [ack] = [f for f in await frames_until_acks(client, {str(seq)}) if isinstance(f, str) and ACK.match(f)]
+                assert ack == f'43{seq}[{{"ok":true,"data":{{"seq":{seq},"text":"gave up"}}}}]'
+            assert answered(bus) == 3  # the fast path ran them, and the connection outlived each timeout
+        finally:
+            await client.close()

@@ -67,6 +67,13 @@ async def test_the_admin_namespace_lists_our_connections_and_refuses_commands_wh
     received = await admin.inbox.wait_for("event_received", 2)
     assert [r[2][0] for r in received if r[0] == NAMESPACE] == ["_disconnect", "emit"]
     assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+    # The bus's own events are reported too: with the Admin UI on they take python-socketio's dispatch (the
+    # inbound fast path steps aside), which tells the UI about each.
+    await wait_until(
+        lambda: any(r[0] == "/" and r[2][0] == "join_chat" for r in admin.received("event_received")),
+        "alice's join_chat shown in the Admin UI",
+        5,
+    )
     assert alice.sio.connected
     assert bus.connection_count() == 1
     assert alice.received("notice") == []
