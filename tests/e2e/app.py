@@ -71,7 +71,10 @@ def redis_sockets() -> int:
     url = os.environ.get("EVENTBUS_REDIS_URL")
     if not url:
         return 0
-    port = f"{urlsplit(url).port or 6379:04X}"
+    # Every node's port of a redis+cluster:// URL ("host:port,host:port,..."), the one port of any other URL.
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    nodes = [node.rpartition(":")[2] if ":" in node else "6379" for node in netloc.split(",")] if netloc else []
+    ports = {f"{int(port):04X}" for port in nodes} or {f"{6379:04X}"}
     inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
@@ -80,7 +83,7 @@ def redis_sockets() -> int:
                 inodes.add(target[8:-1])
     with open("/proc/self/net/tcp") as table:
         rows = [line.split() for line in table.readlines()[1:]]
-    return sum(1 for row in rows if row[2].endswith(f":{port}") and row[9] in inodes)
+    return sum(1 for row in rows if row[2].rpartition(":")[2] in ports and row[9] in inodes)
 
 
 def rss_bytes() -> int:
