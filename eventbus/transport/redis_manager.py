@@ -132,7 +132,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         # Set when recovery / history rooms are on: a RedisRecoveryLog, and a RedisRoomHistory per application.
         self.recovery: RecoveryLog | None = None
         self.histories: dict[str, RoomHistory] = {}
-        self.catch_up: Callable[[], Awaitable[int | None]] | None = None
+        self.catch_up: Callable[[float], Awaitable[int | None]] | None = None
         """Set by `RedisRecoveryLog`: delivers (`deliver_missed`) what the recovery stream holds after this process's
         position; the number of packets, or ``None`` when the stream no longer covers the gap."""
         self.gap_listener: GapListener | None = None
@@ -399,7 +399,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             )
             return
         try:
-            missed = await self.catch_up()
+            missed = await self.catch_up(seconds)
         except (RedisError, OSError) as exc:
             logger.error("could not read the recovery stream at %s after the gap (%s)", self.safe_url, exc)
             missed = None

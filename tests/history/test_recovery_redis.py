@@ -110,17 +110,17 @@ async def test_a_catch_up_delivers_the_gap_in_order_or_says_the_stream_no_longer
     try:
         await log.start()
         await publish(0, 5)
-        assert await log.catch_up() == 5
+        assert await log.catch_up(0.5) == 5
         assert [n for n, _ in manager.missed] == [0, 1, 2, 3, 4]
         offsets = [offset for _, offset in manager.missed]
         assert all(compare(a, b) == -1 for a, b in itertools.pairwise(offsets))
         assert log.position == offsets[-1]
-        assert await log.catch_up() == 0  # nothing new: nothing twice
+        assert await log.catch_up(0.5) == 0  # nothing new: nothing twice
 
         # Trimmed past the position (MAXLEN ~ drops whole stream nodes): not covered, nothing delivered.
         await publish(5, 250)
         assert await log.read(offsets[-1], await log.tail()) is None  # a reconnect from there is too_old
-        assert await log.catch_up() is None
+        assert await log.catch_up(0.5) is None
         assert len(manager.missed) == 5
         assert log.position == await log.tail()  # reconnects are not taken for recovered from before the gap
 
@@ -128,7 +128,7 @@ async def test_a_catch_up_delivers_the_gap_in_order_or_says_the_stream_no_longer
         before = log.position
         redis_server.client().flushall()
         await publish(255, 3)
-        assert await log.catch_up() is None
+        assert await log.catch_up(0.5) is None
         assert len(manager.missed) == 5
         assert compare(log.position, before) is None
         assert log.position == await log.tail()
@@ -156,8 +156,23 @@ async def test_entries_the_window_trimmed_refuse_a_catch_up_but_not_a_reconnect(
         kept = [entry.args[0]["n"] for entry in entries]
         assert 0 < kept[0] < 150
         assert kept == list(range(kept[0], 151))
-        assert await log.catch_up() is None
+        assert await log.catch_up(1.5) is None  # away longer than the window: the trimmed entries may be missed
         assert manager.missed == []
+
+        # Away a moment only: what the window trimmed was published before the gap, while this process listened
+        # (a quiet process's position is often that old, above all on sharded Redis). No false alarm: what the
+        # stream still holds after the position is delivered, and nobody is told to reconnect.
+        log.gap_margin = 0
+        await log.start()
+        start = log.position
+        for n in range(151, 301):
+            assert await publisher.emit("gap_tick", {"n": n}, "/", ["team:t"], None)
+        await asyncio.sleep(1.1)
+        assert await publisher.emit("gap_tick", {"n": 301}, "/", ["team:t"], None)
+        log._position = start
+        delivered = await log.catch_up(0.2)
+        assert delivered is not None
+        assert [n for n, _ in manager.missed] == list(range(302 - delivered, 302))
     finally:
         await log.stop()
         await publisher.close()
