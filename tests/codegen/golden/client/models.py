@@ -213,7 +213,7 @@ class SessionEndedEvent(BaseModel):
     """
     Sent just before the server closes this connection on purpose; ``reason`` says why, and what to do next.
 
-    The library sends one reason itself; every other is the application's own word
+    The library sends two reasons itself; every other is the application's own word
     (``bus.disconnect_user(user_id, reason="banned")``):
 
     - ``"slow_consumer"``: the connection fell behind (more than ``EVENTBUS_MAX_QUEUE_BYTES``
@@ -221,6 +221,10 @@ class SessionEndedEvent(BaseModel):
       is lost. Reconnecting is right: socket.io-client does it by itself after its
       reconnection delay (the server closed the transport). The session is not recovered,
       so refetch state once connected again.
+    - ``"redis_gap"``: this server's Redis subscription was away and the recovery stream
+      no longer covers what was published meanwhile (with ``EVENTBUS_RECOVERY_WINDOW`` on).
+      Reconnect, as socket.io-client does by itself; ``socket.recovered`` is then false,
+      so refetch state.
     - an application's reason (``"logout"``, ``"banned"``): the session was ended on
       purpose. Do not reconnect automatically (unlike after ``session_expired``); the
       server ended it with a Socket.IO disconnect, after which socket.io-client does not
