@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,docs]"
+	$(PY) -m pip install --quiet -e ".[test,docs,cluster]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -68,7 +68,7 @@ demo: install web-types web
 	$(PY) -m examples.chat
 
 # Two demo processes (ports 8000 and 8001) on a 6-node Redis Cluster it starts in a temporary directory;
-# Ctrl-C stops everything and removes the directory. Needs redis-py 8 (the cluster extra, in [test]).
+# Ctrl-C stops everything and removes the directory. Needs redis-py 8: the cluster extra, which `install` adds.
 .PHONY: demo-cluster test-demo-cluster
 demo-cluster: install web-types web redis-server
 	$(PY) -m examples.chat.cluster

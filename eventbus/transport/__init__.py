@@ -45,13 +45,15 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   and reads, then clears, its ``handler``, ``asgi_send`` and ``asgi_receive``), ``AsyncSocket.close``/``closing``
   and ``AsyncSocket.server.ping_timeout`` (the closing handshake's bound); python-socketio
   ``AsyncServer._handle_eio_disconnect`` (a slow consumer's disconnect handlers, reason
-  ``slow_consumer``) and ``packet_class``; and uvicorn's ASGI ``send`` being a bound method of its
-  protocol, whose ``transport`` is aborted after a write timeout (`outbound`);
+  ``slow_consumer``) and ``packet_class``; python-engineio ``AsyncServer.sockets`` (``end_all``); and uvicorn's
+  ASGI ``send`` being a bound method of its protocol, whose ``transport`` is aborted after a write timeout
+  (`outbound`);
 * python-engineio ``AsyncServer.handlers["message"]``, ``["connect"]`` and ``["disconnect"]`` (wrapped), and
   ``AsyncSocket.handle_post_request`` (wrapped per socket, calling the class's: the body's decoding errors),
   python-socketio ``AsyncServer._handle_eio_connect`` and ``_handle_eio_disconnect`` (the same wrappers, set on
   the instance, since the Admin UI's handlers call them), ``_binary_packet``, ``_send_packet``, ``packet_class``
-  and ``manager.sid_from_eio_sid``, and uvicorn's ``uvicorn.error`` log record for invalid UTF-8 (a filter)
+  and ``manager.sid_from_eio_sid``; python-engineio ``AsyncServer.sockets`` and ``AsyncSocket.closing``,
+  ``closed``, ``queue`` and ``sid``; and uvicorn's ``uvicorn.error`` log record for invalid UTF-8 (a filter)
   (`guard`);
 * python-socketio ``AsyncServer.handlers`` (read: namespace -> event -> handler), ``async_handlers``,
   ``logger``, ``manager.is_connected``, ``packet_class`` (its ``json``) and ``_send_packet``; python-engineio

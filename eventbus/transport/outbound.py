@@ -233,9 +233,9 @@ class SendLimits:
         self.sio: Any = None
         self.dropped = 0
         self.on_bad_frame: Callable[[str, str], bool] | None = None
+        """Told about each websocket frame engine.io could not decode (it is skipped); ``True``: end the connection."""
         self.on_message: Callable[[str, str], bool] | None = None
         """Offered each text MESSAGE frame's payload (engine.io sid, payload): ``True`` when it took the frame."""
-        """Told about each websocket frame engine.io could not decode (it is skipped); ``True``: end the connection."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
