@@ -32,7 +32,7 @@ def configure_logging(
     logging (``logging.basicConfig(level="INFO")``) to see lines below WARNING.
 
     Example:
-        >>> configure_logging(None, "INFO")["logger"].name
+        >>> configure_logging(None, "ERROR")["logger"].name  # python-socketio's own default level
         'socketio.server'
     """
     if library is not None:

@@ -22,7 +22,8 @@ one write: the ``send`` system call was then half of a burst's CPU):
   none taken by the writer and not yet written;
 * the transport has nothing buffered: a client that stops reading is left to the
   normal path, where `SendQueue` bounds what waits for it and the write timeout
-  applies;
+  applies; one turn's frames for a connection are written as soon as they pass
+  that bound, so the transport never holds more than the bound and one message;
 * the websocket implementation is one of uvicorn's three, its connection is open
   (no close frame sent or received) and it negotiated no extension.
 
@@ -117,6 +118,8 @@ class FrameWriter:
     def __init__(self) -> None:
         self._turn: dict[Any, tuple[Any, Any, list[bytes]]] = {}
         """socket -> (websocket, transport, frames) to write when the loop turns."""
+        self._sizes: dict[Any, int] = {}
+        """socket -> bytes of its frames in `_turn`."""
 
     def write(self, socket: Any, packets: list[Any]) -> bool:
         """Take ``packets`` for ``socket`` if nothing can come between (see the module docs); ``False``: queue them.
@@ -135,18 +138,27 @@ class FrameWriter:
         elif not framed:
             self.flush(socket)
             return False
-        pending[2].extend(pkt.frame for pkt in packets)
+        added = [pkt.frame for pkt in packets]
+        pending[2].extend(added)
+        size = self._sizes[socket] = self._sizes.get(socket, 0) + sum(map(len, added))
+        # A turn's frames bypass `SendQueue`'s bound: past it, write them now, so the transport holds at most the
+        # bound (plus one message) and what follows waits in the queue, which counts it (the transport is no
+        # longer empty), for a client that is not reading.
+        if size > socket.queue.limit:
+            self.flush(socket)
         return True
 
     def flush(self, socket: Any) -> None:
         """Write ``socket``'s frames of this turn now: call it before sending to ``socket`` in any other way."""
         pending = self._turn.pop(socket, None)
+        self._sizes.pop(socket, None)
         if pending is not None:
             _write(*pending)
 
     def flush_all(self) -> None:
         """Write every connection's frames of this turn (scheduled by `write` for the end of the turn)."""
         turn, self._turn = self._turn, {}
+        self._sizes.clear()
         for pending in turn.values():
             _write(*pending)
 
