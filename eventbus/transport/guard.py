@@ -313,6 +313,10 @@ class InboundGuard:
         async def disconnected(eio_sid: str, *args: Any) -> Any:
             self._pending.pop(eio_sid, None)
             self._strikes.pop(eio_sid, None)
+            # A binary message half received when the connection went: python-socketio drops its half-built
+            # copy itself in _handle_disconnect only in newer releases (5.18 does; `make test-lowest`, at 5.16.3, found
+            # it kept for good).
+            sio._binary_packet.pop(eio_sid, None)
             return await disconnect(eio_sid, *args)
 
         sio._handle_eio_connect = sio.eio.handlers["connect"] = connected
