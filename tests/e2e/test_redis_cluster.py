@@ -80,6 +80,33 @@ async def send_all(cluster: Cluster, batches: dict[str, list[dict[str, Any]]]) -
     return dict(zip(names, results, strict=True))
 
 
+async def send_plans(
+    nodes: Cluster, clients: list[PyClient], placements: list[tuple[str, ServerProcess]], count: int
+) -> tuple[dict[str, Counter[Key]], dict[str, Counter[Key]]]:
+    """Every source sends ``count`` planned operations, then its fence; waits for every client's fences.
+
+    Returns what each wrong client got amiss (missing and extra events), by ``user@server``, and the events each
+    user must have received. ``placements`` says the user and server of each of ``clients``.
+    """
+    plans = {name: plan(name, count) for name in nodes.sources}
+    batches = {name: [op for op, _ in steps] + [{"op": "fence", "source": name}] for name, steps in plans.items()}
+    results = await send_all(nodes, batches)
+    assert all(r == {"ok": True} for rs in results.values() for r in rs), results
+    await fenced(clients, len(nodes.sources))
+
+    expected: dict[str, Counter[Key]] = {user: Counter() for user in USERS}
+    for name, steps in plans.items():
+        for op, recipients in steps:
+            for user in recipients:
+                expected[user][(name, op["event"]["seq"])] += 1
+    wrong = {
+        f"{user}@{server.name}": (ticks(c) - expected[user]) + (expected[user] - ticks(c))
+        for (user, server), c in zip(placements, clients, strict=True)
+        if ticks(c) != expected[user]
+    }
+    return wrong, expected
+
+
 async def subscribers(server: RedisServer, channel: str) -> int:
     client = redis.asyncio.Redis(host="127.0.0.1", port=server.port, socket_timeout=2)
     try:
@@ -103,25 +130,10 @@ async def test_events_from_four_sources_reach_exactly_their_rooms(
     )
     assert all(ack["ok"] for ack in joins), joins
 
-    plans = {name: plan(name, 60) for name in nodes.sources}
-    batches = {name: [op for op, _ in steps] + [{"op": "fence", "source": name}] for name, steps in plans.items()}
-    results = await send_all(nodes, batches)
-    assert all(r == {"ok": True} for rs in results.values() for r in rs), results
-    await fenced(clients, len(nodes.sources))
-
-    expected: dict[str, Counter[Key]] = {user: Counter() for user in USERS}
-    for name, steps in plans.items():
-        for op, recipients in steps:
-            for user in recipients:
-                expected[user][(name, op["event"]["seq"])] += 1
-    wrong = {
-        f"{user}@{server.name}": (ticks(c) - expected[user]) + (expected[user] - ticks(c))
-        for (user, server), c in zip(placements, clients, strict=True)
-        if ticks(c) != expected[user]
-    }
+    wrong, expected = await send_plans(nodes, clients, placements, 60)
     sample = dict(list(wrong.items())[:3])
     assert not wrong, f"{len(wrong)} of {len(clients)} clients got other events than their rooms', e.g. {sample}"
-    assert sum(len(plans[n]) for n in plans) == 240
+    assert len(nodes.sources) == 4
     assert sum(sum(ticks(c).values()) for c in clients) == sum(sum(expected[u].values()) for u, _ in placements)
 
 

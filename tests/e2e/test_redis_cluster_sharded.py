@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -25,7 +24,7 @@ from tests.conftest import SECRET
 from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
 from tests.e2e.test_presence_cluster import INTERVAL, TTL, members_of_a_killed_process_leave_once
-from tests.e2e.test_redis_cluster import USERS, Key, fenced, members, plan, send_all, team_of, ticks
+from tests.e2e.test_redis_cluster import USERS, members, send_all, send_plans, team_of, ticks
 from tests.history.rooms import DeskRoom, FeedDigestEvent, FeedRoom, PostEvent
 from tests.presence_scenario import ROOM
 from tests.redis_cluster import RedisClusterServers
@@ -97,22 +96,7 @@ async def test_every_client_gets_each_event_once_over_a_redis_cluster(
     assert all(ack["ok"] for ack in joins), joins
 
     # One room, two rooms (each member once), a user, emit_to_room and emit_to_all, from four processes.
-    plans = {name: plan(name, 40) for name in nodes.sources}
-    batches = {name: [op for op, _ in steps] + [{"op": "fence", "source": name}] for name, steps in plans.items()}
-    results = await send_all(nodes, batches)
-    assert all(r == {"ok": True} for rs in results.values() for r in rs), results
-    await fenced(clients, len(nodes.sources))
-
-    expected: dict[str, Counter[Key]] = {user: Counter() for user in USERS}
-    for name, steps in plans.items():
-        for op, recipients in steps:
-            for user in recipients:
-                expected[user][(name, op["event"]["seq"])] += 1
-    wrong = {
-        f"{user}@{server.name}": (ticks(c) - expected[user]) + (expected[user] - ticks(c))
-        for (user, server), c in zip(placements, clients, strict=True)
-        if ticks(c) != expected[user]
-    }
+    wrong, _ = await send_plans(nodes, clients, placements, 40)
     assert not wrong, f"{len(wrong)} of {len(clients)} clients got other events than their rooms'"
     stats = [await server.stats() for server in nodes.servers]
     assert all(s["redis_received"]["partition"] > 0 for s in stats), stats
