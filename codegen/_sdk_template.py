@@ -23,6 +23,7 @@ from typing import Any, Final, Self, TypeVar, overload
 
 import socketio
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
 
 from . import models
 
@@ -71,6 +72,17 @@ class RequestRefused(Exception):
 
 def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {{name: value for name, value in fields.items() if value is not UNSET}}
+
+
+def _wire(value: Any) -> Any:
+    # pydantic's JSON mode would turn bytes into UTF-8 text; python-socketio sends bytes as binary attachments.
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, dict):
+        return {{to_jsonable_python(key): _wire(item) for key, item in value.items()}}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_wire(item) for item in value]
+    return to_jsonable_python(value)
 
 
 def _parse(name: str, model: type[BaseModel], data: Any) -> BaseModel | None:
@@ -238,7 +250,7 @@ class BaseClient:
     async def _request(self, event: str, payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
         data = payload
         if isinstance(payload, BaseModel):
-            data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            data = _wire(payload.model_dump(by_alias=True, exclude_unset=True))
         reply = await self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
         if isinstance(reply, dict) and reply.get("ok") is True:
             return reply

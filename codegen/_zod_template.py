@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+BINARY = """\
+/**
+ * A bytes field as socket.io-client hands it over: an `ArrayBuffer` in a browser, a `Buffer` (a `Uint8Array`) in Node.
+ * Checked with `instanceof`, which both have; a string (JSON text) is refused.
+ */
+const binary = z.custom<T.BinaryIn>(
+  (value) => value instanceof ArrayBuffer || value instanceof Uint8Array,
+  "must be binary data (an ArrayBuffer or a Uint8Array), sent as a Socket.IO attachment",
+);
+"""
+
 LENGTH = """\
 /** pydantic counts a string's length in code points; JavaScript's `length` counts UTF-16 units. */
 function length(min: number, max: number): (text: string) => boolean {

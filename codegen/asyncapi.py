@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from codegen.jsonschema import REF_PREFIX, json_schema, ref_name
+from codegen.jsonschema import REF_PREFIX, binary_definitions, holds_binary, json_schema, ref_name
 from codegen.typescript import room_pattern
 from events.presence import PresenceJoinEvent, PresenceLeaveEvent
 
@@ -25,6 +25,12 @@ ASYNCAPI_VERSION = "3.0.0"
 SCHEMAS = "#/components/schemas/"
 CONNECTION = "connection"
 _JWT = {"$ref": "#/components/securitySchemes/jwt"}
+BINARY_EXTENSION = "x-socketio-binary"
+_BINARY = (
+    "A Socket.IO binary message: each `format: binary` value travels as a binary attachment, not as JSON text "
+    "(socket.io-client sends an ArrayBuffer, a typed array or a Blob, and hands over an ArrayBuffer in a browser, "
+    "a Buffer in Node)."
+)
 
 
 def asyncapi_schema(schema: Any) -> Any:
@@ -61,8 +67,11 @@ def _summary(definition: dict[str, Any]) -> dict[str, str]:
     return {"summary": text.splitlines()[0]} if text else {}
 
 
-def _message(name: str, title: str, payload: Any, definition: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "title": title, **_summary(definition), "payload": asyncapi_schema(payload)}
+def _message(name: str, title: str, payload: Any, definition: dict[str, Any], binary: set[str]) -> dict[str, Any]:
+    message = {"name": name, "title": title, **_summary(definition), "payload": asyncapi_schema(payload)}
+    if holds_binary(payload, binary):
+        message |= {"description": _BINARY, BINARY_EXTENSION: True}
+    return message
 
 
 class _Document:
@@ -72,6 +81,7 @@ class _Document:
         self.messages: dict[str, Any] = {}
         self.channels: dict[str, Any] = {}
         self.operations: dict[str, Any] = {}
+        self.binary = binary_definitions(bundle["$defs"])
 
     def definition(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         key = ref_name(payload) or "payload"
@@ -81,7 +91,7 @@ class _Document:
         refs = {}
         for name, payload in self.bundle["server_to_client"].items():
             key, definition = self.definition(payload)
-            self.messages[key] = _message(name, key, payload, definition)
+            self.messages[key] = _message(name, key, payload, definition, self.binary)
             refs[key] = {"$ref": f"#/components/messages/{key}"}
         return refs
 
@@ -117,9 +127,9 @@ class _Document:
         payload = self.bundle["client_to_server"][name]
         key, definition = self.definition(payload)
         request_key, ack_key = f"{name}.request", f"{name}.ack"
-        self.messages[request_key] = _message(name, key, payload, definition)
+        self.messages[request_key] = _message(name, key, payload, definition, self.binary)
         ack = self.bundle["acks"][name]
-        self.messages[ack_key] = {"name": f"{name} ack", "title": f"{key} ack", "payload": asyncapi_schema(ack)}
+        self.messages[ack_key] = _message(f"{name} ack", f"{key} ack", ack, {}, self.binary)
         for message in (request_key, ack_key):
             connection[message] = {"$ref": f"#/components/messages/{message}"}
         channel = {"$ref": f"#/channels/{CONNECTION}"}

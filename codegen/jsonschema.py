@@ -19,6 +19,8 @@ from events.history import HistoryJoinOk
 from events.presence import PresenceJoinOk
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from pydantic_core import core_schema
 
     from codegen.spec import Spec
@@ -59,6 +61,51 @@ def ref_name(schema: dict[str, Any]) -> str | None:
     if isinstance(target, str) and target.startswith(REF_PREFIX):
         return target.removeprefix(REF_PREFIX)
     return None
+
+
+def is_binary(schema: Any) -> bool:
+    """Whether ``schema`` is a ``bytes`` value, which Socket.IO carries as a binary attachment, not as JSON.
+
+    Example:
+        >>> is_binary({"type": "string", "format": "binary"}), is_binary({"type": "string"})
+        (True, False)
+    """
+    return isinstance(schema, dict) and schema.get("type") == "string" and schema.get("format") == "binary"
+
+
+def holds_binary(schema: Any, binary_defs: Collection[str] = ()) -> bool:
+    """Whether ``schema`` has a ``bytes`` value anywhere in it, or refers to one of ``binary_defs``.
+
+    Example:
+        >>> holds_binary({"type": "array", "items": {"type": "string", "format": "binary"}})
+        True
+    """
+    if isinstance(schema, list):
+        return any(holds_binary(item, binary_defs) for item in schema)
+    if not isinstance(schema, dict):
+        return False
+    if is_binary(schema) or ref_name(schema) in binary_defs:
+        return True
+    return any(holds_binary(value, binary_defs) for value in schema.values())
+
+
+def binary_definitions(defs: dict[str, Any]) -> set[str]:
+    """The definitions that hold a ``bytes`` value, themselves or through those they refer to.
+
+    Example:
+        >>> sorted(binary_definitions({
+        ...     "File": {"properties": {"data": {"type": "string", "format": "binary"}}},
+        ...     "Share": {"properties": {"file": {"$ref": "#/$defs/File"}}},
+        ...     "Note": {"properties": {"text": {"type": "string"}}},
+        ... }))
+        ['File', 'Share']
+    """
+    found: set[str] = set()
+    while True:
+        more = {key for key, schema in defs.items() if key not in found and holds_binary(schema, found)}
+        if not more:
+            return found
+        found |= more
 
 
 def json_schema(spec: Spec) -> dict[str, Any]:

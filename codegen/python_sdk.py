@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from codegen._sdk_template import CLIENT_HEAD
 from codegen.exceptions import CodegenError, NameCollisionError
-from codegen.jsonschema import json_schema, ref_name
+from codegen.jsonschema import is_binary, json_schema, ref_name
 from codegen.typescript import room_pattern, ts_identifier
 from events import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 from events._extras import require
@@ -148,6 +148,8 @@ class PythonTypes:
             return f"list[{self.annotation(schema.get('items', True))}]"
         if kind == "object" and "properties" not in schema:
             return f"dict[str, {self.annotation(schema.get('additionalProperties', True))}]"
+        if is_binary(schema):
+            return "bytes"
         if kind == "string" and schema.get("format") in _FORMATS:
             name, line = _FORMATS[schema["format"]]
             self.imports.add(line)

@@ -7,12 +7,13 @@ ClientToServerEvents>`` takes, and one room-name helper per room class.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from codegen.exceptions import NameCollisionError
-from codegen.jsonschema import json_schema, ref_name
+from codegen.jsonschema import binary_definitions, holds_binary, is_binary, json_schema, ref_name
 from events import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ _HELPER_TYPES = (
     *("ClientToServerEvents", "EmptyAck", "EventAck", "JoinAck", "PresenceJoinAck", "ServerToClientEvents"),
     *("PresenceEventIn", "PresenceInfo", "PresenceJoinAckIn", "PresenceListIn", "PresenceMemberIn", "PresenceRoomName"),
     "HistoryPresenceJoinAckIn",
+    *("BinaryIn", "BinaryOut", "TBinary"),
 )
 # Globals the generated code itself uses, and words a type may not be named.
 _RESERVED = frozenset(
@@ -31,6 +33,18 @@ _RESERVED = frozenset(
 )
 _PRESENCE_EVENTS = (PresenceJoinEvent, PresenceLeaveEvent)
 _SCALARS = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean", "null": "null"}
+# What a bytes field holds on each side: socket.io-client sends each as a binary attachment (any ArrayBuffer view
+# or Blob), and hands an incoming one over as an ArrayBuffer in a browser, as a Buffer (a Uint8Array) in Node.
+BINARY_IN = "BinaryIn"
+BINARY_OUT = "BinaryOut"
+_BINARY_PARAMETER = "TBinary"
+_BINARY_TYPES = f"""\
+/** A bytes field as it arrives: an `ArrayBuffer` in a browser, a `Buffer` (a `Uint8Array`) in Node. */
+export type {BINARY_IN} = ArrayBuffer | Uint8Array;
+
+/** A bytes field as it may be sent: socket.io-client sends each as a binary attachment. */
+export type {BINARY_OUT} = ArrayBuffer | ArrayBufferView | Blob;
+"""
 
 
 def ts_identifier(name: str) -> str:
@@ -89,12 +103,19 @@ def jsdoc(lines: list[str], indent: str = "") -> list[str]:
 class TypeWriter:
     """Turns JSON Schema fragments of one bundle into TypeScript type expressions.
 
+    A definition that holds bytes is generic in what its bytes are (``File<BinaryIn>`` received,
+    ``File<BinaryOut>`` sent); ``binary`` is the type its bytes and such references get here.
+
     Example:
         >>> TypeWriter({"Tag": {}}).type_of({"type": "array", "items": {"$ref": "#/$defs/Tag"}})
         'Tag[]'
+        >>> TypeWriter({}, binary="BinaryOut").type_of({"type": "string", "format": "binary"})
+        'BinaryOut'
     """
 
-    def __init__(self, defs: dict[str, Any]) -> None:
+    def __init__(self, defs: dict[str, Any], *, binary: str = BINARY_IN) -> None:
+        self.binary = binary
+        self.generic = binary_definitions(defs)
         self.names = {key: ts_identifier(key) for key in defs}
         seen: dict[str, str] = {}
         for key, name in self.names.items():
@@ -104,13 +125,19 @@ class TypeWriter:
                 raise NameCollisionError(f"the models {seen[name]!r} and {key!r} would both be TypeScript {name!r}")
             seen[name] = key
 
+    def using(self, binary: str) -> TypeWriter:
+        """This writer with bytes typed as ``binary`` (``BinaryOut`` for what clients send)."""
+        other = copy.copy(self)
+        other.binary = binary
+        return other
+
     def type_of(self, schema: Any) -> str:
         """The TypeScript type accepting what ``schema`` accepts (``unknown`` for an unconstrained schema)."""
         if not isinstance(schema, dict):
             return "never" if schema is False else "unknown"
         target = ref_name(schema)
         if target is not None:
-            return self.names[target]
+            return f"{self.names[target]}<{self.binary}>" if target in self.generic else self.names[target]
         if "const" in schema:
             return literal(schema["const"])
         if "enum" in schema:
@@ -127,6 +154,8 @@ class TypeWriter:
             return self._array(schema)
         if kind == "object":
             return self.object_type(schema)
+        if is_binary(schema):
+            return self.binary
         return _SCALARS.get(str(kind), "unknown")
 
     def _array(self, schema: dict[str, Any]) -> str:
@@ -193,6 +222,10 @@ def _property_doc(prop: Any, required: bool) -> list[str]:
 def _definition(writer: TypeWriter, key: str, schema: dict[str, Any]) -> list[str]:
     name = writer.names[key]
     lines = jsdoc(str(schema.get("description", "")).splitlines())
+    if key in writer.generic:
+        # Received by default; `Name<BinaryOut>` is what a client sends.
+        name = f"{name}<{_BINARY_PARAMETER} extends {BINARY_OUT} = {BINARY_IN}>"
+        writer = writer.using(_BINARY_PARAMETER)
     is_object = schema.get("type") == "object" and not any(k in schema for k in ("anyOf", "oneOf", "allOf"))
     if not is_object or not schema.get("properties"):
         return [*lines, f"export type {name} = {writer.type_of(schema)};"]
@@ -398,6 +431,8 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     bundle = bundle if bundle is not None else json_schema(spec)
     writer = TypeWriter(bundle["$defs"])
     out = [f"// {spec.header}", ""]
+    if holds_binary(bundle):
+        out += [_BINARY_TYPES]
     for key in sorted(bundle["$defs"], key=lambda k: writer.names[k]):
         out += [*_definition(writer, key, bundle["$defs"][key]), ""]
 
@@ -429,11 +464,12 @@ def render_typescript(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     out.append("export interface ClientToServerEvents {")
     handlers = {room.join_event: ("Join", room) for room in spec.joinable_rooms}
     handlers |= {room.leave_event: ("Leave", room) for room in spec.joinable_rooms}
+    sending = writer.using(BINARY_OUT)
     for name, payload in bundle["client_to_server"].items():
         ack = typed_acks.get(name) or _ack_type(writer, bundle["acks"][name])
         verb, room = handlers.get(name, ("", None))
         out += jsdoc([f"{verb} the room `{room_pattern(room)}`."] if room else _description(bundle, payload), "  ")
-        kind = writer.type_of(payload)
+        kind = sending.type_of(payload)
         if room is not None and room.history and verb == "Join":
             kind = f"{kind} & {{ since?: StreamPosition | null }}"
         out.append(f"  {property_key(name)}: (payload: {kind}, callback: (ack: {ack}) => void) => void;")

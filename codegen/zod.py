@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from codegen._zod_template import DISTINCT, HELPER, LENGTH
-from codegen.jsonschema import json_schema, ref_name
-from codegen.typescript import TypeWriter, jsdoc, literal, property_key
+from codegen._zod_template import BINARY, DISTINCT, HELPER, LENGTH
+from codegen.jsonschema import holds_binary, is_binary, json_schema, ref_name
+from codegen.typescript import BINARY_IN, TypeWriter, jsdoc, literal, property_key
 from events import PresenceJoinEvent, PresenceLeaveEvent, PresenceQuery
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ class ZodWriter:
 
     def __init__(self, defs: dict[str, Any]) -> None:
         self.defs = defs
-        self.types = TypeWriter(defs).names
+        writer = TypeWriter(defs)
+        self.types = writer.names
+        self.generic = writer.generic
         self.order, self.recursive = _definition_order(defs)
         self.written: set[str] = set(defs)
 
@@ -75,6 +77,8 @@ class ZodWriter:
         kind = schema.get("type")
         if isinstance(kind, list):
             return self._union([{**schema, "type": one} for one in kind])
+        if is_binary(schema):
+            return "binary"
         if kind == "string":
             return _string(schema)
         if kind in ("integer", "number"):
@@ -159,7 +163,8 @@ class ZodWriter:
         plain = is_object and not any(k in schema for k in ("anyOf", "oneOf", "allOf"))
         expression = self.object_of(schema, "") if plain and schema.get("properties") else self.zod_of(schema)
         if key in self.recursive:
-            kind = f"z.ZodType<T.{self.types[key]}>"
+            generic = f"<T.{BINARY_IN}>" if key in self.generic else ""
+            kind = f"z.ZodType<T.{self.types[key]}{generic}>"
             return [*lines, f"export const {self.const(key)}: {kind} = z.lazy(() => {expression});"]
         return [*lines, f"export const {self.const(key)} = {expression};"]
 
@@ -394,6 +399,7 @@ def render_zod(spec: Spec, bundle: dict[str, Any] | None = None) -> str:
     body = "\n".join(out)
     head = [f"// {spec.header}", 'import { z } from "zod";', 'import type { Socket } from "socket.io-client";']
     head += ['import type * as T from "./events";', ""]
+    head += [BINARY] if holds_binary(bundle) else []
     head += [LENGTH] if "refine(length(" in body else []
     head += [DISTINCT] if "refine(distinct," in body else []
     return "\n".join([*head, body, HELPER]).rstrip("\n") + "\n"

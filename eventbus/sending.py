@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from events import ANY_APP, Event, Targets, UserRoom, WrongApplicationError
+from events.binary import wire_payload
 from events.registry import SOCKETIO_RESERVED_NAMES, check_wire_name
 from events.targets import check_app, resolve_rooms, room_names
 
@@ -48,7 +49,7 @@ def encode(event: Event | str, data: Any = None) -> tuple[str, Any]:
     if isinstance(event, Event):
         if data is not None:
             raise TypeError(f"{type(event).__name__} is a typed event; pass no data beside it")
-        return event.event_name, event.model_dump(mode="json", by_alias=True)
+        return event.event_name, wire_payload(event)
     if not isinstance(event, str):
         raise TypeError(f"expected an Event instance or an event name str (got {type(event).__name__})")
     check_wire_name(event, owner="untyped emit")

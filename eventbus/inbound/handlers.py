@@ -13,11 +13,12 @@ from pydantic import TypeAdapter
 
 from eventbus.exceptions import ConfigurationError, EventError
 from eventbus.inbound.joins import admit
-from eventbus.inbound.payloads import declares_bytes, parse_payload
+from eventbus.inbound.payloads import parse_payload
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger, log_fields
 from events import ClientEvent, Event, Room, Target, User
 from events.acks import ErrorCode, error_ack
+from events.binary import declares_bytes
 
 if TYPE_CHECKING:
     from eventbus.inbound.host import Host

@@ -129,6 +129,32 @@ class StatusEvent(Event):
     message: str | None = None
 
 
+class Attachment(BaseModel):
+    """A file; its bytes travel as a Socket.IO binary attachment."""
+
+    name: str
+    data: bytes
+
+
+class FileSharedEvent(Event):
+    """A file shared in a project: bytes nested in a model and at the top."""
+
+    project_id: str
+    attachment: Attachment
+    thumbnail: bytes | None = None
+
+    def broadcast_to(self) -> list[str]:
+        return [f"project:{self.project_id}"]
+
+
+class ShareFile(ClientEvent, ack=int):
+    """Share a file with a project; acked with the number of bytes received."""
+
+    project_id: str
+    attachment: Attachment
+    parts: list[bytes] = []
+
+
 class TaskAck(BaseModel):
     task_id: uuid.UUID
     version: int

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, create_model
 from typing_extensions import TypedDict
 
 from eventbus import EventBus, EventBusSettings, JWTAuth, User
-from eventbus.inbound.payloads import declares_bytes
+from events.binary import declares_bytes
 from tests.clients import JSClient, PyClient, connect_error
 from tests.eventbus import chat_handlers
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent

@@ -3,6 +3,15 @@ import { z } from "zod";
 import type { Socket } from "socket.io-client";
 import type * as T from "./events";
 
+/**
+ * A bytes field as socket.io-client hands it over: an `ArrayBuffer` in a browser, a `Buffer` (a `Uint8Array`) in Node.
+ * Checked with `instanceof`, which both have; a string (JSON text) is refused.
+ */
+const binary = z.custom<T.BinaryIn>(
+  (value) => value instanceof ArrayBuffer || value instanceof Uint8Array,
+  "must be binary data (an ArrayBuffer or a Uint8Array), sent as a Socket.IO attachment",
+);
+
 /** A set on the Python side: no item twice (compared as JSON). */
 function distinct(items: readonly unknown[]): boolean {
   return new Set(items.map((item) => JSON.stringify(item))).size === items.length;
@@ -20,6 +29,12 @@ export const AckErrorSchema = z.strictObject({
   code: z.string(),
   message: z.string(),
   errors: z.array(FieldErrorSchema).nullable().default(null),
+});
+
+/** A file; its bytes travel as a Socket.IO binary attachment. */
+export const AttachmentSchema = z.object({
+  name: z.string(),
+  data: binary,
 });
 
 export const CircleSchema = z.object({
@@ -55,6 +70,13 @@ export const DocRoomSchema = z.strictObject({
 export const ErrorAckSchema = z.object({
   ok: z.literal(false),
   error: AckErrorSchema,
+});
+
+/** A file shared in a project: bytes nested in a model and at the top. */
+export const FileSharedEventSchema = z.strictObject({
+  project_id: z.string(),
+  attachment: AttachmentSchema,
+  thumbnail: binary.nullable(),
 });
 
 /** Tells the server the client is alive; the ack carries no data. */
@@ -211,6 +233,13 @@ export const SessionExpiredEventSchema = z.strictObject({
   reason: z.enum(["token_expired", "revoked"]),
 });
 
+/** Share a file with a project; acked with the number of bytes received. */
+export const ShareFileSchema = z.strictObject({
+  project_id: z.string(),
+  attachment: AttachmentSchema,
+  parts: z.array(binary).default([]),
+});
+
 export const SprintBoardRoomSchema = z.strictObject({
   org: z.string(),
   number: z.number().int(),
@@ -306,6 +335,7 @@ export const presenceList = z.union([
 
 /** The schema of each event the server sends, by wire name. */
 export const serverToClient = {
+  file_shared: FileSharedEventSchema,
   presence_join: presenceEvent,
   presence_leave: presenceEvent,
   "project.renamed": ProjectRenamedSchema,
@@ -329,6 +359,7 @@ export const clientToServer = {
   leave_sprint_board: SprintBoardRoomSchema,
   leave_status: StatusRoomSchema,
   presence: PresenceQuerySchema,
+  share_file: ShareFileSchema,
   update_task: UpdateTaskSchema,
 } satisfies { [E in keyof T.ClientToServerEvents]: z.ZodType<unknown, Parameters<T.ClientToServerEvents[E]>[0]> };
 
@@ -346,6 +377,7 @@ export const acks = {
   leave_sprint_board: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_status: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   presence: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: presenceList }), ErrorAckSchema]),
+  share_file: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: z.number().int() }), ErrorAckSchema]),
   update_task: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: TaskAckSchema }), ErrorAckSchema]),
 } satisfies { [E in keyof T.ClientToServerEvents]: z.ZodType<Ack<T.ClientToServerEvents[E]>> };
 

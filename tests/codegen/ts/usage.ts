@@ -1,12 +1,15 @@
 // Compiled with the generated events.ts by tests/codegen/test_typescript.py: every line must type-check.
 import { io, type Socket } from "socket.io-client";
 import {
+  type Attachment,
+  type BinaryOut,
   type ClientToServerEvents,
   type ErrorAck,
   type HistoryJoinAck,
   type JoinAck,
   type PresenceJoinAck,
   type ServerToClientEvents,
+  type ShareFile,
   type TaskUpdatedEvent,
   docRoom,
   positionStore,
@@ -117,3 +120,19 @@ const board: string = sprintBoardRoom({ org: "acme", number: 3 });
 const status: "status" = statusRoom();
 const user: string = userRoom({ user_id: "7" });
 console.log(project, board, status, user, requests);
+
+// Bytes fields: received as an ArrayBuffer (browser) or a Buffer, a Uint8Array (Node); sent as any of them or a Blob.
+socket.on("file_shared", (event) => {
+  const data: ArrayBuffer | Uint8Array = event.attachment.data;
+  const size: number = data.byteLength + (event.thumbnail?.byteLength ?? 0);
+  console.log(event.attachment.name, size);
+});
+const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+socket.emit("share_file", { project_id: "1", attachment: { name: "a.png", data: png } }, (ack) => {
+  console.log(ack.ok && ack.data.toFixed());
+});
+socket.emit("share_file", { project_id: "1", attachment: { name: "b", data: png.buffer }, parts: [new Blob(["x"])] }, () => {});
+const upload: ShareFile<BinaryOut> = { project_id: "1", attachment: { name: "c", data: new DataView(png.buffer) } };
+socket.emit("share_file", upload, () => {});
+const received: Attachment = { name: "d", data: new ArrayBuffer(4) };
+console.log(received.data.byteLength);

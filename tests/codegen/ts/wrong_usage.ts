@@ -92,3 +92,11 @@ socket.on("presence_leave", (event) => presenceIn(event, "project") && event.mem
 socket.on("presence_join", (event) => presenceIn(event, "sprint_board"));
 // @ts-expect-error a doc member's name is a string
 socket.emit("join_doc", { doc_id: "d1" }, (ack) => ack.ok && ack.members[0]?.info.name.toFixed());
+// @ts-expect-error a bytes field is binary data, not a string (JSON text or base64)
+socket.emit("share_file", { project_id: "1", attachment: { name: "a", data: "iVBORw0KGgo=" } }, () => {});
+// @ts-expect-error a list of bytes takes no strings either
+socket.emit("share_file", { project_id: "1", attachment: { name: "a", data: new Uint8Array() }, parts: ["x"] }, () => {});
+// @ts-expect-error a received bytes field is an ArrayBuffer or a Uint8Array, never a string
+socket.on("file_shared", (event) => event.attachment.data.toUpperCase());
+// @ts-expect-error a Blob is only sent, never received: it has no byteLength
+socket.on("file_shared", (event: { attachment: { data: Blob } }) => event);

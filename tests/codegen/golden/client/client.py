@@ -19,6 +19,7 @@ from typing import Any, Final, Self, TypeVar, overload
 
 import socketio
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
 
 from . import models
 
@@ -90,6 +91,17 @@ class RequestRefused(Exception):
 
 def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not UNSET}
+
+
+def _wire(value: Any) -> Any:
+    # pydantic's JSON mode would turn bytes into UTF-8 text; python-socketio sends bytes as binary attachments.
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, dict):
+        return {to_jsonable_python(key): _wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_wire(item) for item in value]
+    return to_jsonable_python(value)
 
 
 def _parse(name: str, model: type[BaseModel], data: Any) -> BaseModel | None:
@@ -257,7 +269,7 @@ class BaseClient:
     async def _request(self, event: str, payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
         data = payload
         if isinstance(payload, BaseModel):
-            data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            data = _wire(payload.model_dump(by_alias=True, exclude_unset=True))
         reply = await self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
         if isinstance(reply, dict) and reply.get("ok") is True:
             return reply
@@ -339,6 +351,7 @@ class ProjectPresenceLeave(BaseModel):
 
 
 SERVER_EVENTS: Final[dict[type[BaseModel], str]] = {
+    models.FileSharedEvent: "file_shared",
     models.PresenceJoinEvent: "presence_join",
     DocPresenceJoin: "presence_join",
     ProjectPresenceJoin: "presence_join",
@@ -362,6 +375,7 @@ PRESENCE_ROOMS: Final[dict[type[BaseModel], str]] = {
 """The presence events typed for one room class, and the room prefix each is for."""
 
 _COUNT_TASKS_ACK: TypeAdapter[int] = TypeAdapter(int)
+_SHARE_FILE_ACK: TypeAdapter[int] = TypeAdapter(int)
 
 
 class Client(BaseClient):
@@ -488,6 +502,22 @@ class Client(BaseClient):
         payload = models.PresenceQuery.model_validate(_given(fields))
         reply = await self._request("presence", payload)
         return models.PresenceList.model_validate(reply.get("data"))
+
+    async def share_file(
+        self,
+        *,
+        project_id: str,
+        attachment: models.Attachment,
+        parts: list[bytes] | Unset = UNSET,
+    ) -> int:
+        """Share a file with a project; acked with the number of bytes received.
+
+        Raises `RequestRefused` when the server acks with an error.
+        """
+        fields: dict[str, Any] = {"project_id": project_id, "attachment": attachment, "parts": parts}
+        payload = models.ShareFile.model_validate(_given(fields))
+        reply = await self._request("share_file", payload)
+        return _SHARE_FILE_ACK.validate_python(reply.get("data"))
 
     async def update_task(
         self,

@@ -10,6 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
 
+class Attachment(BaseModel):
+    """
+    A file; its bytes travel as a Socket.IO binary attachment.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    name: str
+    data: bytes
+
+
 class Circle(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
@@ -83,6 +96,20 @@ class FieldError(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+
+
+class FileSharedEvent(BaseModel):
+    """
+    A file shared in a project: bytes nested in a model and at the top.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    project_id: str
+    attachment: Attachment
+    thumbnail: bytes | None
 
 
 class Heartbeat(BaseModel):
@@ -250,6 +277,20 @@ class SessionExpiredEvent(BaseModel):
         populate_by_name=True,
     )
     reason: Literal["token_expired", "revoked"]
+
+
+class ShareFile(BaseModel):
+    """
+    Share a file with a project; acked with the number of bytes received.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    project_id: str
+    attachment: Attachment
+    parts: list[bytes] = []
 
 
 class SprintBoardRoom(BaseModel):
