@@ -13,12 +13,12 @@ from pydantic_core import to_jsonable_python
 
 
 @functools.cache
-def declares_bytes(model: type[BaseModel]) -> bool:
-    """Whether ``model`` has a ``bytes`` field anywhere: nested models, lists, dicts, unions and ``Annotated`` included.
+def declares_bytes(model: Any) -> bool:
+    """Whether ``model`` (or any type) has ``bytes`` anywhere: nested models, lists, dicts, unions and ``Annotated``.
 
     Only such a client event may carry binary attachments (what socket.io-client sends for an
     ``ArrayBuffer``, a typed array or a ``Blob``): for any other the inbound guard refuses them.
-    Such a server event is sent with its bytes as attachments (see `wire_payload`).
+    Such a server event or ack is sent with its bytes as attachments (see `keep_bytes`).
 
     Example:
         >>> class Upload(BaseModel):
@@ -62,14 +62,21 @@ def wire_payload(model: BaseModel) -> Any:
     """
     if not declares_bytes(type(model)):
         return model.model_dump(mode="json", by_alias=True)
-    return _keep_bytes(model.model_dump(by_alias=True))
+    return keep_bytes(model.model_dump(by_alias=True))
 
 
-def _keep_bytes(value: Any) -> Any:
+def keep_bytes(value: Any) -> Any:
+    """A Python-mode dump made JSON-ready as pydantic's JSON mode would, except that bytes stay bytes.
+
+    Example:
+        >>> import datetime
+        >>> keep_bytes({"at": datetime.date(2026, 1, 2), "parts": (b"\\x00", {1: b"\\xff"})})
+        {'at': '2026-01-02', 'parts': [b'\\x00', {1: b'\\xff'}]}
+    """
     if isinstance(value, bytes):
         return value
     if isinstance(value, dict):
-        return {to_jsonable_python(key): _keep_bytes(item) for key, item in value.items()}
+        return {to_jsonable_python(key): keep_bytes(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_keep_bytes(item) for item in value]
+        return [keep_bytes(item) for item in value]
     return to_jsonable_python(value)

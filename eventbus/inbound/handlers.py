@@ -18,7 +18,7 @@ from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger, log_fields
 from events import ClientEvent, Event, Room, Target, User
 from events.acks import ErrorCode, error_ack
-from events.binary import declares_bytes
+from events.binary import declares_bytes, keep_bytes
 
 if TYPE_CHECKING:
     from eventbus.inbound.host import Host
@@ -117,6 +117,7 @@ class ClientEventHandler(Generic[E]):
         self.handler = handler
         check_ack(handler, event)
         self._ack = None if event.ack_type is None else TypeAdapter(event.ack_type)
+        self._binary_ack = event.ack_type is not None and declares_bytes(event.ack_type)
         self.binary = declares_bytes(event)
         """Whether the event has a ``bytes`` field: only then may a client send it with binary attachments."""
         self._dropped_logged = False
@@ -162,6 +163,8 @@ class ClientEventHandler(Generic[E]):
                         extra=log_fields(sid=sid, user_id=ctx.user and ctx.user.id, app=self.bus.namespace, event=name),
                     )
                 return {"ok": True}
+            if self._binary_ack:  # its bytes go as attachments: pydantic's JSON mode would make them UTF-8 text
+                return {"ok": True, "data": keep_bytes(self._ack.dump_python(result, by_alias=True, warnings="error"))}
             return {"ok": True, "data": self._ack.dump_python(result, mode="json", by_alias=True, warnings="error")}
         except EventError as exc:
             return error_ack(exc.code, exc.message)

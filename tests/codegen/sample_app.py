@@ -147,12 +147,19 @@ class FileSharedEvent(Event):
         return [f"project:{self.project_id}"]
 
 
-class ShareFile(ClientEvent, ack=int):
-    """Share a file with a project; acked with the number of bytes received."""
+class FileReceipt(BaseModel):
+    """What the server got: the size, and the first bytes back (a binary ack)."""
+
+    size: int
+    head: bytes
+
+
+class ShareFile(ClientEvent, ack=FileReceipt):
+    """Share a file with a project; acked with what the server received."""
 
     project_id: str
     attachment: Attachment
-    parts: list[bytes] = []
+    parts: list[bytes] = Field(default_factory=list)
 
 
 class TaskAck(BaseModel):

@@ -55,6 +55,7 @@ def test_channels_operations_messages_and_security(generated: pathlib.Path) -> N
     assert channels["sprint_board"]["address"] == "sprint_board:{org}:{number}"
     assert list(channels["sprint_board"]["parameters"]) == ["org", "number"]
     assert sorted(channels["project"]["messages"]) == [
+        "FileSharedEvent",
         "PresenceJoinEvent",  # project is a presence room
         "PresenceLeaveEvent",
         "ProjectRenamed",
@@ -64,6 +65,7 @@ def test_channels_operations_messages_and_security(generated: pathlib.Path) -> N
         "TaskUpdatedEvent",
     ]
     assert sorted(channels["sprint_board"]["messages"]) == [
+        "FileSharedEvent",
         "ProjectRenamed",
         "SessionEndedEvent",
         "SessionExpiredEvent",
@@ -85,3 +87,14 @@ def test_channels_operations_messages_and_security(generated: pathlib.Path) -> N
     assert position["items"] == [{"type": "integer"}, {"type": "integer"}]
     assert position["additionalItems"] is False
     assert "$defs" not in (generated / "asyncapi.yaml").read_text()
+
+
+def test_messages_with_bytes_say_they_are_binary(generated: pathlib.Path) -> None:
+    document = yaml.safe_load((generated / "asyncapi.yaml").read_text())
+    messages = document["components"]["messages"]
+
+    binary = sorted(key for key, message in messages.items() if message.get("x-socketio-binary"))
+    assert binary == ["FileSharedEvent", "share_file.ack", "share_file.request"]
+    assert "binary attachment" in messages["FileSharedEvent"]["description"]
+    attachment = document["components"]["schemas"]["Attachment"]["properties"]["data"]
+    assert (attachment["type"], attachment["format"]) == ("string", "binary")

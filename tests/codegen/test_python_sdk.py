@@ -16,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from eventbus import EventBus, JWTAuth
+from tests.codegen import file_app
 from tests.codegen.chat_app import create_bus
 from tests.codegen.conftest import ROOT, run_codegen
 from tests.codegen.sample_app import DocRoom, SprintBoardRoom, StatusEvent
@@ -201,3 +202,23 @@ async def test_sdk_recovers_its_connection_and_rejoins_history_rooms_with_since(
         assert [(p.event, p.offset) for p in again.publications] == [("status", 1), ("status", 2)]
     finally:
         await alice.disconnect()
+
+
+async def test_sdk_sends_and_receives_bytes_as_binary_attachments(
+    sample_sdk: ModuleType, jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
+    url = await serve(file_app.create_bus(auth=jwt_auth).asgi_app())
+    png = bytes(range(256))  # not UTF-8: JSON text could not carry it
+    async with sample_sdk.Client(url, token=token("alice")) as alice:
+        arrived: asyncio.Queue[Any] = asyncio.Queue()
+        alice.on(sample_sdk.models.FileSharedEvent, arrived.put_nowait)
+
+        receipt = await alice.share_file(
+            project_id="1", attachment=sample_sdk.models.Attachment(name="a.png", data=png), parts=[b"\xff", b"\x00"]
+        )
+        shared = await asyncio.wait_for(arrived.get(), 5)
+
+    assert receipt == sample_sdk.models.FileReceipt(size=258, head=b"\x00\x01")
+    assert shared == sample_sdk.models.FileSharedEvent(
+        project_id="1", attachment=sample_sdk.models.Attachment(name="a.png", data=png), thumbnail=b"\xff\x00"
+    )

@@ -7,19 +7,26 @@ One compiler run serves every test here; it also compiles a copy whose schema dr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
 import re
 import shutil
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from eventbus import JWTAuth
+from tests.codegen import file_app
 from tests.codegen.conftest import JS_DIR, SAMPLE, TS_DIR, run_codegen, tsc
 
 pytestmark = pytest.mark.node
+
+Serve = Callable[[Any], Awaitable[str]]
+Token = Callable[..., str]
 
 _DIAGNOSTIC = re.compile(r"^(?P<file>[^(\s]+)\((?P<line>\d+),\d+\): error (?P<code>TS\d+)", re.MULTILINE)
 _DRIFT = ("  healthy: z.boolean(),", "  healthy: z.string(),")
@@ -37,7 +44,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     workdir = tmp_path_factory.mktemp("zod")
     result = run_codegen(SAMPLE, "--out", workdir, "--target", "zod")
     assert result.returncode == 0, result.stderr
-    for name in ("zod_usage.ts", "zod_wrong_usage.ts"):
+    for name in ("zod_usage.ts", "zod_wrong_usage.ts", "zod_wire.ts"):
         shutil.copy(TS_DIR / name, workdir / name)
     drift = workdir / "drift"
     drift.mkdir()
@@ -45,7 +52,8 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     text = (workdir / "events.zod.ts").read_text()
     assert text.count(_DRIFT[0]) == 1
     (drift / "events.zod.ts").write_text(text.replace(*_DRIFT))
-    files = [workdir / name for name in ("events.ts", "events.zod.ts", "zod_usage.ts", "zod_wrong_usage.ts")]
+    usage = ("zod_usage.ts", "zod_wrong_usage.ts", "zod_wire.ts")
+    files = [workdir / name for name in ("events.ts", "events.zod.ts", *usage)]
 
     result = tsc(workdir, [*files, drift / "events.zod.ts"], emit_to=workdir / "js")
 
@@ -65,11 +73,16 @@ def test_a_schema_that_drifted_from_events_ts_fails_the_satisfies_check(compiled
     assert compiled.errors == [("drift/events.zod.ts", line + 1, "TS2322")], compiled.output
 
 
-def _run_usage(compiled: Compiled) -> dict[str, Any]:
+def _js(compiled: Compiled) -> pathlib.Path:
     js = compiled.workdir / "js"
     (js / "package.json").write_text('{"type": "module"}')
     if not (js / "node_modules").exists():
         (js / "node_modules").symlink_to(JS_DIR / "node_modules")
+    return js
+
+
+def _run_usage(compiled: Compiled) -> dict[str, Any]:
+    js = _js(compiled)
     result = subprocess.run(["node", "zod_usage.js"], cwd=js, capture_output=True, text=True, timeout=30, check=True)
     parsed: dict[str, Any] = json.loads(result.stdout)
     return parsed
@@ -107,3 +120,31 @@ def test_schemas_fill_defaults_and_keep_types_strict(compiled: Compiled) -> None
     assert result["defaults"] == {"task_id": "t", "title": None, "state": "open"}
     assert result["counted"] is False
     assert result["strict"] is False
+
+
+async def test_bytes_cross_a_live_server_as_attachments_and_pass_the_zod_schema(
+    compiled: Compiled, jwt_auth: JWTAuth, token: Token, serve: Serve
+) -> None:
+    url = await serve(file_app.create_bus(auth=jwt_auth).asgi_app())
+    node = await asyncio.create_subprocess_exec(
+        "node", "zod_wire.js", url, token("alice"), cwd=_js(compiled), stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(node.communicate(), 30)
+
+    result = json.loads(stdout)
+    assert result["ack"] == {"size": 12, "head": "0001"}  # 6 bytes of data, 6 in parts; a binary ack, checked too
+    sent = "00017f80feff"
+    assert result["event"] == {
+        "kind": "Buffer",  # Node's socket.io-client hands an attachment over as a Buffer (a browser's: an ArrayBuffer)
+        "uint8": True,
+        "data": sent,
+        "thumbnail": sent,
+        "text_accepted": False,
+        "issues": [
+            [
+                ["attachment", "data"],
+                "must be binary data (an ArrayBuffer or a Uint8Array), sent as a Socket.IO attachment",
+            ]
+        ],
+    }
+    assert result["invalid"] == []

@@ -63,6 +63,13 @@ export interface FieldError {
   type: string;
 }
 
+/** What the server got: the size, and the first bytes back (a binary ack). */
+export interface FileReceipt<TBinary extends BinaryOut = BinaryIn> {
+  size: number;
+  /** @format binary */
+  head: TBinary;
+}
+
 /** A file shared in a project: bytes nested in a model and at the top. */
 export interface FileSharedEvent<TBinary extends BinaryOut = BinaryIn> {
   project_id: string;
@@ -223,11 +230,10 @@ export interface SessionExpiredEvent {
   reason: "token_expired" | "revoked";
 }
 
-/** Share a file with a project; acked with the number of bytes received. */
+/** Share a file with a project; acked with what the server received. */
 export interface ShareFile<TBinary extends BinaryOut = BinaryIn> {
   project_id: string;
   attachment: Attachment<TBinary>;
-  /** @default [] */
   parts?: TBinary[];
 }
 
@@ -471,8 +477,8 @@ export interface ClientToServerEvents {
   leave_status: (payload: StatusRoom, callback: (ack: JoinAck) => void) => void;
   /** Ask who is in a presence room; allowed to connections in the room or that its ``can_join`` admits. */
   presence: (payload: PresenceQuery, callback: (ack: EventAck<PresenceListIn>) => void) => void;
-  /** Share a file with a project; acked with the number of bytes received. */
-  share_file: (payload: ShareFile<BinaryOut>, callback: (ack: EventAck<number>) => void) => void;
+  /** Share a file with a project; acked with what the server received. */
+  share_file: (payload: ShareFile<BinaryOut>, callback: (ack: EventAck<FileReceipt<BinaryIn>>) => void) => void;
   /** Change a task's title or state; acked with its new version. */
   update_task: (payload: UpdateTask, callback: (ack: EventAck<TaskAck>) => void) => void;
 }

@@ -72,6 +72,12 @@ export const ErrorAckSchema = z.object({
   error: AckErrorSchema,
 });
 
+/** What the server got: the size, and the first bytes back (a binary ack). */
+export const FileReceiptSchema = z.object({
+  size: z.number().int(),
+  head: binary,
+});
+
 /** A file shared in a project: bytes nested in a model and at the top. */
 export const FileSharedEventSchema = z.strictObject({
   project_id: z.string(),
@@ -233,11 +239,11 @@ export const SessionExpiredEventSchema = z.strictObject({
   reason: z.enum(["token_expired", "revoked"]),
 });
 
-/** Share a file with a project; acked with the number of bytes received. */
+/** Share a file with a project; acked with what the server received. */
 export const ShareFileSchema = z.strictObject({
   project_id: z.string(),
   attachment: AttachmentSchema,
-  parts: z.array(binary).default([]),
+  parts: z.array(binary).optional(),
 });
 
 export const SprintBoardRoomSchema = z.strictObject({
@@ -377,7 +383,7 @@ export const acks = {
   leave_sprint_board: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   leave_status: z.discriminatedUnion("ok", [JoinOkSchema, ErrorAckSchema]),
   presence: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: presenceList }), ErrorAckSchema]),
-  share_file: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: z.number().int() }), ErrorAckSchema]),
+  share_file: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: FileReceiptSchema }), ErrorAckSchema]),
   update_task: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), data: TaskAckSchema }), ErrorAckSchema]),
 } satisfies { [E in keyof T.ClientToServerEvents]: z.ZodType<Ack<T.ClientToServerEvents[E]>> };
 

@@ -129,7 +129,7 @@ socket.on("file_shared", (event) => {
 });
 const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
 socket.emit("share_file", { project_id: "1", attachment: { name: "a.png", data: png } }, (ack) => {
-  console.log(ack.ok && ack.data.toFixed());
+  console.log(ack.ok && ack.data.size.toFixed(), ack.ok && ack.data.head.byteLength);
 });
 socket.emit("share_file", { project_id: "1", attachment: { name: "b", data: png.buffer }, parts: [new Blob(["x"])] }, () => {});
 const upload: ShareFile<BinaryOut> = { project_id: "1", attachment: { name: "c", data: new DataView(png.buffer) } };

@@ -100,3 +100,5 @@ socket.emit("share_file", { project_id: "1", attachment: { name: "a", data: new 
 socket.on("file_shared", (event) => event.attachment.data.toUpperCase());
 // @ts-expect-error a Blob is only sent, never received: it has no byteLength
 socket.on("file_shared", (event: { attachment: { data: Blob } }) => event);
+// @ts-expect-error bytes in an ack arrive as binary data too
+socket.emit("share_file", { project_id: "1", attachment: { name: "a", data: new Uint8Array() } }, (ack) => ack.ok && ack.data.head.trim());

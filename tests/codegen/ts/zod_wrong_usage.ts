@@ -20,3 +20,5 @@ events.emit("update_task", { task_id: 1 }, () => undefined);
 events.emit("count_tasks", { project_id: "1" }, (ack) => ack.ok && ack.data.toUpperCase());
 // @ts-expect-error a client event needs its ack callback
 events.emit("heartbeat", {});
+// @ts-expect-error a bytes field takes binary data, not a string
+events.emit("share_file", { project_id: "1", attachment: { name: "a", data: "AAEC" } }, () => undefined);

@@ -375,7 +375,6 @@ PRESENCE_ROOMS: Final[dict[type[BaseModel], str]] = {
 """The presence events typed for one room class, and the room prefix each is for."""
 
 _COUNT_TASKS_ACK: TypeAdapter[int] = TypeAdapter(int)
-_SHARE_FILE_ACK: TypeAdapter[int] = TypeAdapter(int)
 
 
 class Client(BaseClient):
@@ -509,15 +508,15 @@ class Client(BaseClient):
         project_id: str,
         attachment: models.Attachment,
         parts: list[bytes] | Unset = UNSET,
-    ) -> int:
-        """Share a file with a project; acked with the number of bytes received.
+    ) -> models.FileReceipt:
+        """Share a file with a project; acked with what the server received.
 
         Raises `RequestRefused` when the server acks with an error.
         """
         fields: dict[str, Any] = {"project_id": project_id, "attachment": attachment, "parts": parts}
         payload = models.ShareFile.model_validate(_given(fields))
         reply = await self._request("share_file", payload)
-        return _SHARE_FILE_ACK.validate_python(reply.get("data"))
+        return models.FileReceipt.model_validate(reply.get("data"))
 
     async def update_task(
         self,

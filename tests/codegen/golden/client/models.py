@@ -98,6 +98,19 @@ class FieldError(BaseModel):
     type: str
 
 
+class FileReceipt(BaseModel):
+    """
+    What the server got: the size, and the first bytes back (a binary ack).
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+    )
+    size: int
+    head: bytes
+
+
 class FileSharedEvent(BaseModel):
     """
     A file shared in a project: bytes nested in a model and at the top.
@@ -281,7 +294,7 @@ class SessionExpiredEvent(BaseModel):
 
 class ShareFile(BaseModel):
     """
-    Share a file with a project; acked with the number of bytes received.
+    Share a file with a project; acked with what the server received.
     """
 
     model_config = ConfigDict(
@@ -290,7 +303,7 @@ class ShareFile(BaseModel):
     )
     project_id: str
     attachment: Attachment
-    parts: list[bytes] = []
+    parts: list[bytes] | None = None
 
 
 class SprintBoardRoom(BaseModel):
