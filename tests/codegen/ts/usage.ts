@@ -122,6 +122,7 @@ const user: string = userRoom({ user_id: "7" });
 console.log(project, board, status, user, requests);
 
 // Bytes fields: received as an ArrayBuffer (browser) or a Buffer, a Uint8Array (Node); sent as any of them or a Blob.
+// --8<-- [start:bytes]
 socket.on("file_shared", (event) => {
   const data: ArrayBuffer | Uint8Array = event.attachment.data;
   const size: number = data.byteLength + (event.thumbnail?.byteLength ?? 0);
@@ -134,5 +135,6 @@ socket.emit("share_file", { project_id: "1", attachment: { name: "a.png", data: 
 socket.emit("share_file", { project_id: "1", attachment: { name: "b", data: png.buffer }, parts: [new Blob(["x"])] }, () => {});
 const upload: ShareFile<BinaryOut> = { project_id: "1", attachment: { name: "c", data: new DataView(png.buffer) } };
 socket.emit("share_file", upload, () => {});
+// --8<-- [end:bytes]
 const received: Attachment = { name: "d", data: new ArrayBuffer(4) };
 console.log(received.data.byteLength);
