@@ -13,11 +13,13 @@ import pytest
 from eventbus import (
     ConfigurationError,
     Emitter,
+    Event,
     EventBus,
     EventBusSettings,
     JWTAuth,
     Room,
     SyncEmitter,
+    Target,
     WrongApplicationError,
 )
 from eventbus.testing import capture_broadcasts
@@ -112,6 +114,30 @@ async def test_disconnect_user_with_a_reason_says_why_first(
     await call(make_emitter(redis_server.url), "disconnect_user", "mallory", reason="banned")
     await wait_until(lambda: not mallory.sio.connected, "mallory to be disconnected")
     assert mallory.received("session_ended") == [{"reason": "banned"}]
+
+
+class ChatFileEvent(Event):
+    chat_id: str
+    data: bytes
+
+    def broadcast_to(self) -> list[Target]:
+        return [ChatRoom(chat_id=self.chat_id)]
+
+
+async def test_a_typed_event_with_bytes_crosses_redis_as_attachments(
+    make_emitter: Callable[[str], Emitter | SyncEmitter],
+    redis_server: RedisServer,
+    served: tuple[EventBus, str],
+    py_client: Connect,
+    token: Token,
+) -> None:
+    _, url = served
+    alice = await py_client(url, token=token("alice"))
+    assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+
+    await call(make_emitter(redis_server.url), "broadcast", ChatFileEvent(chat_id="42", data=b"\x00\xff\x80"))
+
+    assert await alice.inbox.wait_for("chat_file") == [{"chat_id": "42", "data": b"\x00\xff\x80"}]
 
 
 async def test_both_record_the_same_message_in_capture(
