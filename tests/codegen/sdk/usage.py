@@ -59,6 +59,13 @@ async def right(events: Client) -> None:
     events.on(DocPresenceJoin, lambda event: print(event.member.info.name.upper(), event.room))
     print(in_doc, listed.members[0].info.color)
 
+    # bytes fields are bytes both ways (python-socketio sends and hands over each as a binary attachment).
+    attachment = models.Attachment(name="a.png", data=b"\x89PNG")
+    receipt: models.FileReceipt = await events.share_file(project_id="1", attachment=attachment, parts=[b"\xff"])
+    head: bytes = receipt.head
+    events.on(models.FileSharedEvent, lambda shared: print(shared.attachment.data.hex(), shared.thumbnail))
+    print(head)
+
 
 async def wrong(events: Client) -> None:
     await events.join_project(project_id=42)  # type: ignore[arg-type]
@@ -81,3 +88,7 @@ async def wrong(events: Client) -> None:
     doc = await events.join_doc(doc_id="d1")
     name: int = doc.members[0].info.name  # type: ignore[assignment]
     print(name)
+    attachment = models.Attachment(name="a", data=b"")
+    await events.share_file(project_id="1", attachment=attachment, parts=["text"])  # type: ignore[list-item]
+    receipt = await events.share_file(project_id="1", attachment=attachment)
+    print(receipt.head.upper() + "")  # type: ignore[operator]
