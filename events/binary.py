@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 
-@functools.cache
 def declares_bytes(model: Any) -> bool:
     """Whether ``model`` (or any type) has ``bytes`` anywhere: nested models, lists, dicts, unions and ``Annotated``.
 
@@ -60,9 +59,15 @@ def wire_payload(model: BaseModel) -> Any:
         >>> wire_payload(Thumbnail(name="a.png", png=b"\\x89PNG"))
         {'name': 'a.png', 'png': b'\\x89PNG'}
     """
-    if not declares_bytes(type(model)):
+    if not _declares_bytes(type(model)):
         return model.model_dump(mode="json", by_alias=True)
     return keep_bytes(model.model_dump(by_alias=True))
+
+
+@functools.cache
+def _declares_bytes(model: type[BaseModel]) -> bool:
+    # Once per class: every send asks. (Not on declares_bytes itself: an Annotated type may not be hashable.)
+    return declares_bytes(model)
 
 
 def keep_bytes(value: Any) -> Any:

@@ -120,6 +120,13 @@ def test_schemas_fill_defaults_and_keep_types_strict(compiled: Compiled) -> None
     assert result["defaults"] == {"task_id": "t", "title": None, "state": "open"}
     assert result["counted"] is False
     assert result["strict"] is False
+    assert result["binary"] == {
+        "arrayBuffer": True,
+        "uint8Array": True,
+        "dataView": False,
+        "string": False,
+        "numbers": False,
+    }
 
 
 async def test_bytes_cross_a_live_server_as_attachments_and_pass_the_zod_schema(

@@ -69,6 +69,16 @@ events.emit("join_project", { project_id: "42" }, (ack) => seen.push(["join_proj
 const defaults = clientToServer.update_task.parse({ task_id: "t" });
 const counted = acks.count_tasks.safeParse({ ok: true, data: 1.5 }).success;
 const strict = serverToClient.status.safeParse({ healthy: true, message: null, extra: 1 }).success;
+// A bytes field arrives as an ArrayBuffer in a browser, a Buffer (a Uint8Array) in Node; nothing else passes.
+const shared = (data: unknown) =>
+  serverToClient.file_shared.safeParse({ project_id: "1", attachment: { name: "a", data }, thumbnail: null }).success;
+const binary = {
+  arrayBuffer: shared(new ArrayBuffer(2)),
+  uint8Array: shared(new Uint8Array(2)),
+  dataView: shared(new DataView(new ArrayBuffer(2))),
+  string: shared("AAE="),
+  numbers: shared([0, 1]),
+};
 
 console.log(
   JSON.stringify({
@@ -77,5 +87,6 @@ console.log(
     defaults,
     counted,
     strict,
+    binary,
   }),
 );
