@@ -69,6 +69,8 @@ class Entry:
     args: list[Any]
     rooms: list[str] | None  # None: every socket of the namespace
     skip: list[str] | None = None  # sids excluded with ``exclude=``
+    channel: str = ""  # on a cluster, the channel whose stream holds it
+    split: str | None = None  # on a cluster, the id shared by the parts of a send split over channels
 
     def packet_data(self) -> list[Any]:
         """The Socket.IO EVENT packet's data: name, arguments, then the offset (as socket.io does)."""
@@ -90,6 +92,9 @@ class Session:
     user_id: str | None
     start: str
     rooms: dict[str, str] = field(default_factory=dict)
+    sent: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """On a cluster: the (channel, offset, split) of the last packets the connection was sent (`SentRing`)."""
+    overflowed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, for Redis."""
@@ -105,6 +110,8 @@ class Session:
             user_id=None if data.get("user_id") is None else str(data["user_id"]),
             start=str(data["start"]),
             rooms={str(k): str(v) for k, v in dict(data.get("rooms") or {}).items()},
+            sent=[(str(c), str(o), None if s is None else str(s)) for c, o, s in data.get("sent") or []],
+            overflowed=bool(data.get("overflowed")),
         )
 
 
@@ -130,7 +137,11 @@ class RecoveryLog(ABC):
     def position(self) -> str:
         """The offset of the last packet this process handed to its sockets: where a new connection starts."""
 
-    def seen(self, offset: str) -> None:  # noqa: B027 - a hook only the Redis log needs
+    def position_for(self, room: str) -> str:
+        """Where a connection entering ``room`` now starts being owed its packets (`position` but on a cluster)."""
+        return self.position
+
+    def seen(self, offset: str, channel: str = "") -> None:  # noqa: B027 - a hook only the Redis logs need
         """This process is about to deliver the packet at ``offset`` (from Redis): new connections start after it."""
 
     @abstractmethod

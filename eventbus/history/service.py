@@ -22,7 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from eventbus.history.recovery import RecoveryLog, Session, compare, replayable
+from eventbus.history.channels import ChannelRecoveryLog, Sent, earliest, merge, resume_points
+from eventbus.history.recovery import RecoveryLog, Session, compare, later, replayable
 from eventbus.inbound.joins import may_join
 from eventbus.observability.logfields import library_logger
 from events import InvalidNameError, UserRoom
@@ -125,6 +126,8 @@ class Recovery:
         if old.user_id != _id(user):
             logger.warning("recovery: session of user %s presented by user %s: refused", old.user_id, _id(user))
             raise _UnrecoverableError("refused")
+        if isinstance(self.log, ChannelRecoveryLog):
+            return await self._restore_channels(self.log, sid, user, old, offset)
         after = old.start
         if offset is not None:
             order = compare(offset, old.start)
@@ -139,6 +142,49 @@ class Recovery:
         new = Session(pid, sid, self.namespace, _id(user), position)
         rooms = [room for room in kept if room != old.sid]
         await self._start(sid, user, new, dict.fromkeys(rooms, position))
+        self.outcomes["recovered"] += 1
+        logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
+        return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
+
+    async def _restore_channels(
+        self, log: ChannelRecoveryLog, sid: str, user: User | None, old: Session, offset: str | None
+    ) -> Restored:
+        # A cluster: one stream per channel. The session's ring locates the client's offset in each channel
+        # (`resume_points`); each channel's stream is read after its point, up to this process's position in it,
+        # until no position moves, and the rooms are entered right after (no await): later packets come live.
+        kept = {room: at for room, at in old.rooms.items() if await self._may_rejoin(room, user, old.sid)}
+        old.rooms = kept
+        rooms = [room for room in kept if room != old.sid]
+        await self.wire.subscribe_rooms(self.namespace, rooms)  # subscribed, and the positions exact
+        base: dict[str, list[str]] = {}
+        for room, at in kept.items():
+            base.setdefault(log.channel_of(room), []).append(at)
+        start = resume_points(
+            [Sent(*packet) for packet in old.sent], old.overflowed, {c: earliest(at) for c, at in base.items()}, offset
+        )
+        if start is None:
+            raise _UnrecoverableError("too_old")
+        after, splits, ring, missed = dict(start.after), set(start.splits), log.attach(sid), 0
+        while True:
+            upto = {channel: log.heads.get(channel, "") for channel in after}
+            behind = {channel: at for channel, at in after.items() if _behind(at, upto[channel])}
+            if not behind:
+                break
+            found = await log.read_channels(behind, {channel: upto[channel] for channel in behind})
+            if found is None:
+                raise _UnrecoverableError("too_old")
+            entries = merge([[e for e in got if replayable(e, old)] for got in found.values()], splits)
+            splits.update(entry.split for entry in entries if entry.split is not None)
+            for entry in entries:
+                ring.add(Sent(entry.channel, entry.offset, entry.split))  # its new ring: the replay, then live ones
+            await self.wire.resend(self.namespace, sid, [entry.packet_data() for entry in entries])
+            missed += len(entries)
+            after.update({channel: upto[channel] for channel in behind})
+        # The new session starts where the replay did, with the replayed packets in its ring: a drop during the
+        # replay then resumes after the last one the client got.
+        entered = {room: later(at, start.after[log.channel_of(room)]) for room, at in kept.items() if room != old.sid}
+        new = Session(old.pid, sid, self.namespace, _id(user), start.after[log.channel_of(old.sid)])
+        await self._start(sid, user, new, entered)
         self.outcomes["recovered"] += 1
         logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
         return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
@@ -169,8 +215,10 @@ class Recovery:
             session.start = self.log.position
         session.sid = sid
         session.rooms = {sid: session.start, **rooms}
-        if user is not None:
-            session.rooms[UserRoom(user_id=user.id).name] = session.start
+        for room in user_rooms:
+            session.rooms.setdefault(room, self.log.position_for(room))
+        if isinstance(self.log, ChannelRecoveryLog) and sid not in self.log.rings:
+            self.log.attach(sid)
         # No await suspends between reading the position above and the last room entered: local enter_room only.
         for room in session.rooms:
             if room != sid:
@@ -199,7 +247,7 @@ class Recovery:
         """``sid`` entered ``room`` now: it is owed that room's packets from here on."""
         session = self._live.get(sid)
         if session is not None and room not in session.rooms:
-            session.rooms[room] = self.log.position
+            session.rooms[room] = self.log.position_for(room)
 
     def left(self, sid: str, room: str) -> None:
         """``sid`` left ``room``."""
@@ -210,12 +258,15 @@ class Recovery:
     async def disconnected(self, sid: str, *, recoverable: bool) -> bool:
         """Keep the session of a connection that was lost (not closed) for the window; whether it was kept."""
         session = self._live.pop(sid, None)
+        ring = self.log.detach(sid) if isinstance(self.log, ChannelRecoveryLog) else None
         if session is not None and self._pids.get(session.pid) == sid:
             del self._pids[session.pid]
         if session is None or not (recoverable or sid in self._superseded):
             return False
         current = self.wire.rooms(sid, namespace=self.namespace)
         session.rooms = {room: session.rooms.get(room, session.start) for room in current}
+        if ring is not None:
+            session.sent, session.overflowed = list(ring.packets), ring.overflowed
         try:
             await self.log.save(session)
         except Exception:
@@ -225,9 +276,19 @@ class Recovery:
 
     def forget(self, sid: str) -> None:
         """The connection was refused after `connect`: no session to keep."""
+        if isinstance(self.log, ChannelRecoveryLog):
+            self.log.detach(sid)
         session = self._live.pop(sid, None)
         if session is not None and self._pids.get(session.pid) == sid:
             del self._pids[session.pid]
+
+
+def _behind(at: str, head: str) -> bool:
+    # Whether a channel has packets after ``at`` up to this process's ``head`` (another epoch: the stream was lost).
+    order = compare(at, head) if head else None
+    if order is None:
+        raise _UnrecoverableError("epoch_changed")
+    return order < 0
 
 
 def _id(user: User | None) -> str | None:

@@ -33,6 +33,7 @@ from socketio.packet import Packet
 
 from eventbus.history.recovery import MemoryRecoveryLog, RecoveryLog, new_epoch
 from eventbus.history.rooms import MemoryRoomHistory, RoomHistory, positions_arg
+from eventbus.transport.cluster_recovery import ClusterRecoveryLog
 from eventbus.transport.recovery import RedisRecoveryLog
 from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.room_streams import RedisRoomHistory
@@ -45,10 +46,12 @@ __all__ = ["RemoteLogging", "emit_logged", "history_room"]
 
 # KEYS: a stream and a meta hash per history room, then (with recovery) the recovery stream, its epoch and its cut.
 # ARGV: channel, message, epoch candidate, recovery window ms ('0': no recovery), max packets,
-#       PUBLISH or SPUBLISH, then name, size, ttl ms per history room.
+#       PUBLISH or SPUBLISH, the recovery stream's and its epoch's expiry ms ('0': none; a cluster's channels),
+#       '1' to send positions even when empty (a part of a send whose other parts have history rooms),
+#       then name, size, ttl ms per history room.
 _PUBLISH = """
 local positions, h, prefix, offset = {}, '', '', ''
-local rooms = (#ARGV - 6) / 3
+local rooms = (#ARGV - 9) / 3
 for i = 1, rooms do
   local stream, meta = KEYS[2 * i - 1], KEYS[2 * i]
   local epoch = redis.call('HGET', meta, 'e')
@@ -58,13 +61,13 @@ for i = 1, rooms do
     redis.call('HSET', meta, 'e', epoch, 's', 0)
   end
   local top = redis.call('HINCRBY', meta, 's', 1)
-  redis.call('XADD', stream, 'MAXLEN', ARGV[5 + 3 * i], top .. '-0', 'm', ARGV[2])
-  redis.call('PEXPIRE', stream, ARGV[6 + 3 * i])
-  redis.call('PEXPIRE', meta, ARGV[6 + 3 * i])
-  positions[ARGV[4 + 3 * i]] = {offset = top, epoch = epoch}
+  redis.call('XADD', stream, 'MAXLEN', ARGV[8 + 3 * i], top .. '-0', 'm', ARGV[2])
+  redis.call('PEXPIRE', stream, ARGV[9 + 3 * i])
+  redis.call('PEXPIRE', meta, ARGV[9 + 3 * i])
+  positions[ARGV[7 + 3 * i]] = {offset = top, epoch = epoch}
 end
-if rooms > 0 then
-  h = cjson.encode(positions)
+if rooms > 0 or ARGV[9] == '1' then
+  h = rooms > 0 and cjson.encode(positions) or '{}'
   prefix = 'eb-h ' .. h .. ' '
 end
 if ARGV[4] ~= '0' then
@@ -79,6 +82,11 @@ if ARGV[4] ~= '0' then
   local now = redis.call('TIME')
   local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
   if horizon > 0 then redis.call('XTRIM', log, 'MINID', '~', horizon) end
+  if ARGV[7] ~= '0' then
+    redis.call('PEXPIRE', log, ARGV[7])
+    redis.call('PEXPIRE', cut_key, ARGV[7])
+    redis.call('PEXPIRE', epoch_key, ARGV[8])
+  end
   offset = epoch .. ':' .. id
   prefix = prefix .. 'eb-r ' .. offset .. ' '
 end
@@ -130,7 +138,8 @@ class RemoteLogging:
 
     def __init__(self, manager: RedisManager, *, window: float, max_packets: int) -> None:
         self.manager = manager
-        self.recovery = RedisRecoveryLog(manager, window=window, max_packets=max_packets) if window else None
+        kind = ClusterRecoveryLog if manager.cluster else RedisRecoveryLog
+        self.recovery = kind(manager, window=window, max_packets=max_packets) if window else None
         self._histories: dict[str, RedisRoomHistory] = {}
 
     async def emit(
@@ -184,15 +193,29 @@ async def _publish(
         "callback": None,
         "host_id": manager.host_id,
     }
-    if manager.cluster and manager.partitions is not None and rooms:
-        await _publish_per_partition(manager, message, manager.partitions.split(rooms), history, history_rooms)
+    if manager.cluster and manager.partitions is not None and (rooms or isinstance(recovery, ClusterRecoveryLog)):
+        parts: dict[str, list[str] | None] = {manager.channel: None}
+        if rooms:
+            parts = {**manager.partitions.split(rooms)}
+        cluster_log = recovery if isinstance(recovery, ClusterRecoveryLog) else None
+        await _publish_per_partition(manager, message, parts, history, history_rooms, cluster_log)
         return
     window, max_packets = "0", "0"
     keys, room_args = _room_keys(history, history_rooms)
     if isinstance(recovery, RedisRecoveryLog):
         window, max_packets = str(max(1, int(recovery.window * 1000))), str(recovery.max_packets)
         keys += [recovery.stream_key, recovery.epoch_key, recovery.cut_key]
-    argv = [manager._channel_for(message), manager._encode(message), new_epoch(), window, max_packets, "PUBLISH"]
+    argv = [
+        manager._channel_for(message),
+        manager._encode(message),
+        new_epoch(),
+        window,
+        max_packets,
+        "PUBLISH",
+        "0",
+        "0",
+        "0",
+    ]
     try:
         async with history.slots:
             await history.client().eval(_PUBLISH, len(keys), *keys, *argv, *room_args)
@@ -203,27 +226,43 @@ async def _publish(
 async def _publish_per_partition(
     manager: RedisManager,
     message: dict[str, Any],
-    parts: dict[str, list[str]],
+    parts: dict[str, list[str] | None],
     history: RedisRoomHistory,
     history_rooms: list[tuple[type[Room], str]],
+    recovery: ClusterRecoveryLog | None,
 ) -> None:
-    # A cluster cannot write keys of several slots in one script: each partition's rooms get their stream entries
-    # and their SPUBLISH in one script on the partition's master (their keys share its slot), so each room's
-    # history order is its delivery order. Parts of one send carry one id: a socket in rooms of two parts gets
-    # the first part that reaches its process and not the others (`RedisManager._once_per_split`).
+    # A cluster cannot write keys of several slots in one script: each channel's rooms get their stream entries
+    # (history rooms, and with recovery the channel's recovery stream) and their SPUBLISH in one script on the
+    # channel's master (their keys share its slot), so each channel's order is the same in its streams and on the
+    # wire. Parts of one send carry one id: a socket in rooms of two parts gets the first part that reaches its
+    # process and not the others (`RedisManager._once_per_split`).
     if len(parts) > 1:
         message = {**message, "split": f"{manager.host_id}:{secrets.token_hex(8)}"}
     for channel, part_rooms in parts.items():
         part = {**message, "room": part_rooms}
-        logged = [(room, name) for room, name in history_rooms if name in part_rooms]
+        logged = [(room, name) for room, name in history_rooms if part_rooms and name in part_rooms]
         try:
-            if not logged:
+            if not logged and recovery is None:
                 # Empty positions: the same arguments as the other parts' recipients get, (payload, positions), and
                 # the listener delivers it as a logged emit, to the sender's own sockets too (see the module docstring).
                 await manager._client().spublish(channel, "eb-h {} " + manager._encode(part))
                 continue
             keys, room_args = _room_keys(history, logged)
-            argv = [channel, manager._encode(part), new_epoch(), "0", "0", "SPUBLISH"]
+            argv = [
+                channel,
+                manager._encode(part),
+                new_epoch(),
+                "0",
+                "0",
+                "SPUBLISH",
+                "0",
+                "0",
+                "1" if history_rooms else "0",
+            ]
+            if recovery is not None:
+                keys += recovery.keys(channel)
+                argv[3:5] = [str(max(1, int(recovery.window * 1000))), str(recovery.max_packets)]
+                argv[6:8] = recovery.ttls()
             async with history.slots:
                 await history.client().eval(_PUBLISH, len(keys), *keys, *argv, *room_args)
         except (RedisError, OSError) as exc:

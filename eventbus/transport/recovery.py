@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from eventbus.exceptions import ConfigurationError
 from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, Session, later, new_epoch
 from eventbus.observability.logfields import library_logger
 from eventbus.transport.redis_manager import RedisManager
@@ -106,7 +105,7 @@ class RedisRecoveryLog(RecoveryLog):
     def position(self) -> str:
         return self._position
 
-    def seen(self, offset: str) -> None:
+    def seen(self, offset: str, channel: str = "") -> None:
         # With sharded channels, packets of different channels arrive out of offset order: keep the latest.
         self._position = later(self._position, offset) if self._position else offset
 
@@ -183,17 +182,20 @@ class RedisRecoveryLog(RecoveryLog):
         await self.start()
         return None
 
-    async def _batches(self, after: str, upto: str, *, strict: bool) -> AsyncIterator[list[Any] | None]:
+    async def _batches(
+        self, after: str, upto: str, *, strict: bool, keys: tuple[str, str, str] | None = None
+    ) -> AsyncIterator[list[Any] | None]:
         # Entries after ``after`` up to stream id ``upto`` (or "+"), READ_BATCH at a time; a last None when any is gone.
         # ``strict`` (a subscription's gap): gone counts whatever removed it. Otherwise (a reconnect) only the
         # max_packets trims count: entries the window trimmed went out while the connection was still there (its
         # session lives for the window), and counting them would refuse every quiet connection (no event for longer
         # than the window on a busy channel: its start entry trimmed, though it missed nothing).
         epoch, cursor = after.partition(":")[0], _stream_id(after)
+        stream, epoch_key, cut_key = keys or (self.stream_key, self.epoch_key, self.cut_key)
         while True:
             async with self._slots:
                 found_epoch, cut, kept, batch = await self._client().eval(
-                    _READ, 3, self.stream_key, self.epoch_key, self.cut_key, cursor, upto, str(READ_BATCH)
+                    _READ, 3, stream, epoch_key, cut_key, cursor, upto, str(READ_BATCH)
                 )
             complete = kept if strict else _not_after(cut.decode(), _stream_id(after))
             if found_epoch.decode() != epoch or not complete:
@@ -204,7 +206,7 @@ class RedisRecoveryLog(RecoveryLog):
                 return
             cursor = batch[-1][0].decode()
 
-    def _entry(self, offset: str, fields: list[bytes]) -> Entry | None:
+    def _entry(self, offset: str, fields: list[bytes], channel: str = "") -> Entry | None:
         values = dict(zip(fields[::2], fields[1::2], strict=True))
         message = self.manager._decode(values.get(b"m", b""), fresh=False)
         if message is None or message.get("method") != "emit":
@@ -218,6 +220,8 @@ class RedisRecoveryLog(RecoveryLog):
             args=[*_arguments(message.get("data")), *positions],
             rooms=None if room is None else [room] if isinstance(room, str) else list(room),
             skip=None if skip is None else [skip] if isinstance(skip, str) else list(skip),
+            channel=channel,
+            split=message.get("split") if isinstance(message.get("split"), str) else None,
         )
 
     async def save(self, session: Session) -> None:
@@ -248,16 +252,12 @@ def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSe
     if not settings.recovery_window:
         return None
     if isinstance(manager, RedisManager):
-        if manager.cluster:
-            raise ConfigurationError(
-                "connection state recovery (EVENTBUS_RECOVERY_WINDOW) is not supported on a Redis Cluster yet: "
-                "a client's one last offset relies on one stream ordering every packet of the deployment, and a "
-                "cluster spreads the partitions' messages over several masters; set EVENTBUS_RECOVERY_WINDOW=0 "
-                "(history rooms work on a cluster: a join with 'since' recovers each room), or use a plain Redis "
-                "(redis://, with EVENTBUS_REDIS_SHARDING)"
-            )
         if manager.recovery is None:
-            log = RedisRecoveryLog(manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets)
+            # On a cluster: one stream per channel; that module builds on this one, hence the import here.
+            from eventbus.transport.cluster_recovery import ClusterRecoveryLog
+
+            kind = ClusterRecoveryLog if manager.cluster else RedisRecoveryLog
+            log = kind(manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets)
             manager.recovery, manager.catch_up = log, log.catch_up
         return manager.recovery
     return MemoryRecoveryLog(settings.recovery_window, max_packets=settings.recovery_max_packets)

@@ -44,6 +44,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
+from eventbus.history.channels import ChannelRecoveryLog, Sent
 from eventbus.history.recovery import compare
 from eventbus.observability import tracing
 from eventbus.observability.logfields import library_logger
@@ -92,6 +93,7 @@ GAP_REASON = "redis_gap"
 """The ``session_ended`` reason of connections ended after a gap in the subscription that recovery could not fill."""
 
 _GAP = "eb-gap"  # the type of the marker `_subscription` yields when it is back after a loss
+_FENCE = "eb-fence "  # the prefix of `RedisManager.fence_channel`'s markers
 
 # Set while a server's own emit is publishing: its local delivery waits until the publish has succeeded.
 _held_local: ContextVar[list[dict[str, Any]] | None] = ContextVar("_held_local", default=None)
@@ -210,6 +212,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         # SUBSCRIBE was confirmed, so every message published after the ack reaches this process.
         if self.subscriptions is not None and is_sharded_room(room) and self._holds(sid, namespace):
             await self.subscriptions.want(namespace or "/", room)
+            if isinstance(self.recovery, ChannelRecoveryLog):
+                # The room's channel position is where the socket starts being owed its packets: exact first.
+                await self.recovery.settle([self.recovery.channel_of(room)])
         await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
 
     async def subscribe_rooms(self, namespace: str, rooms: list[str]) -> None:
@@ -223,13 +228,34 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         for room in rooms:
             if is_sharded_room(room):
                 await self.subscriptions.want(namespace or "/", room)
-        if self.recovery is not None:
+        if isinstance(self.recovery, ChannelRecoveryLog):
+            await self.recovery.settle([self.channel, *(self.partitions_of(rooms))])
+        elif self.recovery is not None:
             # This process sees only its partitions' packets, so its position lags the stream. Every packet up to
             # the tail read here was published before the PING of `fence`, so it has been through the listener
             # (delivered, or not for us) once the PONG is back: the tail is then a true position.
             tail = await self.recovery.tail()
             await self.fence()
             self.recovery.seen(tail)
+
+    def partitions_of(self, rooms: list[str]) -> set[str]:
+        """The partition channels of ``rooms`` (those that have one)."""
+        partitions = self.partitions
+        return {partitions.of(room) for room in rooms if is_sharded_room(room)} if partitions is not None else set()
+
+    async def fence_channel(self, channel: str) -> None:
+        """Return once the listener has handled every message SPUBLISHed on ``channel`` before now (a cluster).
+
+        A marker SPUBLISHed on the channel itself: it comes after them in the channel's one order, and a cluster
+        has no single connection a PING could fence. Every subscriber receives it and drops it.
+        """
+        token = f"eb-fence-{self.host_id}-{next(self._fence_ids)}"
+        waiter = self._fences[token] = asyncio.get_running_loop().create_future()
+        try:
+            await self._client().spublish(channel, f"{_FENCE}{token}")
+            await asyncio.wait_for(waiter, WANT_TIMEOUT)
+        finally:
+            self._fences.pop(token, None)
 
     async def fence(self) -> None:
         """Return once the listener has handled every message Redis sent it before now (a PING on its connection)."""
@@ -315,11 +341,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 continue
             if message.get("type") not in ("message", "smessage"):
                 continue
-            if message.get("channel") == channel:
-                self.received["control"] += 1
-            elif self.partitions is not None and message.get("channel", b"").decode() in self.partitions.names:
-                self.received["partition"] += 1
-            else:
+            if not self._counted(message, channel):
                 continue
             positions, offset, raw = _logged(message["data"])
             if offset is not None and self._replayed_upto and compare(offset.decode(), self._replayed_upto) in (-1, 0):
@@ -331,7 +353,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             if message.get("channel") != channel and self._unserved(decoded):
                 self.received["unserved"] += 1
             if (offset is not None or positions is not None) and decoded.get("method") == "emit":
-                await self._deliver_logged(decoded, positions, offset)
+                await self._deliver_logged(decoded, positions, offset, message["channel"].decode())
                 continue
             if decoded.get("method") == "disconnect_room":
                 if decoded.get("host_id") != self.host_id:
@@ -339,12 +361,29 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 continue
             yield decoded
 
-    async def _deliver_logged(self, message: dict[str, Any], positions: bytes | None, offset: bytes | None) -> None:
+    def _counted(self, message: dict[str, Any], control: bytes) -> bool:
+        # Whether ``message`` is one to act on (counted): of our channels, and not a fence marker (handled here).
+        if message.get("channel") == control:
+            self.received["control"] += 1
+        elif self.partitions is not None and message.get("channel", b"").decode() in self.partitions.names:
+            self.received["partition"] += 1
+        else:
+            return False
+        if message["data"][: len(_FENCE)] == _FENCE.encode():
+            self._fenced(message["data"][len(_FENCE) :])
+            return False
+        return True
+
+    async def _deliver_logged(
+        self, message: dict[str, Any], positions: bytes | None, offset: bytes | None, channel: str = ""
+    ) -> None:
         # Every process delivers these from the subscription, the sender too: the channel's order (the streams')
         # is then each socket's order. Without recovery on this process, the packet goes out without its offset.
         args = message.get("data")
         args = list(args) if isinstance(args, list) else [args]
         args = [] if args == [None] else args
+        if offset is not None and isinstance(self.recovery, ChannelRecoveryLog):
+            self._note_sent(self.recovery, message, channel, offset.decode())
         self._once_per_split(message)
         if positions is not None:
             parsed = json.loads(positions)
@@ -355,7 +394,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 message["skip_sid"] = [*([listed] if isinstance(listed, str) else listed), *skip]
             args.append(parsed)
         if offset is not None and self.recovery is not None:
-            self.recovery.seen(offset.decode())
+            self.recovery.seen(offset.decode(), channel)
             args.append(offset.decode())
         message["data"] = args or [None]
         try:
@@ -363,6 +402,18 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 await super()._handle_emit(message)
         except Exception:
             logger.exception("could not deliver a recoverable emit of %r", message.get("event"))
+
+    def _note_sent(self, log: ChannelRecoveryLog, message: dict[str, Any], channel: str, offset: str) -> None:
+        # Into the rings of the sockets it goes to, and of those a split send's earlier part reached (they have it):
+        # before `_once_per_split` adds them to the skipped ones. One shared record per packet.
+        skip = message.get("skip_sid") or []
+        skipped = {skip} if isinstance(skip, str) else set(skip)
+        sids = self.get_participants(message.get("namespace") or "/", message.get("room"))
+        split = message.get("split")
+        log.sent(
+            (sid for sid, _ in sids if sid not in skipped),
+            Sent(channel, offset, split if isinstance(split, str) else None),
+        )
 
     def _once_per_split(self, message: dict[str, Any]) -> None:
         # A part of a send split over partitions (eventbus.transport.publishing): skip the sockets an earlier part
@@ -379,11 +430,11 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             message["skip_sid"] = [*([listed] if isinstance(listed, str) else listed), *served]
         served.update(sid for sid, _ in self.get_participants(message.get("namespace") or "/", message.get("room")))
 
-    async def deliver_missed(self, raw: bytes, positions: bytes | None, offset: str) -> None:
+    async def deliver_missed(self, raw: bytes, positions: bytes | None, offset: str, channel: str = "") -> None:
         """Deliver one recovery stream entry (the message as published, its room positions) the subscription missed."""
         decoded = self._decode(raw, fresh=False)  # older than a live message may be: freshness does not apply
         if decoded is not None and decoded.get("method") == "emit":
-            await self._deliver_logged(decoded, positions, offset.encode())
+            await self._deliver_logged(decoded, positions, offset.encode(), channel)
         self._replayed_upto = offset
 
     async def _fill_gap(self, seconds: float) -> None:
@@ -477,11 +528,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         if message.get("type") == "pong":
             self._fenced(message.get("data"))
             return False
-        if message.get("channel") == self.channel.encode():
-            return True
         if self.subscriptions is not None:
             self.subscriptions.confirmed(message["channel"].decode())
-        return False
+        return bool(message.get("channel") == self.channel.encode())
 
     async def _subscription(self) -> AsyncIterator[dict[str, Any]]:
         delay, lost_at, failures = LISTEN_RETRY_MIN, None, 0

@@ -101,6 +101,8 @@ class Subscriptions:
         self.pubsub: Any = None
         self.sharded_commands = False
         self._active: set[str] = set()
+        self.confirmations: dict[str, int] = {}
+        """SUBSCRIBE confirmations per channel (the control channel's too): a new one starts a new subscription."""
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -146,6 +148,7 @@ class Subscriptions:
 
     def confirmed(self, channel: str) -> None:
         """Redis confirmed a SUBSCRIBE of ``channel`` (called by the listener)."""
+        self.confirmations[channel] = self.confirmations.get(channel, 0) + 1
         if channel not in self.partitions.names:
             return
         self._active.add(channel)

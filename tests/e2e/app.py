@@ -54,6 +54,8 @@ async def stats(request: Request) -> JSONResponse:
             "state": state_counts(bus),
             # Pub/sub messages received by kind (control, partition, unserved) with Redis, {} in memory.
             "redis_received": dict(getattr(bus.sio.manager, "received", {})),
+            # Reconnects by recovery outcome (recovery.recovered, .too_old, ...) and history joins.
+            "delivery": bus.delivery_counts(),
             "queues": [
                 [socket.queue.total_bytes, socket.queue.stalled, socket.closed]
                 for socket in list(bus.sio.eio.sockets.values())

@@ -230,6 +230,87 @@ async def test_presence_union_first_last_and_a_killed_process_on_a_redis_cluster
     assert client.keyslot(members_key) == client.keyslot(partition)
 
 
+def teams_on_masters(channel: str, servers: RedisClusterServers, count: int) -> list[str]:
+    """``count`` team ids whose rooms' partitions are on different masters."""
+    partitions, client, found = Partitions(channel, DEFAULT_PARTITIONS), servers.client(), {}
+    for team in (f"t{n}" for n in range(200)):
+        found.setdefault(client.get_node_from_key(partitions.of(f"team:{team}")).port, team)
+    assert len(found) >= count, found
+    return list(found.values())[:count]
+
+
+def broadcasts(source: str, teams: list[str], seqs: range) -> list[dict[str, Any]]:
+    """One broadcast per team and seq, the teams interleaved, and every fourth one to two teams at once."""
+    ops = []
+    for seq in seqs:
+        for i, team in enumerate(teams):
+            rooms = [team, teams[(i + 1) % len(teams)]] if (seq + i) % 4 == 0 else [team]
+            ops.append({"op": "broadcast", "event": {"source": source, "seq": seq * 10 + i, "teams": rooms}})
+    return ops
+
+
+async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a_redis_cluster(
+    redis_cluster: RedisClusterServers, on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
+) -> None:
+    nodes = await on_cluster(recovery_window="60")
+    a, b = nodes.servers
+    teams = teams_on_masters(nodes.channel, redis_cluster, 3)
+    alice = await py_client(a.url, token=token("alice"))
+    for team in teams:
+        assert (await alice.call("join_team", {"team_id": team}))["ok"]
+    sources = ["A", "B", "async"]  # the sync emitter refuses sends that recovery logs
+
+    async def send(seqs: range) -> int:
+        ops = {name: broadcasts(name, teams, seqs) for name in sources}
+        results = await send_all(nodes, ops)
+        assert all(r == {"ok": True} for rs in results.values() for r in rs), results
+        return sum(map(len, ops.values()))
+
+    before = await send(range(2))
+    await alice.inbox.wait_for("tick", before, timeout=15)
+    await alice.drop()
+    # Missed while away: from the process it comes back on, the one it left and an Emitter, on three masters.
+    missed = await send(range(2, 6))
+    alice.url = b.url
+    await alice.reconnect()
+    assert alice.recovered, nodes.logs()
+    after = await send(range(6, 7))
+    await alice.inbox.wait_for("tick", before + missed + after, timeout=15)
+    await asyncio.sleep(0.3)  # nothing more may come: no packet twice
+    got = alice.received("tick")  # the test client keeps each offset to itself, as socket.io-client does
+    assert Counter((t["source"], t["seq"]) for t in got) == Counter(
+        (name, seq * 10 + i) for name in sources for seq in range(7) for i in range(3)
+    )
+    # Each channel's order is kept: a source's sends to one team arrive in the order it sent them.
+    for name in sources:
+        for team in teams:
+            seqs = [t["seq"] for t in got if t["source"] == name and teams[t["seq"] % 10] == team]
+            assert seqs == sorted(seqs), (name, team, seqs)
+    stats = await b.stats()
+    assert stats["delivery"]["recovery.recovered"] == 1, stats
+
+
+async def test_a_client_whose_packets_left_the_stream_is_not_recovered_on_a_redis_cluster(
+    on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
+) -> None:
+    nodes = await on_cluster(emitters=False, recovery_window="60", recovery_max_packets="5")
+    a, b = nodes.servers
+    alice = await py_client(a.url, token=token("alice"))
+    assert (await alice.call("join_team", {"team_id": "t1"}))["ok"]
+    assert await a.run(broadcasts("A", ["t1"], range(1))) == [{"ok": True}]
+    await alice.inbox.wait_for("tick", 1)
+    await alice.drop()
+    # MAXLEN ~ trims whole stream nodes (100 entries): 250 more trim past alice's position.
+    assert all(r["ok"] for r in await b.run(broadcasts("B", ["t1"], range(1, 251))))
+    alice.url = b.url
+    await alice.reconnect()
+    assert not alice.recovered
+    await asyncio.sleep(0.3)
+    assert [tick["seq"] for tick in alice.received("tick")] == [0]  # none of the missed ones, not a part of them
+    stats = await b.stats()
+    assert stats["delivery"]["recovery.too_old"] == 1, stats
+
+
 async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_or_disconnects(
     redis_cluster: RedisClusterServers, on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
 ) -> None:

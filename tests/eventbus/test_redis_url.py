@@ -6,6 +6,7 @@ import pytest
 
 from eventbus import EventBus
 from eventbus.exceptions import ConfigurationError
+from eventbus.transport.cluster_recovery import ClusterRecoveryLog
 from eventbus.transport.redis_url import check_url, redact
 
 
@@ -71,11 +72,20 @@ def test_a_cluster_refuses_a_channel_name_with_braces(channel: str, monkeypatch:
     assert EventBus(redis_url="redis://127.0.0.1:6379/0", redis_channel=channel, allow_anonymous=True)
 
 
-def test_a_cluster_refuses_connection_state_recovery_and_says_what_works(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cluster_with_recovery_keeps_one_stream_per_channel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("eventbus.transport.channel.version", lambda distribution: "8.1.0")
-    url = "redis+cluster://127.0.0.1:7000/"
-    with pytest.raises(
-        ConfigurationError, match=r"not supported on a Redis Cluster yet: .* EVENTBUS_RECOVERY_WINDOW=0"
-    ):
-        EventBus(redis_url=url, redis_channel="app", recovery_window=60, allow_anonymous=True)
-    assert EventBus(redis_url=url, redis_channel="app", recovery_window=0, allow_anonymous=True)
+    bus = EventBus(
+        redis_url="redis+cluster://127.0.0.1:7000/", redis_channel="app", recovery_window=60, allow_anonymous=True
+    )
+    log = bus.sio.manager.recovery
+    assert isinstance(log, ClusterRecoveryLog)
+    # Each channel's keys carry the channel as hash tag: in its slot, where the channel is SPUBLISHed.
+    assert log.keys("app#7") == (
+        "app:recovery:{app#7}:stream",
+        "app:recovery:{app#7}:epoch",
+        "app:recovery:{app#7}:cut",
+    )
+    assert (log.channel_of("chat:42"), log.channel_of("Kq3x9w0AAAB")) == (
+        bus.sio.manager.partitions.of("chat:42"),
+        "app",
+    )
