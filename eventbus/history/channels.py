@@ -46,51 +46,61 @@ class Start(NamedTuple):
 
 
 class SentRing:
-    """The last ``size`` packets sent to one socket, oldest first; ``overflowed`` once one was dropped.
+    """The last ``size`` packets sent to one socket, oldest first, and what the dropped older ones leave to know.
 
+    ``floor`` keeps, per channel, the last packet dropped from the ring (the client had it once it had any later
+    one); ``gone`` the split ids of the last ``size`` dropped parts, so the other parts of those sends are not
+    replayed (the parts of a send reach a process back to back, far fewer than ``size`` packets apart).
     A `Sent` is shared by every socket the packet went to, so an entry costs one pointer per socket.
 
     Example:
         >>> ring = SentRing(2)
         >>> for n in range(3):
         ...     ring.add(Sent("app#1", f"e1:{n}-0"))
-        >>> [sent.offset for sent in ring.packets], ring.overflowed
-        (['e1:1-0', 'e1:2-0'], True)
+        >>> [sent.offset for sent in ring.packets], ring.floor
+        (['e1:1-0', 'e1:2-0'], {'app#1': 'e1:0-0'})
     """
 
-    __slots__ = ("overflowed", "packets")
+    __slots__ = ("floor", "gone", "packets")
 
     def __init__(self, size: int) -> None:
         self.packets: deque[Sent] = deque(maxlen=size)
-        self.overflowed = False
+        self.floor: dict[str, str] = {}
+        self.gone: deque[str] = deque(maxlen=size)
 
     def add(self, sent: Sent) -> None:
         """Note a packet sent to the socket (the oldest one goes when the ring is full)."""
         if len(self.packets) == self.packets.maxlen:
-            self.overflowed = True
+            dropped = self.packets[0]
+            self.floor[dropped.channel] = dropped.offset
+            if dropped.split is not None:
+                self.gone.append(dropped.split)
         self.packets.append(sent)
 
 
-def resume_points(sent: Sequence[Sent], overflowed: bool, base: dict[str, str], offset: str | None) -> Start | None:
+def resume_points(
+    sent: Sequence[Sent], base: dict[str, str], offset: str | None, *, floor: dict[str, str], gone: Iterable[str] = ()
+) -> Start | None:
     """Per channel, the offset after which the client missed everything; ``None`` when that cannot be known.
 
-    ``sent`` is the session's ring, ``base`` the position of each channel when the session began (or entered
-    the channel's first room), ``offset`` the one the client presented. Found in the ring (its last occurrence):
-    each channel resumes after its last packet up to there, or at its base. Not found: when the ring lost none
-    of its packets the client received none of this session's, so every channel resumes at its base; when it
-    did lose some, the client's place is unknown and nothing may be replayed as if whole.
+    ``sent`` is the session's ring (with its ``floor`` and ``gone``, see `SentRing`), ``base`` the position of each
+    channel when the session began (or entered the channel's first room), ``offset`` the one the client presented.
+    Found in the ring (its last occurrence): each channel resumes after its last packet up to there, or after its
+    floor, or at its base. Not found: when the ring lost none of its packets the client received none of this
+    session's, so every channel resumes at its base; when it did lose some, the client's place is unknown and
+    nothing may be replayed as if whole.
 
     Example:
         >>> ring = [Sent("a", "x:5-0"), Sent("b", "y:7-0"), Sent("a", "x:9-0")]
-        >>> resume_points(ring, False, {"a": "x:1-0", "b": "y:1-0"}, "y:7-0").after
+        >>> resume_points(ring, {"a": "x:1-0", "b": "y:1-0"}, "y:7-0", floor={}).after
         {'a': 'x:5-0', 'b': 'y:7-0'}
-        >>> resume_points(ring, True, {"a": "x:1-0", "b": "y:1-0"}, "z:3-0") is None
+        >>> resume_points(ring, {"a": "x:1-0", "b": "y:1-0"}, "z:3-0", floor={"a": "x:4-0"}) is None
         True
     """
-    after, splits = dict(base), set()
     found = _last_index(sent, offset) if offset else None
     if found is None:
-        return None if overflowed else Start(after, frozenset())
+        return None if floor else Start(dict(base), frozenset())
+    after, splits = {**base, **floor}, set(gone)
     for packet in sent[: found + 1]:
         after[packet.channel] = packet.offset  # the ring is in delivery order, each channel's order
         if packet.split is not None:

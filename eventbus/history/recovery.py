@@ -93,8 +93,10 @@ class Session:
     start: str
     rooms: dict[str, str] = field(default_factory=dict)
     sent: list[tuple[str, str, str | None]] = field(default_factory=list)
-    """On a cluster: the (channel, offset, split) of the last packets the connection was sent (`SentRing`)."""
-    overflowed: bool = False
+    """On a cluster: the (channel, offset, split) of the last packets the connection was sent, and what the older
+    ones left: the last dropped per channel (``floor``) and the split ids dropped (``gone``); see `SentRing`."""
+    floor: dict[str, str] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, for Redis."""
@@ -111,7 +113,8 @@ class Session:
             start=str(data["start"]),
             rooms={str(k): str(v) for k, v in dict(data.get("rooms") or {}).items()},
             sent=[(str(c), str(o), None if s is None else str(s)) for c, o, s in data.get("sent") or []],
-            overflowed=bool(data.get("overflowed")),
+            floor={str(k): str(v) for k, v in dict(data.get("floor") or {}).items()},
+            gone=[str(split) for split in data.get("gone") or []],
         )
 
 

@@ -159,9 +159,9 @@ class Recovery:
         base: dict[str, list[str]] = {}
         for room, at in kept.items():
             base.setdefault(log.channel_of(room), []).append(at)
-        start = resume_points(
-            [Sent(*packet) for packet in old.sent], old.overflowed, {c: earliest(at) for c, at in base.items()}, offset
-        )
+        sent = [Sent(*packet) for packet in old.sent]
+        bases = {channel: earliest(at) for channel, at in base.items()}
+        start = resume_points(sent, bases, offset, floor=old.floor, gone=old.gone)
         if start is None:
             raise _UnrecoverableError("too_old")
         after, splits, ring, missed = dict(start.after), set(start.splits), log.attach(sid), 0
@@ -266,7 +266,7 @@ class Recovery:
         current = self.wire.rooms(sid, namespace=self.namespace)
         session.rooms = {room: session.rooms.get(room, session.start) for room in current}
         if ring is not None:
-            session.sent, session.overflowed = list(ring.packets), ring.overflowed
+            session.sent, session.floor, session.gone = list(ring.packets), ring.floor, list(ring.gone)
         try:
             await self.log.save(session)
         except Exception:

@@ -20,9 +20,11 @@ nothing; its epoch lives a day longer, so an idle channel's positions stay
 valid (a stream gone under a known epoch held nothing for longer than any
 session lives: nothing was missed there).
 
-A gap in the subscription is not caught up from the streams yet: the connections
-of the process are ended with ``session_ended`` ``redis_gap`` (`catch_up` returns
-``None``); they come back, recovered from the streams, which cover the gap.
+A gap in the subscription (a lost connection, a failover) is caught up channel by
+channel (`catch_up`): what each subscribed channel's stream holds after this
+process's position in it is delivered before anything newer of that channel.
+When a stream no longer covers the gap, the process's connections are ended with
+``session_ended`` ``redis_gap``, as on one Redis.
 """
 
 from __future__ import annotations
@@ -135,6 +137,27 @@ class ClusterRecoveryLog(ChannelRecoveryLog, RedisRecoveryLog):
         return found
 
     async def catch_up(self, gap: float) -> int | None:
-        """Not per channel yet: ``None``, so the process's connections are ended (`redis_gap`) and recovered."""
-        self._settled.clear()
-        return None
+        """Deliver what each subscribed channel's stream holds after this process's position in it, channel by
+        channel (each in its order); ``None`` when a stream no longer covers the gap, or a channel's position was
+        never known (see `RedisRecoveryLog.catch_up`)."""
+        self._settled.clear()  # a new subscription: positions are made exact again at the next connection
+        subscriptions = self.manager.subscriptions
+        wanted = subscriptions.channels() if subscriptions is not None else [self.control]
+        strict, delivered = gap + self.gap_margin >= self.window, 0
+        for channel in wanted:
+            after = self.heads.get(channel)
+            if after is None:
+                if channel == self.control:
+                    continue  # no connection ever needed it: none is owed a packet of it
+                return None
+            epoch = after.partition(":")[0]
+            async for batch in self._batches(after, "+", strict=strict, keys=self.keys(channel)):
+                if batch is None:
+                    return None
+                for stream_id, fields in batch:
+                    values = dict(zip(fields[::2], fields[1::2], strict=True))
+                    offset = f"{epoch}:{stream_id.decode()}"
+                    await self.manager.deliver_missed(values.get(b"m", b""), values.get(b"h") or None, offset, channel)
+                    self.seen(offset, channel)
+                    delivered += 1
+        return delivered

@@ -138,8 +138,9 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         """Set by `RedisRecoveryLog`: delivers (`deliver_missed`) what the recovery stream holds after this process's
         position; the number of packets, or ``None`` when the stream no longer covers the gap."""
         self.gap_listener: GapListener | None = None
-        # The last offset a catch-up delivered: its copies still in the pub/sub pipe are skipped.
-        self._replayed_upto = ""
+        # The last offset a catch-up delivered, per channel on a cluster ("" else): its copies still in the pub/sub
+        # pipe are skipped.
+        self._replayed_upto: dict[str, str] = {}
         self._publisher: Any = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
         self._splits: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()  # split id -> when, sids served
@@ -344,7 +345,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             if not self._counted(message, channel):
                 continue
             positions, offset, raw = _logged(message["data"])
-            if offset is not None and self._replayed_upto and compare(offset.decode(), self._replayed_upto) in (-1, 0):
+            if offset is not None and self._replayed(message["channel"], offset):
                 continue  # published while the catch-up read the stream: delivered from there already
             decoded = self._decode(raw)
             if decoded is None:
@@ -360,6 +361,10 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                     await self._handle_disconnect_room(decoded)
                 continue
             yield decoded
+
+    def _replayed(self, channel: bytes, offset: bytes) -> bool:
+        upto = self._replayed_upto.get(channel.decode() if isinstance(self.recovery, ChannelRecoveryLog) else "")
+        return bool(upto) and compare(offset.decode(), upto or "") in (-1, 0)
 
     def _counted(self, message: dict[str, Any], control: bytes) -> bool:
         # Whether ``message`` is one to act on (counted): of our channels, and not a fence marker (handled here).
@@ -435,7 +440,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         decoded = self._decode(raw, fresh=False)  # older than a live message may be: freshness does not apply
         if decoded is not None and decoded.get("method") == "emit":
             await self._deliver_logged(decoded, positions, offset.encode(), channel)
-        self._replayed_upto = offset
+        self._replayed_upto[channel if isinstance(self.recovery, ChannelRecoveryLog) else ""] = offset
 
     async def _fill_gap(self, seconds: float) -> None:
         # The listener waits meanwhile: what arrives on the new subscription is handled after the missed packets.
@@ -465,7 +470,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
                 missed,
             )
             return
-        self._replayed_upto = self.recovery.position
+        if not isinstance(self.recovery, ChannelRecoveryLog):
+            self._replayed_upto[""] = self.recovery.position
         ended = self.gap_listener() if self.gap_listener is not None else 0
         self.recorder.redis_gap("sessions_ended")
         logger.error(

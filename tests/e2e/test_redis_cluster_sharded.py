@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 import redis
 
-from eventbus import Emitter, EventBus, JWTAuth
+from eventbus import Emitter, EventBus, EventBusSettings, JWTAuth
 from eventbus.transport.channel import CLUSTER_REDIS_PY
 from eventbus.transport.sharding import DEFAULT_PARTITIONS, Partitions
 from tests.clients import PyClient
 from tests.conftest import SECRET
 from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
+from tests.e2e.model import TeamRoom, TickEvent
 from tests.e2e.test_presence_cluster import INTERVAL, TTL, members_of_a_killed_process_leave_once
 from tests.e2e.test_redis_cluster import USERS, members, send_all, send_plans, team_of, ticks
 from tests.history.rooms import DeskRoom, FeedDigestEvent, FeedRoom, PostEvent
@@ -249,6 +250,7 @@ def broadcasts(source: str, teams: list[str], seqs: range) -> list[dict[str, Any
     return ops
 
 
+@pytest.mark.faults  # three processes besides the test's, about 20 s: make test-faults
 async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a_redis_cluster(
     redis_cluster: RedisClusterServers, on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
 ) -> None:
@@ -290,25 +292,69 @@ async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a
     assert stats["delivery"]["recovery.recovered"] == 1, stats
 
 
-async def test_a_client_whose_packets_left_the_stream_is_not_recovered_on_a_redis_cluster(
-    on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
+async def test_recovery_on_a_redis_cluster_replays_each_channel_in_order_or_says_it_cannot(
+    redis_cluster: RedisClusterServers,
+    stack: AsyncExitStack,
+    jwt_auth: JWTAuth,
+    serve: Serve,
+    py_client: Connect,
+    token: Token,
 ) -> None:
-    nodes = await on_cluster(emitters=False, recovery_window="60", recovery_max_packets="5")
-    a, b = nodes.servers
-    alice = await py_client(a.url, token=token("alice"))
-    assert (await alice.call("join_team", {"team_id": "t1"}))["ok"]
-    assert await a.run(broadcasts("A", ["t1"], range(1))) == [{"ok": True}]
-    await alice.inbox.wait_for("tick", 1)
+    # In this process (the servers, the Emitter): the same over the wire as the multi-process test, a few seconds.
+    channel = f"recovery-{uuid.uuid4().hex[:8]}"
+    options: dict[str, Any] = {
+        "redis_url": redis_cluster.url,
+        "redis_channel": channel,
+        "redis_signing_key": SIGNING_KEY,
+    }
+    buses = [EventBus(auth=jwt_auth, rooms=[TeamRoom], recovery_window=60, **options) for _ in range(2)]
+    url_a, url_b = [await serve(bus.asgi_app()) for bus in buses]
+    emitter = Emitter(settings=EventBusSettings(recovery_window=60, **options))
+    stack.push_async_callback(emitter.close)
+    teams = teams_on_masters(channel, redis_cluster, 3)
+    alice = await py_client(url_a, token=token("alice"))
+    for team in teams:
+        assert (await alice.call("join_team", {"team_id": team}))["ok"]
+    senders = {"A": buses[0], "B": buses[1], "E": emitter}
+
+    async def send(seqs: range) -> int:
+        sent = [(name, op) for name in senders for op in broadcasts(name, teams, seqs)]
+        for name, op in sent:
+            await senders[name].broadcast(TickEvent(**op["event"]))
+        return len(sent)
+
+    before = await send(range(1))
+    await alice.inbox.wait_for("tick", before)
     await alice.drop()
-    # MAXLEN ~ trims whole stream nodes (100 entries): 250 more trim past alice's position.
-    assert all(r["ok"] for r in await b.run(broadcasts("B", ["t1"], range(1, 251))))
-    alice.url = b.url
+    missed = await send(range(1, 4))
+    alice.url = url_b
+    await alice.reconnect()
+    assert alice.recovered
+    after = await send(range(4, 5))
+    await alice.inbox.wait_for("tick", before + missed + after)
+    await alice.fence(buses[1])  # nothing more may come: no packet twice
+    got = alice.received("tick")
+    assert Counter((t["source"], t["seq"]) for t in got) == Counter(
+        (name, seq * 10 + i) for name in senders for seq in range(5) for i in range(3)
+    )
+    for name in senders:  # each channel's order: a sender's ticks to one team in the order it sent them
+        for team in teams:
+            seqs = [t["seq"] for t in got if t["source"] == name and teams[t["seq"] % 10] == team]
+            assert seqs == sorted(seqs), (name, team, seqs)
+    assert buses[1].delivery_counts()["recovery.recovered"] == 1
+
+    # Gone from the stream: the recovery stream keeps recovery_max_packets per channel, here trimmed past alice.
+    await alice.drop()
+    log = buses[1].sio.manager.recovery
+    stream = log.keys(log.channel_of(f"team:{teams[0]}"))[0]
+    redis_cluster.client().xtrim(stream, maxlen=0)
+    redis_cluster.client().set(stream.replace(":stream", ":cut"), "99999999999999-0")
+    await send(range(5, 6))
     await alice.reconnect()
     assert not alice.recovered
-    await asyncio.sleep(0.3)
-    assert [tick["seq"] for tick in alice.received("tick")] == [0]  # none of the missed ones, not a part of them
-    stats = await b.stats()
-    assert stats["delivery"]["recovery.too_old"] == 1, stats
+    await alice.fence(buses[1])
+    assert len(alice.received("tick")) == len(got)  # none of the missed ones, not a part of them
+    assert buses[1].delivery_counts()["recovery.too_old"] == 1
 
 
 async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_or_disconnects(
