@@ -32,9 +32,11 @@ bench-deps: $(VENV)/.bench-installed bench/node_modules/.installed redis-server
 
 # Every system under the same load, 3 rounds; results in bench/results/latest.{json,md,png}. About 30 minutes.
 # Then room-sharded pub/sub against one channel, and on a Redis Cluster (bench/results/sharding.{json,md}): 3 minutes.
+# Then what recovery costs a publish on the cluster (bench/results/cluster_recovery.md): 1 minute.
 bench: bench-deps
 	$(PY) -m bench
 	$(PY) -m bench.sharding --cluster
+	$(PY) -m bench.cluster_recovery | tee bench/results/cluster_recovery.md
 
 # Sharding on 2 processes, then fan-out and acks, raw and typed, about 2 minutes; its last line is the typed/raw
 # deliveries ratio at 1,000 clients.
