@@ -145,12 +145,19 @@ def _order(entry: Entry) -> tuple[int, int, str]:
 
 
 def earliest(offsets: Iterable[str]) -> str:
-    """The earliest of offsets of one channel (the first one when they are not comparable)."""
-    result = ""
+    """The earliest of offsets of one channel; ``""`` when one is unknown (a reconnect from there is not recovered).
+
+    Example:
+        >>> earliest(["x:9-0", "x:5-0"]), earliest(["x:9-0", ""])
+        ('x:5-0', '')
+    """
+    result: str | None = None
     for offset in offsets:
-        if not result or compare(offset, result) == -1:
+        if not offset:
+            return ""
+        if result is None or compare(offset, result) == -1:
             result = offset
-    return result
+    return result or ""
 
 
 class ChannelRecoveryLog(RecoveryLog):

@@ -77,7 +77,7 @@ def build(
         logger.warning("EVENTBUS_JWT_SECRET is unset: this process signs tokens with a random development secret")
     auth = JWTAuth(secret=secret)
     # A page that loses its connection for less than two minutes gets what it missed (connection state recovery),
-    # unless EVENTBUS_RECOVERY_WINDOW says otherwise: make demo-cluster sets 0, a Redis Cluster has no recovery yet.
+    # unless EVENTBUS_RECOVERY_WINDOW says otherwise (on one Redis or a Redis Cluster alike).
     settings = EventBusSettings()
     window = settings.recovery_window if "recovery_window" in settings.model_fields_set else 120
     bus = EventBus(auth=auth, rooms=[ChatRoom, MonitoringRoom], redis_url=redis_url, recovery_window=window)

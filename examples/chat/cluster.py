@@ -73,8 +73,6 @@ def serve(directory: pathlib.Path, ports: list[int], host: str) -> int:
     try:
         env = {**os.environ, "EVENTBUS_REDIS_URL": cluster.url, "PYTHONUNBUFFERED": "1"}
         env.setdefault("EVENTBUS_JWT_SECRET", "dev-" + secrets.token_hex(16))
-        # Connection state recovery and history rooms are not available on a Redis Cluster yet (docs/guides/redis.md).
-        env["EVENTBUS_RECOVERY_WINDOW"] = "0"
         procs = [demo_process(port, host, env) for port in ports]
         urls = [f"http://{host}:{port}" for port in ports]
         for url, proc in zip(urls, procs, strict=True):
