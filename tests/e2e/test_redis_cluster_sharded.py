@@ -44,6 +44,7 @@ pytestmark = [
 Connect = Callable[..., Awaitable[PyClient]]
 Token = Callable[..., str]
 Serve = Callable[[Any], Awaitable[str]]
+TwoBuses = Callable[..., Awaitable[tuple[dict[str, Any], list[EventBus], list[str]]]]
 
 
 @pytest.fixture(scope="module")
@@ -147,22 +148,28 @@ def feeds_in_two_partitions(partitions: Partitions, servers: RedisClusterServers
     return first, next(feed for feed, port in owner.items() if port != owner[first])
 
 
+@pytest.fixture
+def two_buses(redis_cluster: RedisClusterServers, jwt_auth: JWTAuth, serve: Serve) -> TwoBuses:
+    """``options, buses, urls = await two_buses(prefix, rooms, **settings)``: two buses served in this process
+    on a channel of their own of the cluster; ``options`` also configures an Emitter."""
+
+    async def start(prefix: str, rooms: list[Any], **settings: Any) -> tuple[dict[str, Any], list[EventBus], list[str]]:
+        options = {
+            "redis_url": redis_cluster.url,
+            "redis_channel": f"{prefix}-{uuid.uuid4().hex[:8]}",
+            "redis_signing_key": SIGNING_KEY,
+        }
+        buses = [EventBus(auth=jwt_auth, rooms=rooms, **options, **settings) for _ in range(2)]
+        return options, buses, [await serve(bus.asgi_app()) for bus in buses]
+
+    return start
+
+
 async def test_history_rooms_keep_their_order_and_positions_on_a_redis_cluster(
-    redis_cluster: RedisClusterServers,
-    stack: AsyncExitStack,
-    jwt_auth: JWTAuth,
-    serve: Serve,
-    py_client: Connect,
-    token: Token,
+    redis_cluster: RedisClusterServers, stack: AsyncExitStack, two_buses: TwoBuses, py_client: Connect, token: Token
 ) -> None:
-    channel = f"history-{uuid.uuid4().hex[:8]}"
-    options: dict[str, Any] = {
-        "redis_url": redis_cluster.url,
-        "redis_channel": channel,
-        "redis_signing_key": SIGNING_KEY,
-    }
-    buses = [EventBus(auth=jwt_auth, rooms=[FeedRoom, DeskRoom], **options) for _ in range(2)]
-    url_a, url_b = [await serve(bus.asgi_app()) for bus in buses]
+    options, buses, (url_a, url_b) = await two_buses("history", [FeedRoom, DeskRoom])
+    channel = options["redis_channel"]
     emitter = Emitter(options["redis_url"], channel=channel, signing_key=SIGNING_KEY)
     stack.push_async_callback(emitter.close)
     partitions = Partitions(channel, DEFAULT_PARTITIONS)
@@ -250,6 +257,14 @@ def broadcasts(source: str, teams: list[str], seqs: range) -> list[dict[str, Any
     return ops
 
 
+def each_channel_in_order(got: list[dict[str, Any]], sources: list[str], teams: list[str]) -> None:
+    """Each channel's order is kept: a source's sends to one team arrive in the order it sent them."""
+    for name in sources:
+        for team in teams:
+            seqs = [t["seq"] for t in got if t["source"] == name and teams[t["seq"] % 10] == team]
+            assert seqs == sorted(seqs), (name, team, seqs)
+
+
 @pytest.mark.faults  # three processes besides the test's, about 20 s: make test-faults
 async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a_redis_cluster(
     redis_cluster: RedisClusterServers, on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
@@ -283,32 +298,17 @@ async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a
     assert Counter((t["source"], t["seq"]) for t in got) == Counter(
         (name, seq * 10 + i) for name in sources for seq in range(7) for i in range(3)
     )
-    # Each channel's order is kept: a source's sends to one team arrive in the order it sent them.
-    for name in sources:
-        for team in teams:
-            seqs = [t["seq"] for t in got if t["source"] == name and teams[t["seq"] % 10] == team]
-            assert seqs == sorted(seqs), (name, team, seqs)
+    each_channel_in_order(got, sources, teams)
     stats = await b.stats()
     assert stats["delivery"]["recovery.recovered"] == 1, stats
 
 
 async def test_recovery_on_a_redis_cluster_replays_each_channel_in_order_or_says_it_cannot(
-    redis_cluster: RedisClusterServers,
-    stack: AsyncExitStack,
-    jwt_auth: JWTAuth,
-    serve: Serve,
-    py_client: Connect,
-    token: Token,
+    redis_cluster: RedisClusterServers, stack: AsyncExitStack, two_buses: TwoBuses, py_client: Connect, token: Token
 ) -> None:
     # In this process (the servers, the Emitter): the same over the wire as the multi-process test, a few seconds.
-    channel = f"recovery-{uuid.uuid4().hex[:8]}"
-    options: dict[str, Any] = {
-        "redis_url": redis_cluster.url,
-        "redis_channel": channel,
-        "redis_signing_key": SIGNING_KEY,
-    }
-    buses = [EventBus(auth=jwt_auth, rooms=[TeamRoom], recovery_window=60, **options) for _ in range(2)]
-    url_a, url_b = [await serve(bus.asgi_app()) for bus in buses]
+    options, buses, (url_a, url_b) = await two_buses("recovery", [TeamRoom], recovery_window=60)
+    channel = options["redis_channel"]
     emitter = Emitter(settings=EventBusSettings(recovery_window=60, **options))
     stack.push_async_callback(emitter.close)
     teams = teams_on_masters(channel, redis_cluster, 3)
@@ -337,10 +337,7 @@ async def test_recovery_on_a_redis_cluster_replays_each_channel_in_order_or_says
     assert Counter((t["source"], t["seq"]) for t in got) == Counter(
         (name, seq * 10 + i) for name in senders for seq in range(5) for i in range(3)
     )
-    for name in senders:  # each channel's order: a sender's ticks to one team in the order it sent them
-        for team in teams:
-            seqs = [t["seq"] for t in got if t["source"] == name and teams[t["seq"] % 10] == team]
-            assert seqs == sorted(seqs), (name, team, seqs)
+    each_channel_in_order(got, list(senders), teams)
     assert buses[1].delivery_counts()["recovery.recovered"] == 1
 
     # Gone from the stream: the recovery stream keeps recovery_max_packets per channel, here trimmed past alice.
