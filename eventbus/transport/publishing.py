@@ -12,15 +12,17 @@ receivers append to the arguments: ``eb-h {positions json} `` and
 ``eb-r {offset} ``. Every process, the sender included, delivers these from
 its subscription (`RedisManager._listen`), in the channel's order.
 
-On a Redis Cluster (no recovery there), a script can only touch the keys of
-one slot: a send is split by partition channel (`Partitions.split`) and each
-part's history rooms are written and the part SPUBLISHed by one script on the
-partition's master. Each room's events therefore keep one order, the same in
-its history and on the wire; parts of one send to rooms of several partitions
-are not ordered with each other, and a socket in rooms of several parts gets
-the send once (the parts share a ``split`` id), with the positions of the
-rooms of the part it got (``{}`` from a part without history rooms, which is
-SPUBLISHed with that empty prefix, no script).
+On a Redis Cluster a script can only touch the keys of one slot: a send is
+split by channel (`Partitions.split`; the control channel for a send to every
+socket) and each part's history rooms and, with recovery, the channel's own
+recovery stream (`eventbus.transport.cluster_recovery`) are written and the part
+SPUBLISHed by one script on the channel's master. Each room's and each channel's
+events therefore keep one order, the same in their streams and on the wire;
+parts of one send to rooms of several partitions are not ordered with each
+other, and a socket in rooms of several parts gets the send once (the parts
+share a ``split`` id), with the positions of the rooms of the part it got
+(``{}`` from a part without history rooms: SPUBLISHed with that empty prefix,
+without a script when recovery is off).
 """
 
 from __future__ import annotations
