@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
