@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from eventbus.history.channels import ChannelRecoveryLog, Sent, earliest, merge, resume_points
+from eventbus.history.channels import ChannelRecoveryLog, Sent, Start, earliest, merge, resume_points
 from eventbus.history.recovery import RecoveryLog, Session, compare, later, replayable
 from eventbus.inbound.joins import may_join
 from eventbus.observability.logfields import library_logger
@@ -164,12 +164,28 @@ class Recovery:
         start = resume_points(sent, bases, offset, floor=old.floor, gone=old.gone)
         if start is None:
             raise _UnrecoverableError("too_old")
+        try:
+            missed = await self._replay_channels(log, sid, old, start)
+        except _UnrecoverableError:
+            log.detach(sid)  # the fresh connection's ring starts empty
+            raise
+        # The new session starts where the replay did, with the replayed packets in its ring: a drop during the
+        # replay then resumes after the last one the client got.
+        entered = {room: later(at, start.after[log.channel_of(room)]) for room, at in kept.items() if room != old.sid}
+        new = Session(old.pid, sid, self.namespace, _id(user), start.after[log.channel_of(old.sid)])
+        await self._start(sid, user, new, entered)
+        self.outcomes["recovered"] += 1
+        logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
+        return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
+
+    async def _replay_channels(self, log: ChannelRecoveryLog, sid: str, old: Session, start: Start) -> int:
+        # Each channel's stream after its point, up to this process's position in it, until no position moves.
         after, splits, ring, missed = dict(start.after), set(start.splits), log.attach(sid), 0
         while True:
             upto = {channel: log.heads.get(channel, "") for channel in after}
             behind = {channel: at for channel, at in after.items() if _behind(at, upto[channel])}
             if not behind:
-                break
+                return missed
             found = await log.read_channels(behind, {channel: upto[channel] for channel in behind})
             if found is None:
                 raise _UnrecoverableError("too_old")
@@ -180,14 +196,6 @@ class Recovery:
             await self.wire.resend(self.namespace, sid, [entry.packet_data() for entry in entries])
             missed += len(entries)
             after.update({channel: upto[channel] for channel in behind})
-        # The new session starts where the replay did, with the replayed packets in its ring: a drop during the
-        # replay then resumes after the last one the client got.
-        entered = {room: later(at, start.after[log.channel_of(room)]) for room, at in kept.items() if room != old.sid}
-        new = Session(old.pid, sid, self.namespace, _id(user), start.after[log.channel_of(old.sid)])
-        await self._start(sid, user, new, entered)
-        self.outcomes["recovered"] += 1
-        logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
-        return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
 
     async def _catch_up(self, session: Session, after: str, sid: str) -> tuple[int, str]:
         # Resend what the log holds up to this process's position, until the position stops moving while we read:
