@@ -7,6 +7,7 @@ The cluster is started once for the module (about 3 s); each test has its own ch
 from __future__ import annotations
 
 import asyncio
+import itertools
 import pathlib
 import uuid
 from collections import Counter
@@ -20,7 +21,7 @@ import redis
 from eventbus import Emitter, EventBus, EventBusSettings, JWTAuth
 from eventbus.transport.channel import CLUSTER_REDIS_PY
 from eventbus.transport.sharding import DEFAULT_PARTITIONS, Partitions
-from tests.clients import PyClient
+from tests.clients import JSClient, PyClient
 from tests.conftest import SECRET
 from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
@@ -266,16 +267,23 @@ def each_channel_in_order(got: list[dict[str, Any]], sources: list[str], teams: 
             assert seqs == sorted(seqs), (name, team, seqs)
 
 
-@pytest.mark.faults  # three processes besides the test's, about 20 s: make test-faults
-async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a_redis_cluster(
-    redis_cluster: RedisClusterServers, on_cluster: Callable[..., Awaitable[Cluster]], py_client: Connect, token: Token
+@pytest.mark.faults  # three processes besides the test's and Node, about 20 s: make test-faults
+@pytest.mark.node
+async def test_clients_recover_on_the_other_process_from_three_partitions_of_a_redis_cluster(
+    redis_cluster: RedisClusterServers,
+    on_cluster: Callable[..., Awaitable[Cluster]],
+    py_client: Connect,
+    js_client: Callable[..., Awaitable[JSClient]],
+    token: Token,
 ) -> None:
     nodes = await on_cluster(recovery_window="60")
     a, b = nodes.servers
     teams = teams_on_masters(nodes.channel, redis_cluster, 3)
+    # The Python test client, and the stock socket.io-client, which presents its pid and last offset itself.
     alice = await py_client(a.url, token=token("alice"))
-    for team in teams:
-        assert (await alice.call("join_team", {"team_id": team}))["ok"]
+    bob = await js_client(a.url, token=token("bob"))
+    for client, team in itertools.product((alice, bob), teams):
+        assert (await client.call("join_team", {"team_id": team}))["ok"]
     sources = ["A", "B", "async"]  # the sync emitter refuses sends that recovery logs
 
     async def send(seqs: range) -> int:
@@ -286,22 +294,27 @@ async def test_a_client_recovers_on_the_other_process_from_three_partitions_of_a
 
     before = await send(range(2))
     await alice.inbox.wait_for("tick", before, timeout=15)
+    await bob.inbox.wait_for("tick", before, timeout=15)
     await alice.drop()
-    # Missed while away: from the process it comes back on, the one it left and an Emitter, on three masters.
+    await bob.drop()
+    # Missed while away: from the process they come back on, the one they left and an Emitter, on three masters.
     missed = await send(range(2, 6))
     alice.url = b.url
     await alice.reconnect()
     assert alice.recovered, nodes.logs()
+    assert (await bob.reconnect(b.url))["recovered"] is True, nodes.logs()
     after = await send(range(6, 7))
     await alice.inbox.wait_for("tick", before + missed + after, timeout=15)
+    await bob.inbox.wait_for("tick", before + missed + after, timeout=15)
     await asyncio.sleep(0.3)  # nothing more may come: no packet twice
-    got = alice.received("tick")  # the test client keeps each offset to itself, as socket.io-client does
-    assert Counter((t["source"], t["seq"]) for t in got) == Counter(
-        (name, seq * 10 + i) for name in sources for seq in range(7) for i in range(3)
-    )
-    each_channel_in_order(got, sources, teams)
+    sent = Counter((name, seq * 10 + i) for name in sources for seq in range(7) for i in range(3))
+    # The test client keeps each offset to itself; socket.io-client passes it on as the last argument.
+    for got in (alice.received("tick"), [args[0] for args in bob.received("tick")]):
+        assert Counter((t["source"], t["seq"]) for t in got) == sent
+        each_channel_in_order(got, sources, teams)
+    assert all(isinstance(args[-1], str) for args in bob.received("tick"))
     stats = await b.stats()
-    assert stats["delivery"]["recovery.recovered"] == 1, stats
+    assert stats["delivery"]["recovery.recovered"] == 2, stats
 
 
 async def test_recovery_on_a_redis_cluster_replays_each_channel_in_order_or_says_it_cannot(
