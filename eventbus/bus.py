@@ -198,6 +198,7 @@ class EventBus(Sender):
             coalesce_turns=self.settings.coalesce_turns,
             sharding=self.settings.redis_sharding,
             partitions=self.settings.redis_partitions,
+            dedicated_rooms=self.settings.redis_dedicated_rooms,
         )
         self.sio = Server(
             async_mode="asgi",

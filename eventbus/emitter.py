@@ -106,6 +106,7 @@ class Emitter(_Publisher, Sender):
             redis_options=redis_options,
             sharding=settings.redis_sharding,
             partitions=settings.redis_partitions,
+            dedicated_rooms=settings.redis_dedicated_rooms,
         )
         # Like the servers: with EVENTBUS_RECOVERY_WINDOW, or to history rooms, events get offsets and positions.
         self._logging = RemoteLogging(
@@ -209,6 +210,7 @@ class SyncEmitter(_Publisher):
             redis_options=redis_options,
             sharding=settings.redis_sharding,
             partitions=settings.redis_partitions,
+            dedicated_rooms=settings.redis_dedicated_rooms,
         )
 
     def __enter__(self) -> SyncEmitter:

@@ -123,6 +123,12 @@ class EventBusSettings(BaseSettings):
     redis_partitions: int = Field(
         default=64, ge=1, le=16384, description="Partition channels of room-sharded pub/sub (`redis_sharding`)."
     )
+    redis_dedicated_rooms: Annotated[list[str], NoDecode] = Field(
+        default=["user"],
+        description="Room prefixes whose rooms get a channel of their own with `redis_sharding` (and on a cluster) "
+        "instead of a partition: every connection is in its `user:` room, so those would take every partition. "
+        "Empty: every room on the partitions. Set it the same on every process and Emitter.",
+    )
     redis_signing_key: SecretStr | None = Field(
         default=None, description="Shared key: every Redis message is signed (HMAC-SHA256), unsigned ones are dropped."
     )
@@ -224,6 +230,8 @@ class EventBusSettings(BaseSettings):
     socketio_log_level: LogLevel | None = Field(default=None, description="Level of python-socketio's logger.")
     engineio_log_level: LogLevel | None = Field(default=None, description="Level of python-engineio's logger.")
 
-    _split = field_validator("jwt_algorithms", "cors_origins", "transports", mode="before")(_split_commas)
+    _split = field_validator("jwt_algorithms", "cors_origins", "transports", "redis_dedicated_rooms", mode="before")(
+        _split_commas
+    )
     _levels = field_validator("log_level", "socketio_log_level", "engineio_log_level", mode="before")(_upper)
     _apps = field_validator("apps", mode="before")(_load_apps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from socketio.redis_manager import parse_redis_sentinel_url
@@ -21,6 +21,9 @@ from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.redis_url import cluster_nodes, is_cluster, redact
 from eventbus.transport.sharding import Partitions
 from eventbus.transport.signing import Signer, looks_signed
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 logger = library_logger(__name__)
 
@@ -46,7 +49,7 @@ class Channel:
     def _setup_signing(self, signing_key: str | None) -> None:
         self.signer = Signer(signing_key, channel=self.channel) if signing_key else None
 
-    def _setup_sharding(self, sharding: bool, partitions: int) -> None:
+    def _setup_sharding(self, sharding: bool, partitions: int, dedicated: Iterable[str]) -> None:
         # A cluster copies a classic PUBLISH to every node: there, channels are always sharded (SPUBLISH).
         self.cluster = is_cluster(self.redis_url)
         if self.cluster:
@@ -57,7 +60,7 @@ class Channel:
                     f"on a Redis Cluster the channel name must not contain '{{' or '}}' (got {self.channel!r}): "
                     "set EVENTBUS_REDIS_CHANNEL to a name without braces"
                 )
-        self.partitions = Partitions(self.channel, partitions) if sharding or self.cluster else None
+        self.partitions = Partitions(self.channel, partitions, dedicated) if sharding or self.cluster else None
 
     def _channel_for(self, message: dict[str, Any]) -> str:
         """The channel ``message`` is published on: its room's partition when sharded, else the channel itself."""

@@ -11,9 +11,11 @@ from eventbus.presence.redis_store import RedisPresenceStore
 from eventbus.presence.store import MemoryPresenceStore, PresenceStore
 from eventbus.transport.fastpath import FastEmitManager, FastRedisManager
 from eventbus.transport.redis_manager import RedisManager
-from eventbus.transport.sharding import DEFAULT_PARTITIONS
+from eventbus.transport.sharding import DEFAULT_DEDICATED, DEFAULT_PARTITIONS, Partitions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import socketio
 
     from eventbus.settings import EventBusSettings
@@ -32,6 +34,7 @@ def client_manager(
     coalesce_turns: int | None = None,
     sharding: bool = False,
     partitions: int = DEFAULT_PARTITIONS,
+    dedicated_rooms: Iterable[str] = DEFAULT_DEDICATED,
 ) -> socketio.AsyncManager | None:
     """The manager for ``redis_url`` (``None``: in memory).
 
@@ -39,8 +42,8 @@ def client_manager(
     queues one packet per recipient without python-socketio's task per recipient;
     ``fast_emit=False`` gives python-socketio's in-memory manager and `RedisManager` as they are.
     ``coalesce_turns`` (0 for none) is the fast managers' `WriteCoalescer` hold; ``None``, their default
-    (`COALESCE_TURNS` with Redis, 0 in memory). ``sharding``/``partitions``: room-sharded channels
-    (`eventbus.transport.sharding`).
+    (`COALESCE_TURNS` with Redis, 0 in memory). ``sharding``/``partitions``/``dedicated_rooms``: room-sharded
+    channels (`eventbus.transport.sharding`).
 
     Example:
         >>> type(client_manager(None, channel="eventbus")).__name__
@@ -53,6 +56,7 @@ def client_manager(
         "signing_key": signing_key,
         "sharding": sharding,
         "partitions": partitions,
+        "dedicated_rooms": dedicated_rooms,
     }
     if not fast_emit:
         return RedisManager(redis_url, **options) if redis_url else None
@@ -83,8 +87,16 @@ def presence_store_for(
         node_id=manager.host_id,
         ttl=settings.presence_ttl,
         interval=settings.presence_interval,
-        tags=manager.partitions if manager.cluster else None,
+        tags=_presence_tags(manager),
     )
+
+
+def _presence_tags(manager: RedisManager) -> Partitions | None:
+    # The partitions alone, even for dedicated rooms: the reaper walks a dead process's index under every tag, so
+    # the tags must be a bounded list; presence keys need no slot of a channel (no script publishes with them).
+    if not manager.cluster or manager.partitions is None:
+        return None
+    return Partitions(manager.channel, manager.partitions.count, dedicated=())
 
 
 async def start_manager(sio: socketio.AsyncServer) -> None:

@@ -51,6 +51,7 @@ from eventbus.observability.logfields import library_logger
 from eventbus.transport.channel import Channel
 from eventbus.transport.redis_url import check_url
 from eventbus.transport.sharding import (
+    DEFAULT_DEDICATED,
     DEFAULT_PARTITIONS,
     WANT_TIMEOUT,
     Subscriptions,
@@ -58,7 +59,7 @@ from eventbus.transport.sharding import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
     from eventbus.history.recovery import RecoveryLog
     from eventbus.history.rooms import RoomHistory
@@ -119,16 +120,18 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         redis_options: dict[str, Any] | None = None,
         sharding: bool = False,
         partitions: int = DEFAULT_PARTITIONS,
+        dedicated_rooms: Iterable[str] = DEFAULT_DEDICATED,
     ) -> None:
         super().__init__(check_url(url), channel=channel, write_only=write_only, redis_options=redis_options)
         self._setup_signing(signing_key)
-        self._setup_sharding(sharding, partitions)
+        self._setup_sharding(sharding, partitions, dedicated_rooms)
         self.subscriptions = Subscriptions(self.partitions) if self.partitions and not write_only else None
         self._fences: dict[str, asyncio.Future[None]] = {}
         self._fence_ids = itertools.count()
         self.received: Counter[str] = Counter()
-        """Pub/sub messages received: ``control``, ``partition``, and ``unserved`` (a partition's message for a
-        room with no member on this process: the cost of sharing a partition with other rooms)."""
+        """Pub/sub messages received: ``control``, ``partition``, ``dedicated`` (a dedicated room's own channel),
+        and ``unserved`` (a message for a room with no member on this process: the cost of sharing a partition
+        with other rooms, or a message in flight when its room's last member left)."""
         self.subscribed = asyncio.Event()
         self.room_listener: RoomListener | None = None
         # Set when recovery / history rooms are on: a RedisRecoveryLog, and a RedisRoomHistory per application.
@@ -370,8 +373,8 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         # Whether ``message`` is one to act on (counted): of our channels, and not a fence marker (handled here).
         if message.get("channel") == control:
             self.received["control"] += 1
-        elif self.partitions is not None and message.get("channel", b"").decode() in self.partitions.names:
-            self.received["partition"] += 1
+        elif self.partitions is not None and self.partitions.owns(name := message.get("channel", b"").decode()):
+            self.received["partition" if name in self.partitions.names else "dedicated"] += 1
         else:
             return False
         if message["data"][: len(_FENCE)] == _FENCE.encode():
@@ -610,10 +613,11 @@ class SyncRedisManager(Channel, socketio.RedisManager):  # type: ignore[misc]
         redis_options: dict[str, Any] | None = None,
         sharding: bool = False,
         partitions: int = DEFAULT_PARTITIONS,
+        dedicated_rooms: Iterable[str] = DEFAULT_DEDICATED,
     ) -> None:
         super().__init__(check_url(url), channel=channel, write_only=True, redis_options=redis_options)
         self._setup_signing(signing_key)
-        self._setup_sharding(sharding, partitions)
+        self._setup_sharding(sharding, partitions, dedicated_rooms)
         # Created now (redis-py connects lazily), so threads sharing the emitter never race to create it.
         self._publisher: Any = self._new_client(redis, Retry(NoBackoff(), 1))
 

@@ -31,6 +31,7 @@ from tests.e2e.test_redis_cluster import USERS, members, send_all, send_plans, t
 from tests.history.rooms import DeskRoom, FeedDigestEvent, FeedRoom, PostEvent
 from tests.presence_scenario import ROOM
 from tests.redis_cluster import RedisClusterServers
+from tests.sample import NoticeEvent
 from tests.waiting import wait_until
 
 pytestmark = [
@@ -462,10 +463,10 @@ async def test_leaving_the_last_room_a_master_serves_does_not_break_the_cluster_
     url = await serve(bus.asgi_app())
     partitions = Partitions(channel, DEFAULT_PARTITIONS)
     nodes = redis_cluster.client()
-    control = nodes.get_node_from_key(channel).port
-    # Feeds on the two masters that do not hold the control channel: leaving one empties that master.
+    held = {nodes.get_node_from_key(name).port for name in (channel, partitions.of("user:alice"))}
+    # Feeds on masters that hold neither the control channel nor alice's own: leaving one empties that master.
     lonely = [
-        feed for feed in map(str, range(200)) if nodes.get_node_from_key(partitions.of(f"feed:{feed}")).port != control
+        feed for feed in map(str, range(200)) if nodes.get_node_from_key(partitions.of(f"feed:{feed}")).port not in held
     ][:2]
     alice = await py_client(url, token=token("alice"))
     caplog.set_level("ERROR")
@@ -478,3 +479,61 @@ async def test_leaving_the_last_room_a_master_serves_does_not_break_the_cluster_
             assert (await alice.call("leave_feed", {"feed_id": feed}))["ok"]
     assert [p["n"] for p, _ in alice.received("post")] == [n for n in range(30) for _ in lonely]
     assert not [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_user_and_dedicated_history_rooms_get_their_own_shard_channels_on_a_redis_cluster(
+    redis_cluster: RedisClusterServers, jwt_auth: JWTAuth, serve: Serve, py_client: Connect, token: Token
+) -> None:
+    # Feeds are dedicated too here: a history room on its own channel, whose name tags its keys (one script writes
+    # them and SPUBLISHes, so they must share the channel's slot).
+    channel = f"users-{uuid.uuid4().hex[:8]}"
+    buses = [
+        EventBus(
+            auth=jwt_auth,
+            rooms=[FeedRoom],
+            redis_url=redis_cluster.url,
+            redis_channel=channel,
+            redis_dedicated_rooms=["user", "feed"],
+        )
+        for _ in range(2)
+    ]
+    url_a, url_b = [await serve(bus.asgi_app()) for bus in buses]
+    alice_a = await py_client(url_a, token=token("alice"))
+    alice_b = await py_client(url_b, token=token("alice"))
+    bob = await py_client(url_b, token=token("bob"))
+    nodes = redis_cluster.client()
+
+    def subscribers(shard_channel: str) -> int:
+        node = nodes.get_node_from_key(shard_channel)
+        reply = redis.Redis(host=node.host, port=node.port).execute_command("PUBSUB", "SHARDNUMSUB", shard_channel)
+        return int(reply[1])
+
+    alice_channel = f"{channel}#user:alice"
+    assert (subscribers(alice_channel), subscribers(f"{channel}#user:bob")) == (2, 1)  # before the connects' acks
+    for n in range(5):
+        await buses[1].emit_to_user("alice", NoticeEvent(text=f"a{n}"))
+        await buses[1].emit_to_user("bob", NoticeEvent(text=f"b{n}"))
+    for client, bus in ((alice_a, buses[0]), (alice_b, buses[1]), (bob, buses[1])):
+        await client.inbox.wait_for("notice", 5)
+        await client.fence(bus)
+    assert [n["text"] for n in alice_a.received("notice")] == [f"a{n}" for n in range(5)]
+    assert [n["text"] for n in alice_b.received("notice")] == [f"a{n}" for n in range(5)]
+    assert [n["text"] for n in bob.received("notice")] == [f"b{n}" for n in range(5)]
+    received_a = buses[0].sio.manager.received
+    assert (received_a["dedicated"], received_a["partition"]) == (5, 0), received_a  # nothing of bob's
+
+    feed = FeedRoom(feed_id="9")
+    assert (await alice_a.call("join_feed", {"feed_id": "9"}))["ok"]
+    await buses[1].broadcast(PostEvent(feed_id="9", n=1))
+    [(post, positions)] = await alice_a.inbox.wait_for("post", 1)
+    assert post == {"feed_id": "9", "n": 1}
+    assert positions[feed.name]["offset"] == 1
+    assert [p.offset for p in (await buses[1].history(feed)).publications] == [1]
+    feed_keys = [key.decode() for key in nodes.keys(f"{channel}:history:*")]
+    assert feed_keys
+    assert {nodes.keyslot(key) for key in feed_keys} == {nodes.keyslot(f"{channel}#feed:9")}
+
+    await alice_b.close()
+    await wait_until(lambda: subscribers(alice_channel) == 1, "B dropping alice's channel")
+    await alice_a.close()
+    await wait_until(lambda: subscribers(alice_channel) == 0, "A dropping alice's channel")

@@ -1,5 +1,6 @@
-"""Room-sharded channels on one redis-server: a process listens only to the partitions of rooms it serves, and a
-join never misses what is published after its ack (property, racing an Emitter's broadcasts)."""
+"""Room-sharded channels on one redis-server: a process listens only to the partitions of rooms it serves and to the
+own channels of the users it holds, and neither a join nor a connect misses what is published after its ack
+(properties, racing an Emitter's broadcasts)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,53 @@ async def test_a_process_receives_only_the_partitions_of_rooms_it_serves(
     assert redis.pubsub_numsub(partition) == [(partition.encode(), 1)]
 
 
+async def test_a_user_channel_reaches_only_the_processes_holding_that_user(
+    redis_server: RedisServer, sharded_bus: Any, py_client: Any, stack: AsyncExitStack, token: Callable[..., str]
+) -> None:
+    channel = f"user-{uuid.uuid4().hex[:6]}"
+    (bus_a, url_a), (bus_b, url_b) = (
+        await sharded_bus(redis_server.url, channel),
+        await sharded_bus(redis_server.url, channel),
+    )
+    alice_a = await py_client(url_a, token=token("alice"))
+    alice_b = await py_client(url_b, token=token("alice"))
+    bob = await py_client(url_b, token=token("bob"))
+    redis = redis_server.client()
+    alice_channel, bob_channel = f"{channel}#user:alice", f"{channel}#user:bob"
+    # Subscribed before the connects were acknowledged: no waiting here.
+    assert redis.pubsub_numsub(alice_channel, bob_channel) == [(alice_channel.encode(), 2), (bob_channel.encode(), 1)]
+    worker = Emitter(redis_server.url, channel=channel, settings=SHARDED)
+    stack.push_async_callback(worker.close)
+
+    for n in range(5):
+        await worker.emit_to_user("alice", NoticeEvent(text=f"a{n}"))
+        await worker.emit_to_user("bob", NoticeEvent(text=f"b{n}"))
+    await bus_a.emit_to_user("alice", NoticeEvent(text="not on a"), exclude=alice_a.sid)
+    for client, bus, count in ((alice_a, bus_a, 5), (alice_b, bus_b, 6), (bob, bus_b, 5)):
+        await client.inbox.wait_for("notice", count)
+        await client.fence(bus)  # and nothing more after them
+    alice_texts = [f"a{n}" for n in range(5)]
+    assert [n["text"] for n in alice_a.received("notice")] == alice_texts
+    assert [n["text"] for n in alice_b.received("notice")] == [*alice_texts, "not on a"]
+    assert [n["text"] for n in bob.received("notice")] == [f"b{n}" for n in range(5)]
+    # Process A holds no connection of bob: not one of his messages reached it, and no partition was needed.
+    received_a, received_b = manager_of(bus_a).received, manager_of(bus_b).received
+    assert (received_a["dedicated"], received_a["partition"], received_a["unserved"]) == (6, 0, 0)
+    assert (received_b["dedicated"], received_b["partition"], received_b["unserved"]) == (11, 0, 0)
+
+    # Each process drops alice's channel with its last connection of hers; nothing of it is left behind.
+    await alice_b.close()
+    await wait_until(lambda: redis.pubsub_numsub(alice_channel) == [(alice_channel.encode(), 1)], "B unsubscribing")
+    await alice_a.close()
+    await wait_until(lambda: redis.pubsub_numsub(alice_channel) == [(alice_channel.encode(), 0)], "A unsubscribing")
+    for bus in (bus_a, bus_b):
+        subscriptions = manager_of(bus).subscriptions
+        assert subscriptions is not None
+        assert alice_channel not in subscriptions.active
+        assert alice_channel not in subscriptions.rooms
+    assert redis.pubsub_numsub(bob_channel) == [(bob_channel.encode(), 1)]
+
+
 def _client(url: str, token: str) -> Any:
     from contextlib import asynccontextmanager
 
@@ -136,8 +184,11 @@ schedules = st.tuples(
 )
 
 
+RaceWorld = tuple[EventBus, ThreadedServer, JWTAuth, Emitter]
+
+
 @pytest.fixture(scope="module")
-def race_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EventBus, ThreadedServer, str, str]]:
+def race_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RaceWorld]:
     server = RedisServer(pathlib.Path(tmp_path_factory.mktemp("redis-shard-race")))
     server.start()
     channel = f"race-{uuid.uuid4().hex[:6]}"
@@ -149,21 +200,29 @@ def race_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Event
         redis_channel=channel,
         redis_sharding=True,
         redis_partitions=PARTITIONS,
+        coalesce_turns=0,
     )
+    # One Emitter for every example (it connects on its first send, in the server's loop): a new one per example
+    # would add its connection's set-up to each of the 100.
+    worker = Emitter(server.url, channel=channel, settings=SHARDED)
     try:
         with ThreadedServer(bus.asgi_app()) as running:
-            yield bus, running, server.url, auth.issue("alice")
+            yield bus, running, auth, worker
+            running.run(worker.close(), timeout=10)
     finally:
         server.stop()
 
 
-async def race(world: tuple[EventBus, ThreadedServer, str, str], schedule: tuple[int, list[int], int]) -> None:
-    bus, running, redis_url, token = world
-    room_index, gaps, before_join = schedule
-    key = f"r{room_index}"
+async def acked_race(
+    client: PyClient,
+    send: Callable[[str], Awaitable[object]],
+    enter: Callable[[], Awaitable[object]],
+    gaps: list[int],
+    before_enter: int,
+) -> None:
+    """``send`` a broadcast after each gap of loop turns while ``enter`` (a join, a connect) runs: ``client`` gets
+    every broadcast published after ``enter`` returned (its ack), and none twice."""
     tag = f"x{next(counter)}"
-    worker = Emitter(redis_url, channel=bus.settings.redis_channel, settings=SHARDED)
-    client = await PyClient(running.url, token=token).connect()
     acked = False
     after_ack: list[str] = []
 
@@ -172,39 +231,71 @@ async def race(world: tuple[EventBus, ThreadedServer, str, str], schedule: tuple
             for _ in range(gap):
                 await asyncio.sleep(0)
             published_after_ack = acked
-            await worker.emit_to_room(ShardRoom(shard_id=key), NoticeEvent(text=f"{tag}:{n}"))
+            await send(f"{tag}:{n}")
             if published_after_ack:
                 after_ack.append(f"{tag}:{n}")
 
-    async def join() -> None:
+    async def entering() -> None:
         nonlocal acked
-        for _ in range(before_join):
+        for _ in range(before_enter):
             await asyncio.sleep(0)
-        assert (await client.call("join_shard", {"shard_id": key}))["ok"]
+        await enter()
         acked = True
 
+    await asyncio.gather(publish(), entering())
+    await send(f"{tag}:end")
+    after_ack.append(f"{tag}:end")
+    # Woken by each arrival (not polled): 100 examples each wait for this one.
+    while not any(n["text"] == f"{tag}:end" for n in client.received("notice")):
+        await client.inbox.wait_for("notice", len(client.received("notice")) + 1, timeout=10)
+    got = [n["text"] for n in client.received("notice") if n["text"].startswith(f"{tag}:")]
+    assert len(got) == len(set(got)), got  # no duplicates
+    assert set(after_ack) <= set(got), (after_ack, got, gaps, before_enter)
+
+
+async def race(world: RaceWorld, schedule: tuple[int, list[int], int]) -> None:
+    _bus, running, auth, worker = world
+    room_index, gaps, before_join = schedule
+    room = ShardRoom(shard_id=f"r{room_index}")
+    client = await PyClient(running.url, token=auth.issue("alice")).connect()
+
+    async def join() -> None:
+        assert (await client.call("join_shard", {"shard_id": room.shard_id}))["ok"]
+
     try:
-        await asyncio.gather(publish(), join())
-        await worker.emit_to_room(ShardRoom(shard_id=key), NoticeEvent(text=f"{tag}:end"))
-        after_ack.append(f"{tag}:end")
-        await wait_until(
-            lambda: any(n["text"] == f"{tag}:end" for n in client.received("notice")), "the closing broadcast"
+        await acked_race(
+            client, lambda text: worker.emit_to_room(room, NoticeEvent(text=text)), join, gaps, before_join
         )
-        got = [n["text"] for n in client.received("notice") if n["text"].startswith(f"{tag}:")]
-        assert len(got) == len(set(got)), got  # no duplicates
-        assert set(after_ack) <= set(got), (after_ack, got, schedule)
     finally:
         await client.close()
-        await worker.close()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(schedule=schedules)
 def test_a_join_gets_every_broadcast_published_after_its_ack(
-    race_world: tuple[EventBus, ThreadedServer, str, str], schedule: tuple[int, list[int], int]
+    race_world: RaceWorld, schedule: tuple[int, list[int], int]
 ) -> None:
-    _bus, running, _url, _token = race_world
-    running.run(race(race_world, schedule), timeout=30)
+    race_world[1].run(race(race_world, schedule), timeout=30)
+
+
+async def connect_race(world: RaceWorld, gaps: list[int], before_connect: int) -> None:
+    _bus, running, auth, worker = world
+    user = f"racer{next(counter)}"  # held by no process yet: this connect subscribes its channel
+    client = PyClient(running.url, token=auth.issue(user))
+    try:
+        await acked_race(
+            client, lambda text: worker.emit_to_user(user, NoticeEvent(text=text)), client.connect, gaps, before_connect
+        )
+    finally:
+        await client.close()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gaps=schedules.map(lambda schedule: schedule[1]), before_connect=st.integers(0, 4))
+def test_a_connect_gets_every_message_to_its_user_published_after_its_ack(
+    race_world: RaceWorld, gaps: list[int], before_connect: int
+) -> None:
+    race_world[1].run(connect_race(race_world, gaps, before_connect), timeout=30)
 
 
 def test_partition_of_a_room_is_the_same_everywhere() -> None:
