@@ -37,8 +37,8 @@ class Config:
         return cls(burst_deliveries=30_000, bursts=3, paced_seconds=5, settle_s=1.0)
 
 
-def _token() -> str:
-    return JWTAuth(secret=SECRET).issue("bench", ttl=3600)
+def _token(user: str = "bench") -> str:
+    return JWTAuth(secret=SECRET).issue(user, ttl=3600)
 
 
 def _connect(
@@ -47,16 +47,22 @@ def _connect(
     clients: int,
     rooms: list[list[str]],
     transport: str = "websocket",
+    users: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Connect ``clients`` load-generator clients, client ``i`` to ``servers[i]`` in ``rooms[i]``; every one the user
+    ``bench``, or client ``i`` the user ``users[i]``."""
     urls = [server.url.replace("http", "ws", 1) for server in servers]
+    auth: dict[str, Any] = {"auth": {"token": _token()}}
+    if users is not None:
+        auth = {"auths": [{"token": _token(user)} for user in users]}
     reply = loadgen.call(
         "connect",
         urls=urls,
         clients=clients,
         rooms=rooms,
         join_event="join_bench",
-        auth={"token": _token()},
         transport=transport,
+        **auth,
     )
     if reply["connected"] != clients:
         raise RuntimeError(f"only {reply['connected']}/{clients} clients connected: {reply['last_error']}")

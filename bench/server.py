@@ -134,12 +134,16 @@ async def emit_series(emit: Emit, count: int, rooms: list[str], text: str, rate:
 
 
 def redis_stats(bus: EventBus) -> dict[str, Any]:
-    """Pub/sub messages this process received by kind, and the partition channels it is subscribed to."""
+    """Pub/sub messages this process received by kind, the partition channels it is subscribed to, and how many
+    dedicated channels (``user:`` rooms by default)."""
     manager = bus.sio.manager
     subscriptions = getattr(manager, "subscriptions", None)
+    active = subscriptions.active if subscriptions is not None else frozenset()
+    partitions = set(subscriptions.partitions.names) if subscriptions is not None else set()
     return {
         "received": dict(getattr(manager, "received", {})),
-        "partitions": sorted(subscriptions.active) if subscriptions is not None else [],
+        "partitions": sorted(active & partitions),
+        "dedicated_channels": len(active - partitions),
     }
 
 

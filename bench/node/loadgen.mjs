@@ -175,6 +175,7 @@ async function connect({
   rooms,
   join_event: joinEvent,
   auth = null,
+  auths = null, // one per client (each its own user), instead of one for all
   concurrency = 50,
   transport = "websocket",
 }) {
@@ -188,7 +189,8 @@ async function connect({
     while (next < total) {
       const index = next++;
       try {
-        opened[index] = await opener(urls[index % urls.length], index, rooms[index % rooms.length], joinEvent, auth);
+        const clientAuth = auths ? auths[index % auths.length] : auth;
+        opened[index] = await opener(urls[index % urls.length], index, rooms[index % rooms.length], joinEvent, clientAuth);
       } catch (exc) {
         failed += 1;
         error = String(exc);
