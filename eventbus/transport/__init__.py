@@ -15,7 +15,8 @@ needs more lives here, one module per concern:
   written without python-socketio's dispatch.
 * `redis_manager`: `RedisManager`/`SyncRedisManager`, python-socketio's Redis
   managers with signing, checks and errors that say what failed.
-* `sharding`: room-sharded channels (``EVENTBUS_REDIS_SHARDING``): partitions and the dynamic subscriptions.
+* `sharding`: room-sharded channels (``EVENTBUS_REDIS_SHARDING``): partitions, dedicated channels (``user:``
+  rooms) and the dynamic subscriptions.
 * `channel`, `signing`, `redis_url`: the wire format of a pub/sub message, its HMAC
   signature, and URL checks.
 * `testclient`: the engine.io client subclass behind `eventbus.testing`.
