@@ -529,8 +529,9 @@ async def test_user_and_dedicated_history_rooms_get_their_own_shard_channels_on_
     assert post == {"feed_id": "9", "n": 1}
     assert positions[feed.name]["offset"] == 1
     assert [p.offset for p in (await buses[1].history(feed)).publications] == [1]
-    feed_keys = [key.decode() for key in nodes.keys(f"{channel}:history:*")]
-    assert feed_keys
+    # Tagged by the room's own channel, in its slot (the script that wrote them SPUBLISHed on it).
+    feed_keys = [f"{channel}:history:{{{channel}#feed:9}}:/:feed:9:{kind}" for kind in ("stream", "meta")]
+    assert nodes.exists(*feed_keys) == 2
     assert {nodes.keyslot(key) for key in feed_keys} == {nodes.keyslot(f"{channel}#feed:9")}
 
     await alice_b.close()
