@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from eventbus import Emitter, EventBus, JWTAuth
 from eventbus.settings import EventBusSettings
 from eventbus.transport.redis_manager import RedisManager
-from eventbus.transport.sharding import Partitions
+from eventbus.transport.sharding import Partitions, Subscriptions
 from events import Room
 from tests.clients import PyClient
 from tests.conftest import SECRET
@@ -308,6 +308,77 @@ def test_partition_of_a_room_is_the_same_everywhere() -> None:
     assert partitions.channel_for({"method": "emit", "room": "Kq3x9w0AAAB"}) == "eventbus"  # a socket id
     assert partitions.channel_for({"method": "emit", "room": "chat:42", "callback": [1]}) == "eventbus"
     assert partitions.channel_for({"method": "enter_room", "room": "chat:42"}) == "eventbus"
+
+
+def test_user_rooms_have_channels_of_their_own_unless_told_otherwise() -> None:
+    partitions = Partitions("eventbus", 64)
+    assert partitions.of("user:42") == "eventbus#user:42"
+    assert partitions.channel_for({"method": "emit", "room": ["user:42"]}) == "eventbus#user:42"
+    assert partitions.split(["user:42", "chat:42", "user:7"]) == {
+        "eventbus#user:42": ["user:42"],
+        partitions.of("chat:42"): ["chat:42"],
+        "eventbus#user:7": ["user:7"],
+    }
+    # A brace would move a cluster hash tag off the channel's own name: such a room keeps its partition.
+    assert partitions.of("user:a{b}") in partitions.names
+    assert Partitions("eventbus", 64, dedicated=()).of("user:42") in partitions.names
+    assert Partitions("eventbus", 64, dedicated=["doc"]).of("doc:7") == "eventbus#doc:7"
+    assert partitions.owns("eventbus#user:42")
+    assert partitions.owns("eventbus#3")
+    assert not partitions.owns("eventbus")
+    assert not partitions.owns("other#user:42")
+
+
+class RecordingPubsub:
+    """Stands in for the listener's pub/sub connection: records what is sent; Redis's replies are the test's."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def subscribe(self, channel: str) -> None:
+        self.sent.append(("subscribe", channel))
+
+    async def unsubscribe(self, channel: str) -> None:
+        self.sent.append(("unsubscribe", channel))
+
+
+async def turns(count: int = 5) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_connects_of_several_users_wait_for_their_confirmations_together() -> None:
+    # Pure logic (over the wire: the connect property above): one Redis round trip per connect, not one after the
+    # other; each returns only once its own channel is confirmed.
+    subscriptions = Subscriptions(Partitions("app", 4))
+    pubsub = subscriptions.pubsub = RecordingPubsub()
+    wants = [asyncio.create_task(subscriptions.want("/", f"user:{n}")) for n in range(3)]
+    await turns()
+    assert pubsub.sent == [("subscribe", f"app#user:{n}") for n in range(3)]
+    subscriptions.confirmed("app#user:1")
+    await turns()
+    assert [want.done() for want in wants] == [False, True, False]
+    subscriptions.confirmed("app#user:0")
+    subscriptions.confirmed("app#user:2")
+    await asyncio.gather(*wants)
+    assert subscriptions.active == {f"app#user:{n}" for n in range(3)}
+
+
+async def test_a_channel_released_before_redis_confirmed_it_is_dropped_on_the_confirmation() -> None:
+    # The user's only connection went away while its channel's SUBSCRIBE was on its way: nothing may stay subscribed.
+    subscriptions = Subscriptions(Partitions("app", 4))
+    pubsub = subscriptions.pubsub = RecordingPubsub()
+    connecting = asyncio.create_task(subscriptions.want("/", "user:42"))
+    await turns()
+    subscriptions.released("/", "user:42")
+    await turns()
+    assert pubsub.sent == [("subscribe", "app#user:42")]  # not confirmed yet: nothing to unsubscribe
+    subscriptions.confirmed("app#user:42")
+    await connecting
+    await turns()
+    assert pubsub.sent == [("subscribe", "app#user:42"), ("unsubscribe", "app#user:42")]
+    assert subscriptions.active == frozenset()
+    assert subscriptions.rooms == {}
 
 
 rooms_of_sockets = st.dictionaries(
