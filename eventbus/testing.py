@@ -97,7 +97,10 @@ async def serve(
         >>> asyncio.run(main())  # in a test: async with serve(...) directly
         http://127.0.0.1:...
     """
-    sock = socket.socket()
+    # TCP named, as uvicorn's own --host/--port bind gets it from getaddrinfo: asyncio turns Nagle off (TCP_NODELAY)
+    # only on sockets whose proto says TCP, and with Nagle on, an event sent right after the CONNECT reply waited
+    # for the client's delayed ACK, 40 ms, in every test.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
