@@ -200,8 +200,8 @@ def race_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RaceWorld]:
         redis_channel=channel,
         redis_sharding=True,
         redis_partitions=PARTITIONS,
-        coalesce_turns=0,
     )
+    slow_subscriptions(manager_of(bus))
     # One Emitter for every example (it connects on its first send, in the server's loop): a new one per example
     # would add its connection's set-up to each of the 100.
     worker = Emitter(server.url, channel=channel, settings=SHARDED)
@@ -211,6 +211,26 @@ def race_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RaceWorld]:
             running.run(worker.close(), timeout=10)
     finally:
         server.stop()
+
+
+SUBSCRIBE_DELAY = 0.005
+
+
+def slow_subscriptions(manager: RedisManager) -> None:
+    """Hold each SUBSCRIBE/UNSUBSCRIBE for `SUBSCRIBE_DELAY` before it leaves, as a Redis farther away than the client.
+
+    On loopback Redis has the SUBSCRIBE long before a client can react to its ack, so an ack that did not wait for
+    the confirmation would pass unnoticed; with the delay, a message published after such an ack would be missed.
+    """
+    subscriptions = manager.subscriptions
+    assert subscriptions is not None
+    send = subscriptions._command
+
+    async def later(name: str, channel: str) -> None:
+        await asyncio.sleep(SUBSCRIBE_DELAY)
+        await send(name, channel)
+
+    subscriptions._command = later  # type: ignore[method-assign]
 
 
 async def acked_race(
