@@ -18,6 +18,7 @@ from eventbus.observability.logfields import library_logger, log_fields
 from eventbus.observability.metrics import AppState, MetricsEndpoint, PrometheusRecorder
 from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.sending import Sender, encode
+from eventbus.serving import gc_threshold, release_gc_threshold
 from eventbus.settings import AppSettings, EventBusSettings
 from eventbus.transport.admin import AdminUIServer
 from eventbus.transport.guard import InboundGuard, Refusal
@@ -245,6 +246,7 @@ class EventBus(Sender):
         self._apps: dict[str, Application] = {DEFAULT_APP: self.default_app}
         self._admin_login = _admin_login(self.settings)
         self._admin_ui: AdminUIServer | None = None
+        self._gc_raised = False
         for declared in self.settings.apps:
             self._declare(declared)
         offer_default(self)
@@ -423,7 +425,8 @@ class EventBus(Sender):
         """Connect to Redis and listen now; ``asgi_app()`` calls it at startup, so a bad URL stops the server.
 
         Raises `RedisUnavailableError` naming the URL (password hidden). Without
-        Redis there is nothing to connect to.
+        Redis there is nothing to connect to. Once started, the garbage collector runs
+        with ``EVENTBUS_GC_THRESHOLD`` until `stop` (`eventbus.serving.gc_threshold`).
         """
         await start_manager(self.sio)
         for application in self._apps.values():
@@ -439,9 +442,15 @@ class EventBus(Sender):
                 mode=admin.mode,
                 server_stats_interval=admin.server_stats_interval,
             )
+        if self.settings.gc_threshold and not self._gc_raised:  # last: a start that failed leaves nothing to undo
+            gc_threshold(self.settings.gc_threshold)
+            self._gc_raised = True
 
     async def stop(self) -> None:
         """Stop listening to Redis and close its connections; ``asgi_app()`` calls it at shutdown."""
+        if self._gc_raised:
+            release_gc_threshold()
+            self._gc_raised = False
         if self._admin_ui is not None:
             await self._admin_ui.remove()
             self._admin_ui = None

@@ -178,6 +178,13 @@ class EventBusSettings(BaseSettings):
         description="Seconds one websocket write may wait for the client to read before the connection is dropped "
         "as a slow consumer.",
     )
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="The garbage collector's first threshold while the bus runs (raised, never lowered, from "
+        "CPython's 700, and restored at shutdown): at 1,000 busy connections the default ran collections over "
+        "every request in flight several times per loop turn (see eventbus.serving.gc_threshold); 0 leaves it.",
+    )
     max_connections_per_user: int = Field(
         default=100,
         gt=0,
