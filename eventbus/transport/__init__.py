@@ -60,9 +60,8 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   ``logger``, ``manager.is_connected``, ``packet_class`` (its ``json``) and ``_send_packet``; python-engineio
   ``AsyncServer.sockets``, ``send``, ``ping_timeout``, ``logger``, ``AsyncSocket.queue``, ``closed``,
   ``last_ping``, ``upgraded``, ``server.max_http_buffer_size`` (read by `outbound.TimedWebSocket`, which hands
-  text frames to the guard before python-engineio's reader sees them); and the ASGI websocket's ``send`` not
-  suspending while uvicorn's transport is writable, so a frame written while the socket's writer is parked goes
-  out before anything queued after it (`fastacks`);
+  text frames to the guard before python-engineio's reader sees them); its acks are written by `frames`
+  (`fastacks`);
 * python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
   ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
   ``_trigger_event``, ``_reset`` (`testclient`);

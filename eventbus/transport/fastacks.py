@@ -23,10 +23,11 @@ rate-limit themselves and answer with an ack dict:
   ``TaskGroup`` would then cancel the reader, and the connection with it. A slow
   handler never holds up the connection's next packets, and handlers of one
   connection start in the order their packets came;
-* the ACK is encoded with a prebuilt prefix and queued on the engine.io socket
-  as the broadcast fast path queues (`FastEmitManager`), after the socket's held
-  broadcasts (`WriteCoalescer.release`): an ack never overtakes what was sent
-  to the same connection before it.
+* the ACK is encoded with a prebuilt prefix and sent as the broadcast fast path
+  sends (`FastEmitManager`), after the socket's held broadcasts
+  (`WriteCoalescer.release`): written by `FrameWriter` with the connection's
+  frames of this loop turn when its writer is idle, else queued. An ack never
+  overtakes what was sent to the same connection before it.
 
 Everything else takes python-socketio's path: binary events, unknown events (the
 ``*`` handler), handlers registered with ``sio.on`` directly, ``async_handlers=False``,
@@ -39,7 +40,6 @@ socket). ``tests/eventbus/test_fastacks.py`` compares the bytes on the wire with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import json
@@ -135,25 +135,12 @@ class FastAcks:
         if coalescer is not None and coalescer.holding:
             coalescer.release(socket)
         frame_writer = getattr(manager, "frame_writer", None)
-        if frame_writer is not None:
-            frame_writer.flush(socket)  # this loop turn's broadcast frames for it go out first
-        queue = socket.queue
-        websocket = getattr(queue, "websocket", None)  # a `SendQueue` knows its `TimedWebSocket` (guard < outbound)
-        if (
-            websocket is not None
-            and queue.consumers
-            and not queue.qsize()
-            and not websocket.blocked
-            and socket.upgraded
-            and not socket.upgrading
-        ):
-            # The writer is parked on an empty queue, not in a write: nothing sent before can still be on its
-            # way, so the ack goes straight out, without waking the writer for one packet. Not while the
-            # websocket is still being probed (upgrading): the client expects "3probe" there, not a message.
-            with contextlib.suppress(OSError):  # the peer has just gone (uvicorn's ClientDisconnected): its ack too
-                await websocket.send(f"{eio_packet.MESSAGE}{encoded}")
+        if frame_writer is None:
+            socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, encoded))
             return
-        queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, encoded))
+        # After this loop turn's broadcast frames for the socket, in the same write when its writer is idle (the
+        # frame writer's conditions: nothing queued, nothing in a write, upgraded and not being probed).
+        frame_writer.send(socket, encoded)
 
     def _start(self, coro: Coroutine[Any, Any, None]) -> None:
         loop = asyncio.get_running_loop()

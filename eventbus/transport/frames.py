@@ -120,6 +120,8 @@ class FrameWriter:
         """socket -> (websocket, transport, frames) to write when the loop turns."""
         self._sizes: dict[Any, int] = {}
         """socket -> bytes of its frames in `_turn`."""
+        self.sent = 0
+        """Packets `send` took with a turn's frames rather than queued (the tests check which path ran)."""
 
     def write(self, socket: Any, packets: list[Any]) -> bool:
         """Take ``packets`` for ``socket`` if nothing can come between (see the module docs); ``False``: queue them.
@@ -147,6 +149,19 @@ class FrameWriter:
         if size > socket.queue.limit:
             self.flush(socket)
         return True
+
+    def send(self, socket: Any, data: str) -> None:
+        """Send the Socket.IO packet ``data`` to ``socket``: with its frames of this turn when `write` may, else queued.
+
+        The fast path's acks come this way (`FastAcks`): an ack of a loop turn costs
+        its connection no writer wake-up and no pass through the websocket
+        implementation's ``send``, and goes out after what the turn sent before it.
+        """
+        packet = FramedPacket(data)
+        if self.write(socket, [packet]):
+            self.sent += 1
+        else:
+            socket.queue.put_nowait(packet)
 
     def flush(self, socket: Any) -> None:
         """Write ``socket``'s frames of this turn now: call it before sending to ``socket`` in any other way."""

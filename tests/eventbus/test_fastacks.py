@@ -222,6 +222,7 @@ async def test_an_ack_never_overtakes_the_broadcast_its_handler_sent_first() -> 
         await listener.close()
         await shouter.close()
     assert answered(bus) == 30
+    assert bus.sio.manager.frame_writer.sent > 0  # acks written with their turn's frames, not only queued
     kinds = ["ack" if isinstance(f, str) and f.startswith("43") else str(f)[:12] for f in received]
     assert kinds == [kind for _ in range(30) for kind in ('42["message"', "ack")]
     assert [f for f in received if str(f).startswith("43")] == [
