@@ -129,10 +129,10 @@ class ClientEventHandler(Generic[E]):
         """
         name, app, recorder = self.event.event_name, self.bus.namespace, self.bus.recorder
         if not recorder.enabled and not tracing.enabled():
-            return await self._answer(sid, name, args)  # nothing to count or trace: no span, no clock
+            return await self._answer(sid, name, args, traced=False)  # nothing to count or trace: no span, no clock
         started = time.perf_counter() if recorder.enabled else 0.0
         with tracing.span("eventbus.client_event", {"eventbus.app": app, "eventbus.event": name}) as span:
-            ack = await self._answer(sid, name, args)
+            ack = await self._answer(sid, name, args, traced=span is not None)
             code = ack_code(ack)
             if span is not None:
                 span.set_attribute("eventbus.ack_code", code)
@@ -140,7 +140,7 @@ class ClientEventHandler(Generic[E]):
             recorder.client_event(app, name, code, time.perf_counter() - started)
         return ack
 
-    async def _answer(self, sid: str, name: str, args: tuple[Any, ...]) -> dict[str, object]:
+    async def _answer(self, sid: str, name: str, args: tuple[Any, ...], *, traced: bool) -> dict[str, object]:
         refusal = self.bus.rate_limited(sid, name)
         if refusal is not None:
             return refusal
@@ -148,7 +148,7 @@ class ClientEventHandler(Generic[E]):
         if isinstance(message, dict):
             return message
         ctx = Context(self.bus, sid, await self.bus.get_user(sid), name)
-        if ctx.user is not None:
+        if traced and ctx.user is not None:  # asking opentelemetry for the current span costs every event
             tracing.set_attribute("enduser.id", ctx.user.id)
         try:
             result = await self.handler(ctx, message)
