@@ -89,7 +89,7 @@ class WriteCoalescer:
         """Writes the frames of idle websockets (`FrameWriter`); ``None``: every packet is queued."""
         self._phase = _Phase.IDLE
         self._turn = 0
-        self._held: dict[Any, list[Any]] = {}
+        self._held: dict[Any, _Held] = {}
 
     def __repr__(self) -> str:
         return f"WriteCoalescer(turns={self.turns}, phase={self._phase.value}, holding={self.holding})"
@@ -99,8 +99,12 @@ class WriteCoalescer:
         """How many sockets have packets held."""
         return len(self._held)
 
-    def put(self, socket: Any, packets: list[Any]) -> None:
-        """Queue ``packets`` on ``socket`` now, or hold them for the next batch."""
+    def put(self, socket: Any, packets: list[Any], size: int | None = None) -> None:
+        """Queue ``packets`` on ``socket`` now, or hold them for the next batch.
+
+        ``size`` is `packets_size` of ``packets``, when the caller has it: a broadcast's is the same for every
+        recipient, so `FastEmitManager` counts it once rather than once per recipient.
+        """
         if not socket.upgraded:
             queue_packets(socket, packets, self.writer)
             return
@@ -110,14 +114,23 @@ class WriteCoalescer:
             queue_packets(socket, packets, self.writer)
             return
         queue = socket.queue
-        if isinstance(queue, SendQueue) and not queue.hold(packets_size(packets)):
-            return  # over the connection's bound: it is being dropped, and so are these packets
-        self._held.setdefault(socket, []).extend(packets)
+        if isinstance(queue, SendQueue):
+            size = packets_size(packets) if size is None else size
+            if not queue.hold(size):
+                return  # over the connection's bound: it is being dropped, and so are these packets
+        else:
+            size = 0  # nothing counts its bytes
+        held = self._held.get(socket)
+        if held is None:
+            self._held[socket] = _Held(list(packets), size)
+        else:
+            held.packets += packets
+            held.size += size
 
     def release(self, socket: Any) -> None:
         """Queue ``socket``'s held packets now: call it before sending to ``socket`` in any other way."""
         held = self._held.pop(socket, None)
-        if held:
+        if held is not None:
             _queue_held(socket, held, self.writer)
 
     def _open(self) -> None:
@@ -137,15 +150,25 @@ class WriteCoalescer:
             self._phase = _Phase.IDLE
             return
         self._open()
-        for socket, packets in held.items():
-            _queue_held(socket, packets, self.writer)
+        for socket, socket_held in held.items():
+            _queue_held(socket, socket_held, self.writer)
 
 
-def _queue_held(socket: Any, packets: list[Any], writer: FrameWriter | None) -> None:
+class _Held:
+    """A socket's held packets and their `packets_size`, counted as they come (what `SendQueue.hold` was told)."""
+
+    __slots__ = ("packets", "size")
+
+    def __init__(self, packets: list[Any], size: int) -> None:
+        self.packets = packets
+        self.size = size
+
+
+def _queue_held(socket: Any, held: _Held, writer: FrameWriter | None) -> None:
     queue = socket.queue
     if isinstance(queue, SendQueue):
-        queue.unhold(packets_size(packets))
-    queue_packets(socket, packets, writer)
+        queue.unhold(held.size)
+    queue_packets(socket, held.packets, writer)
 
 
 def queue_packets(socket: Any, packets: list[Any], writer: FrameWriter | None = None) -> None:

@@ -58,6 +58,7 @@ from eventbus.observability import tracing
 from eventbus.observability.recorder import NO_RECORDER, Recorder
 from eventbus.transport.coalescing import WriteCoalescer, queue_packets
 from eventbus.transport.frames import FramedPacket, FrameWriter
+from eventbus.transport.outbound import packets_size
 from eventbus.transport.redis_manager import RedisManager
 
 __all__ = ["COALESCE_TURNS", "FastEmitManager", "FastRedisManager"]
@@ -159,6 +160,7 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
         slow: list[str] = []
         queued = 0
         coalescer = self.coalescer
+        size = packets_size(packets)
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
@@ -170,7 +172,7 @@ class FastEmitManager(socketio.AsyncManager):  # type: ignore[misc]  # python-so
             if coalescer is None:
                 queue_packets(socket, recipient_packets, self.frame_writer)
             else:
-                coalescer.put(socket, recipient_packets)
+                coalescer.put(socket, recipient_packets, size)
             queued += 1
         recipients = queued + len(slow)
         self.recorder.delivered(namespace, event, recipients)

@@ -62,13 +62,18 @@ SLOW_CONSUMER = "slow_consumer"
 """The disconnect reason python-socketio hands the ``disconnect`` handlers of a slow consumer."""
 
 
+# A tuple, not ``str | bytes | bytearray``: written in the call, the union is built anew on every call (0.7 µs on
+# Python 3.11, ten times the isinstance), and this runs per recipient of every held broadcast.
+_SIZED = (str, bytes, bytearray)
+
+
 def packet_size(pkt: Any) -> int:
     """What an engine.io packet counts against the bound: its payload's length (1 for a packet without one).
 
     ``len`` of the text rather than its UTF-8 encoding: O(1), and what CPython holds for ASCII JSON.
     """
     data = pkt.data
-    return len(data) + 1 if isinstance(data, str | bytes | bytearray) else 1
+    return len(data) + 1 if isinstance(data, _SIZED) else 1
 
 
 def packets_size(packets: list[Any]) -> int:

@@ -11,12 +11,14 @@ import asyncio
 from dataclasses import dataclass, field
 
 import pytest
+from engineio import packet as eio_packet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventbus.transport.coalescing import WriteCoalescer
 from eventbus.transport.fastpath import COALESCE_TURNS, FastEmitManager, FastRedisManager
 from eventbus.transport.managers import client_manager
+from eventbus.transport.outbound import SendQueue, packets_size
 
 TURNS = 4
 
@@ -180,6 +182,59 @@ def test_every_packet_arrives_once_in_order_and_within_turns_plus_one(
         take_all()
         assert received == sent
         assert coalescer.holding == 0
+
+    asyncio.run(run())
+
+
+@dataclass(eq=False)
+class Reading:
+    """Stands in for `TimedWebSocket` while the client reads: a backlog is never a slow consumer."""
+
+    blocked: bool = False
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    schedule=steps,
+    lengths=st.lists(st.integers(0, 300), min_size=1, max_size=4),
+    sized_by_caller=st.booleans(),
+)
+def test_held_bytes_are_those_of_the_held_packets_and_all_are_given_back(
+    schedule: list[tuple[str, int, int]], lengths: list[int], sized_by_caller: bool
+) -> None:
+    """`SendQueue.held_bytes` is the size of what is held for that socket after every step, 0 once all is queued.
+
+    Whether the caller passes a broadcast's size (as `FastEmitManager` does, once for every recipient) or the
+    coalescer counts it: the slow-consumer bound sees the same bytes, and none is left counted after a release.
+    """
+
+    async def run() -> None:
+        coalescer = WriteCoalescer(TURNS)
+        queues = [SendQueue(1 << 30, lambda queue: None) for _ in range(SOCKETS)]
+        for queue in queues:
+            queue.websocket = Reading()  # type: ignore[assignment]
+        sockets = [StandInSocket(queue=queue) for queue in queues]
+        held: list[list[eio_packet.Packet]] = [[] for _ in sockets]
+        for kind, index, count in schedule:
+            if kind == "put":
+                packets = [eio_packet.Packet(eio_packet.MESSAGE, "x" * lengths[n % len(lengths)]) for n in range(count)]
+                before = queues[index].qsize()
+                coalescer.put(sockets[index], packets, packets_size(packets) if sized_by_caller else None)
+                if queues[index].qsize() == before:
+                    held[index] += packets
+            elif kind == "release":
+                coalescer.release(sockets[index])
+                held[index] = []
+            else:
+                await turns(count)
+                if coalescer.holding == 0:
+                    held = [[] for _ in sockets]
+            for index, queue in enumerate(queues):
+                assert queue.held_bytes == packets_size(held[index])
+                assert queue.total_bytes == packets_size(held[index]) + queue.queued_bytes
+        await turns(2 * TURNS + 2)
+        assert coalescer.holding == 0
+        assert [queue.held_bytes for queue in queues] == [0] * SOCKETS
 
     asyncio.run(run())
 
