@@ -128,7 +128,9 @@ class FrameWriter:
 
         ``socket`` is a python-engineio ``AsyncSocket`` whose queue is a `SendQueue`.
         """
-        framed = all(isinstance(pkt, FramedPacket) for pkt in packets)
+        # One pass for the check and the frames: this runs per recipient, over each socket's held packets.
+        added = [pkt.frame for pkt in packets if isinstance(pkt, FramedPacket)]
+        framed = len(added) == len(packets)
         pending = self._turn.get(socket)
         if pending is None:
             idle = _idle_websocket(socket) if framed else None
@@ -140,7 +142,6 @@ class FrameWriter:
         elif not framed:
             self.flush(socket)
             return False
-        added = [pkt.frame for pkt in packets]
         pending[2].extend(added)
         size = self._sizes[socket] = self._sizes.get(socket, 0) + sum(map(len, added))
         # A turn's frames bypass `SendQueue`'s bound: past it, write them now, so the transport holds at most the
