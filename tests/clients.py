@@ -12,7 +12,7 @@ from typing import Any
 from eventbus.testing import Inbox, SocketTestClient, connect_error
 
 PyClient = SocketTestClient
-__all__ = ["Healthy", "Inbox", "JSClient", "JSLoad", "PyClient", "connect_error"]
+__all__ = ["Healthy", "Inbox", "JSClient", "JSLoad", "PyClient", "connect_error", "lose_replay_after"]
 
 JS_DIR = pathlib.Path(__file__).parent / "js"
 
@@ -206,3 +206,30 @@ class Healthy:
     def _tick(self, data: dict[str, Any]) -> None:
         self.latencies.append(time.time() - data["sent_at"])
         self.seqs.append(data["seq"])
+
+
+def lose_replay_after(client: PyClient, kept: int) -> list[Any]:
+    """Let only the first ``kept`` events the next connect replays reach ``client``; the rest are lost on the way.
+
+    As when the new connection dies under its replay: the server wrote every replayed packet, the client got a part
+    and its offset is the last of that part. Events sent before the CONNECT reply are the replay; once connected,
+    events pass again. Returns the lost events' data, in order.
+    """
+    sio, lost, early = client.sio, [], 0
+    handle, connected = sio._handle_event, sio._handle_connect
+
+    async def handle_event(namespace: str | None, id_: Any, data: list[Any]) -> None:
+        nonlocal early
+        if (namespace or "/") not in sio.namespaces:
+            early += 1
+            if early > kept:
+                lost.append(data)
+                return
+        await handle(namespace, id_, data)
+
+    async def handle_connect(namespace: str | None, data: Any) -> None:
+        del sio._handle_event, sio._handle_connect  # one replay only: the next connects are whole again
+        await connected(namespace, data)
+
+    sio._handle_event, sio._handle_connect = handle_event, handle_connect
+    return lost

@@ -97,6 +97,9 @@ class Session:
     ones left: the last dropped per channel (``floor``) and the split ids dropped (``gone``); see `SentRing`."""
     floor: dict[str, str] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)
+    former: list[str] = field(default_factory=list)
+    """The sids of the connections this one replaced, oldest first: a packet that excluded or targeted one of them
+    is judged as if it named this one (a restored session starts where its replay did, before the new sid)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, for Redis."""
@@ -115,6 +118,7 @@ class Session:
             sent=[(str(c), str(o), None if s is None else str(s)) for c, o, s in data.get("sent") or []],
             floor={str(k): str(v) for k, v in dict(data.get("floor") or {}).items()},
             gone=[str(split) for split in data.get("gone") or []],
+            former=[str(sid) for sid in data.get("former") or []],
         )
 
 
@@ -123,10 +127,12 @@ def replayable(entry: Entry, session: Session) -> bool:
 
     As socket.io's ``shouldIncludePacket``: addressed to one of its rooms (or to
     everyone) and not excluded; besides, only for a room it was in when the packet was sent.
+    The sids it replaced (``former``) count as its own, as socket.io keeps one sid across recoveries.
     """
-    if entry.namespace != session.namespace or (entry.skip and session.sid in entry.skip):
+    own = {session.sid, *session.former}
+    if entry.namespace != session.namespace or (entry.skip and not own.isdisjoint(entry.skip)):
         return False
-    rooms = [session.sid] if entry.rooms is None else entry.rooms
+    rooms = [session.sid] if entry.rooms is None else [session.sid if room in own else room for room in entry.rooms]
     return any(room in session.rooms and compare(entry.offset, session.rooms[room]) == 1 for room in rooms)
 
 

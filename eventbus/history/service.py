@@ -10,9 +10,14 @@ The rules, beyond Socket.IO's own:
 * a packet sent with ``exclude=`` that socket stays excluded; acks are never
   logged, so never replayed;
 * the missed packets go out before the connection enters its rooms again, so
-  nothing new can come before them; a position the log no longer covers (too
-  old, another epoch, an unknown session) gives a fresh connection and no
-  packet at all.
+  nothing new can come before them; the rooms' subscriptions are made before
+  the log is read, and no await separates the end of that read from entering
+  the rooms, so nothing published meanwhile is missed; a position the log no
+  longer covers (too old, another epoch, an unknown session) gives a fresh
+  connection and no packet at all;
+* the new session starts where the replay did, under the old sids too (an
+  exclusion stays one): a connection lost during its replay resumes after the
+  last packet the client got, not after the whole replay.
 """
 
 from __future__ import annotations
@@ -101,6 +106,7 @@ class Recovery:
             except _UnrecoverableError as exc:
                 self.outcomes[exc.outcome] += 1
                 logger.info("recovery: fresh connection app=%s sid=%s (%s)", self.namespace, sid, exc.outcome)
+        await self.wire.subscribe_rooms(self.namespace, _user_rooms(user))
         await self._start(sid, user, Session(secrets.token_urlsafe(16), sid, self.namespace, _id(user), ""), {})
         return None
 
@@ -136,12 +142,15 @@ class Recovery:
             after = offset if order == 1 else old.start
         kept = {room: at for room, at in old.rooms.items() if await self._may_rejoin(room, user, old.sid)}
         old.rooms = kept
-        # Sharded channels: listen to the rooms' partitions before reading what was missed (see `_start`).
-        await self.wire.subscribe_rooms(self.namespace, [room for room in kept if room != old.sid])
-        missed, position = await self._catch_up(old, after, sid)
-        new = Session(pid, sid, self.namespace, _id(user), position)
         rooms = [room for room in kept if room != old.sid]
-        await self._start(sid, user, new, dict.fromkeys(rooms, position))
+        # Sharded channels: listen to the rooms' partitions before reading what was missed; `_catch_up` then reads
+        # until the position stands still, and `_start` enters the rooms without an await: nothing falls between.
+        await self.wire.subscribe_rooms(self.namespace, [*rooms, *_user_rooms(user)])
+        missed, _ = await self._catch_up(old, after, sid)
+        # The new session starts where the replay did, its rooms where they were: the replayed packets count as
+        # sent only up to the client's next offset, so a drop during the replay resumes after the last one it got.
+        new = Session(pid, sid, self.namespace, _id(user), after, former=_former(old))
+        await self._start(sid, user, new, {room: kept[room] for room in rooms})
         self.outcomes["recovered"] += 1
         logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
         return Restored(rooms=[room for room in rooms if not room.startswith("user:")], missed=missed)
@@ -155,7 +164,7 @@ class Recovery:
         kept = {room: at for room, at in old.rooms.items() if await self._may_rejoin(room, user, old.sid)}
         old.rooms = kept
         rooms = [room for room in kept if room != old.sid]
-        await self.wire.subscribe_rooms(self.namespace, rooms)  # subscribed, and the positions exact
+        await self.wire.subscribe_rooms(self.namespace, [*rooms, *_user_rooms(user)])  # and the positions exact
         base: dict[str, list[str]] = {}
         for room, at in kept.items():
             base.setdefault(log.channel_of(room), []).append(at)
@@ -172,7 +181,9 @@ class Recovery:
         # The new session starts where the replay did, with the replayed packets in its ring: a drop during the
         # replay then resumes after the last one the client got.
         entered = {room: later(at, start.after[log.channel_of(room)]) for room, at in kept.items() if room != old.sid}
-        new = Session(old.pid, sid, self.namespace, _id(user), start.after[log.channel_of(old.sid)])
+        new = Session(
+            old.pid, sid, self.namespace, _id(user), start.after[log.channel_of(old.sid)], former=_former(old)
+        )
         await self._start(sid, user, new, entered)
         self.outcomes["recovered"] += 1
         logger.info("recovery: restored app=%s sid=%s (was %s): %d missed", self.namespace, sid, old.sid, missed)
@@ -217,8 +228,8 @@ class Recovery:
             after = head
 
     async def _start(self, sid: str, user: User | None, session: Session, rooms: dict[str, str]) -> None:
-        user_rooms = [UserRoom(user_id=user.id).name] if user is not None else []
-        await self.wire.subscribe_rooms(self.namespace, [*rooms, *user_rooms])
+        # The caller subscribed the rooms: an await here would let packets go by between its read and the rooms.
+        user_rooms = _user_rooms(user)
         if not session.start:
             session.start = self.log.position
         session.sid = sid
@@ -301,3 +312,16 @@ def _behind(at: str, head: str) -> bool:
 
 def _id(user: User | None) -> str | None:
     return None if user is None else user.id
+
+
+def _user_rooms(user: User | None) -> list[str]:
+    return [UserRoom(user_id=user.id).name] if user is not None else []
+
+
+FORMER_SIDS = 8
+"""Earlier sids a session answers for. A packet names a sid only while that connection or its replay is recent;
+a client restored more often than this within one replay's span could see an excluded packet again."""
+
+
+def _former(old: Session) -> list[str]:
+    return [*old.former, old.sid][-FORMER_SIDS:]

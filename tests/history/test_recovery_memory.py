@@ -10,7 +10,7 @@ import pytest
 import socketio
 
 from eventbus import EventBus, JWTAuth
-from tests.clients import PyClient
+from tests.clients import PyClient, lose_replay_after
 from tests.history.rooms import DeskRoom
 from tests.sample import CHAT_MEMBERS, ChatRoom, LobbyRoom, MessageEvent, NoticeEvent
 
@@ -272,3 +272,34 @@ async def test_another_user_presenting_a_live_pid_ends_nothing(
         assert await alice.inbox.wait_for("message") == [{"chat_id": "42", "text": "still alice's"}]
     finally:
         await mallory.close()
+
+
+async def test_a_connection_lost_during_its_replay_gets_the_rest_of_it_next_time(
+    served: tuple[EventBus, str], py_client: Connect, token: Token
+) -> None:
+    # The replayed packets are older than the new connection: its session must still resume after the last one
+    # the client got, not after the whole replay.
+    bus, url = served
+    alice = await py_client(url, token=token("alice"))
+    assert (await alice.call("join_chat", {"chat_id": "42"}))["ok"]
+    await bus.broadcast(MessageEvent(chat_id="42", text="before"))
+    await alice.inbox.wait_for("message", 1)
+    first_sid = alice.sid
+    await alice.drop()
+    for n in range(5):
+        await bus.broadcast(MessageEvent(chat_id="42", text=f"missed {n}"))
+        if n == 1:  # in the part of the replay she loses: replayed twice, excluded twice
+            await bus.broadcast(MessageEvent(chat_id="42", text="her own"), exclude=first_sid)
+    lost = lose_replay_after(alice, 2)
+    await alice.reconnect()
+    assert alice.recovered
+    await alice.fence(bus)
+    assert texts(alice) == ["before", "missed 0", "missed 1"]
+    assert [data[1]["text"] for data in lost] == ["missed 2", "missed 3", "missed 4"]
+    await alice.drop()
+    await bus.broadcast(MessageEvent(chat_id="42", text="missed again"))
+    await alice.reconnect()
+    assert alice.recovered
+    await bus.broadcast(MessageEvent(chat_id="42", text="after"))
+    await alice.fence(bus)
+    assert texts(alice) == ["before", *(f"missed {n}" for n in range(5)), "missed again", "after"]

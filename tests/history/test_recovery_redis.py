@@ -15,7 +15,7 @@ from eventbus.history.recovery import Session, compare
 from eventbus.transport.publishing import RemoteLogging
 from eventbus.transport.recovery import RedisRecoveryLog
 from eventbus.transport.redis_manager import RedisManager
-from tests.clients import PyClient
+from tests.clients import PyClient, lose_replay_after
 from tests.redis_server import RedisServer
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
 
@@ -177,3 +177,63 @@ async def test_entries_the_window_trimmed_refuse_a_catch_up_but_not_a_reconnect(
         await log.stop()
         await publisher.close()
         await manager.close()
+
+
+async def test_a_packet_published_while_a_restore_subscribes_is_not_missed(
+    two_buses: Callable[..., Awaitable[list[tuple[EventBus, str]]]],
+    py_client: Connect,
+    token: Token,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Sharded channels: a restore subscribes the rooms' partitions (a round trip, the fence). A packet published
+    # during any such pause of the restore must reach the client: replayed, or live once it is in its rooms.
+    (bus_a, url_a), (bus_b, _) = await two_buses(redis_sharding=True, redis_partitions=4)
+    manager = bus_a.sio.manager
+    assert isinstance(manager, RedisManager)
+    subscribe, during = manager.subscribe_rooms, []
+
+    async def subscribe_while_publishing(namespace: str, rooms: list[str]) -> None:
+        await subscribe(namespace, rooms)
+        if armed:
+            during.append(f"during {len(during)}")
+            await bus_b.broadcast(MessageEvent(chat_id="42", text=during[-1]))
+            await manager.fence()  # bus_a's listener has handled it: to chat:42's members here, if any
+
+    armed = False
+    monkeypatch.setattr(manager, "subscribe_rooms", subscribe_while_publishing)
+    alice = await py_client(url_a, token=token("alice"))
+    assert await alice.call("join_chat", {"chat_id": "42"}) == {"ok": True, "room": "chat:42"}
+    await alice.drop()
+    await bus_b.broadcast(MessageEvent(chat_id="42", text="missed"))
+    armed = True
+    await alice.reconnect()
+    armed = False
+    assert alice.recovered
+    assert during  # the restore did subscribe
+    await bus_b.broadcast(MessageEvent(chat_id="42", text="after"))
+    await alice.fence(bus_a)
+    assert [m["text"] for m in alice.received("message")] == ["missed", *during, "after"]
+
+
+async def test_a_connection_lost_during_its_replay_resumes_after_what_it_got(
+    two_buses: Callable[..., Awaitable[list[tuple[EventBus, str]]]], py_client: Connect, token: Token
+) -> None:
+    (bus_a, url_a), (bus_b, url_b) = await two_buses(redis_sharding=True, redis_partitions=4)
+    alice = await py_client(url_a, token=token("alice"))
+    assert await alice.call("join_chat", {"chat_id": "42"}) == {"ok": True, "room": "chat:42"}
+    await alice.drop()
+    for n in range(5):
+        await (bus_a, bus_b)[n % 2].broadcast(MessageEvent(chat_id="42", text=f"missed {n}"))
+    lost = lose_replay_after(alice, 2)
+    alice.url = url_b
+    await alice.reconnect()
+    assert alice.recovered
+    await alice.fence(bus_b)
+    assert [data[1]["text"] for data in lost] == ["missed 2", "missed 3", "missed 4"]
+    await alice.drop()
+    alice.url = url_a
+    await alice.reconnect()
+    assert alice.recovered
+    await bus_b.broadcast(MessageEvent(chat_id="42", text="after"))
+    await alice.fence(bus_a)
+    assert [m["text"] for m in alice.received("message")] == [*(f"missed {n}" for n in range(5)), "after"]
