@@ -20,6 +20,7 @@ import redis
 
 from eventbus import Emitter, EventBus, EventBusSettings, JWTAuth
 from eventbus.transport.channel import CLUSTER_REDIS_PY
+from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.sharding import DEFAULT_PARTITIONS, Partitions
 from tests.clients import JSClient, PyClient
 from tests.conftest import SECRET
@@ -367,6 +368,41 @@ async def test_recovery_on_a_redis_cluster_replays_each_channel_in_order_or_says
     await alice.fence(buses[1])
     assert len(alice.received("tick")) == len(got)  # none of the missed ones, not a part of them
     assert buses[1].delivery_counts()["recovery.too_old"] == 1
+
+
+async def test_a_packet_published_while_a_cluster_restore_subscribes_is_not_missed(
+    two_buses: TwoBuses, py_client: Connect, token: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on one Redis (tests/history/test_recovery_redis.py): every pause of a restore at a subscription (here the
+    # channels' settle) sees a packet published; the client gets each, replayed or live, once.
+    _, (bus_a, bus_b), (url_a, _) = await two_buses("restore", [TeamRoom], recovery_window=60)
+    manager = bus_a.sio.manager
+    assert isinstance(manager, RedisManager)
+    assert manager.partitions is not None
+    subscribe, during, armed = manager.subscribe_rooms, [], False
+
+    async def subscribe_while_publishing(namespace: str, rooms: list[str]) -> None:
+        await subscribe(namespace, rooms)
+        if armed:
+            during.append(len(during))
+            await bus_b.broadcast(TickEvent(source="during", seq=during[-1], teams=["t1"]))
+            await manager.fence_channel(manager.partitions.of("team:t1"))  # bus_a's listener has handled it
+
+    monkeypatch.setattr(manager, "subscribe_rooms", subscribe_while_publishing)
+    alice = await py_client(url_a, token=token("alice"))
+    assert (await alice.call("join_team", {"team_id": "t1"}))["ok"]
+    await alice.drop()
+    await bus_b.broadcast(TickEvent(source="missed", seq=0, teams=["t1"]))
+    armed = True
+    await alice.reconnect()
+    armed = False
+    assert alice.recovered
+    assert during  # the restore did subscribe
+    await bus_b.broadcast(TickEvent(source="after", seq=0, teams=["t1"]))
+    await alice.inbox.wait_for("tick", len(during) + 2)
+    await alice.fence(bus_a)  # nothing more may come: no packet twice
+    got = [(t["source"], t["seq"]) for t in alice.received("tick")]
+    assert got == [("missed", 0), *(("during", n) for n in during), ("after", 0)]
 
 
 async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_or_disconnects(

@@ -211,7 +211,8 @@ async def test_a_packet_published_while_a_restore_subscribes_is_not_missed(
     assert alice.recovered
     assert during  # the restore did subscribe
     await bus_b.broadcast(MessageEvent(chat_id="42", text="after"))
-    await alice.fence(bus_a)
+    await alice.inbox.wait_for("message", len(during) + 2)
+    await alice.fence(bus_a)  # nothing more may come: no packet twice
     assert [m["text"] for m in alice.received("message")] == ["missed", *during, "after"]
 
 
@@ -235,5 +236,6 @@ async def test_a_connection_lost_during_its_replay_resumes_after_what_it_got(
     await alice.reconnect()
     assert alice.recovered
     await bus_b.broadcast(MessageEvent(chat_id="42", text="after"))
+    await alice.inbox.wait_for("message", 6)
     await alice.fence(bus_a)
     assert [m["text"] for m in alice.received("message")] == [*(f"missed {n}" for n in range(5)), "after"]
