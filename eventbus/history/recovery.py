@@ -83,7 +83,8 @@ class Session:
 
     ``rooms`` maps each room (its own sid room included) to the offset at which it
     entered it: a packet is replayed only for a room entered before it was sent.
-    ``start`` is the offset at which the connection began (or was last restored).
+    ``start`` is the offset at which the connection began (restored: where its replay began, so a client that lost
+    part of the replay resumes after the last packet it got).
     """
 
     pid: str
