@@ -22,7 +22,7 @@ from eventbus import Emitter, EventBus, EventBusSettings, JWTAuth
 from eventbus.transport.channel import CLUSTER_REDIS_PY
 from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.sharding import DEFAULT_PARTITIONS, Partitions
-from tests.clients import JSClient, PyClient
+from tests.clients import JSClient, PyClient, lose_replay_after
 from tests.conftest import SECRET
 from tests.e2e.cluster import Cluster, environment
 from tests.e2e.conftest import SIGNING_KEY
@@ -403,6 +403,35 @@ async def test_a_packet_published_while_a_cluster_restore_subscribes_is_not_miss
     await alice.fence(bus_a)  # nothing more may come: no packet twice
     got = [(t["source"], t["seq"]) for t in alice.received("tick")]
     assert got == [("missed", 0), *(("during", n) for n in during), ("after", 0)]
+
+
+async def test_a_cluster_connection_lost_during_its_replay_resumes_after_what_it_got(
+    two_buses: TwoBuses, py_client: Connect, token: Token
+) -> None:
+    # Its ring holds the replayed packets; an exclusion of its first sid holds in the second replay too.
+    _, (bus_a, bus_b), (url_a, url_b) = await two_buses("replay", [TeamRoom], recovery_window=60)
+    alice = await py_client(url_a, token=token("alice"))
+    assert (await alice.call("join_team", {"team_id": "t1"}))["ok"]
+    first_sid = alice.sid
+    await alice.drop()
+    for n in range(5):
+        await (bus_a, bus_b)[n % 2].broadcast(TickEvent(source="missed", seq=n, teams=["t1"]))
+        if n == 1:  # in the part of the replay she loses
+            await bus_b.broadcast(TickEvent(source="own", seq=0, teams=["t1"]), exclude=first_sid)
+    lost = lose_replay_after(alice, 2)
+    alice.url = url_b
+    await alice.reconnect()
+    assert alice.recovered
+    assert [data[1]["seq"] for data in lost] == [2, 3, 4]
+    await alice.drop()
+    alice.url = url_a
+    await alice.reconnect()
+    assert alice.recovered
+    await bus_b.broadcast(TickEvent(source="after", seq=0, teams=["t1"]))
+    await alice.inbox.wait_for("tick", 6)
+    await alice.fence(bus_a)  # nothing more may come
+    got = [(t["source"], t["seq"]) for t in alice.received("tick")]
+    assert got == [*(("missed", n) for n in range(5)), ("after", 0)]
 
 
 async def test_a_master_killed_during_broadcasts_fails_over_without_duplicates_or_disconnects(
