@@ -146,7 +146,7 @@ class Recovery:
         # Sharded channels: listen to the rooms' partitions before reading what was missed; `_catch_up` then reads
         # until the position stands still, and `_start` enters the rooms without an await: nothing falls between.
         await self.wire.subscribe_rooms(self.namespace, [*rooms, *_user_rooms(user)])
-        missed, _ = await self._catch_up(old, after, sid)
+        missed = await self._catch_up(old, after, sid)
         # The new session starts where the replay did, its rooms where they were: the replayed packets count as
         # sent only up to the client's next offset, so a drop during the replay resumes after the last one it got.
         new = Session(pid, sid, self.namespace, _id(user), after, former=_former(old))
@@ -208,7 +208,7 @@ class Recovery:
             missed += len(entries)
             after.update({channel: upto[channel] for channel in behind})
 
-    async def _catch_up(self, session: Session, after: str, sid: str) -> tuple[int, str]:
+    async def _catch_up(self, session: Session, after: str, sid: str) -> int:
         # Resend what the log holds up to this process's position, until the position stops moving while we read:
         # from then on, entering the rooms (no await in between) makes every later packet a live one.
         sent = 0
@@ -218,7 +218,7 @@ class Recovery:
             if order is None:
                 raise _UnrecoverableError("epoch_changed")
             if order >= 0:
-                return sent, after
+                return sent
             entries = await self.log.read(after, head)
             if entries is None:
                 raise _UnrecoverableError("too_old")
