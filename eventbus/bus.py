@@ -21,10 +21,10 @@ from eventbus.sending import Sender, encode
 from eventbus.serving import gc_threshold, release_gc_threshold
 from eventbus.settings import AppSettings, EventBusSettings
 from eventbus.transport.admin import AdminUIServer
+from eventbus.transport.cluster_recovery import recovery_log_for
 from eventbus.transport.guard import InboundGuard, Refusal
 from eventbus.transport.managers import client_manager, presence_store_for, start_manager, stop_manager
 from eventbus.transport.outbound import SendLimits, SlowConsumer
-from eventbus.transport.recovery import recovery_log_for
 from eventbus.transport.redis_manager import GAP_REASON, RedisManager
 from eventbus.transport.server import Server
 from events import (

@@ -34,17 +34,20 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from eventbus.history.channels import ChannelRecoveryLog
-from eventbus.history.recovery import Entry, new_epoch
+from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, new_epoch
 from eventbus.observability.logfields import library_logger
 from eventbus.transport.recovery import RedisRecoveryLog
+from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.sharding import is_sharded_room
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from eventbus.transport.redis_manager import RedisManager
+    import socketio
 
-__all__ = ["ClusterRecoveryLog"]
+    from eventbus.settings import EventBusSettings
+
+__all__ = ["ClusterRecoveryLog", "recovery_log_for"]
 
 logger = library_logger(__name__)
 
@@ -161,3 +164,17 @@ class ClusterRecoveryLog(ChannelRecoveryLog, RedisRecoveryLog):
                     self.seen(offset, channel)
                     delivered += 1
         return delivered
+
+
+def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSettings) -> RecoveryLog | None:
+    """The recovery log for this manager (``None`` when ``recovery_window`` is 0): in its Redis, or in memory."""
+    if not settings.recovery_window:
+        return None
+    if isinstance(manager, RedisManager):
+        if manager.recovery is None:
+            # On a cluster: one stream per channel (this module's log); otherwise the one stream of RedisRecoveryLog.
+            kind = ClusterRecoveryLog if manager.cluster else RedisRecoveryLog
+            log = kind(manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets)
+            manager.recovery, manager.catch_up = log, log.catch_up
+        return manager.recovery
+    return MemoryRecoveryLog(settings.recovery_window, max_packets=settings.recovery_max_packets)

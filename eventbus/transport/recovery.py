@@ -29,18 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, Session, later, new_epoch
+from eventbus.history.recovery import Entry, RecoveryLog, Session, later, new_epoch
 from eventbus.observability.logfields import library_logger
-from eventbus.transport.redis_manager import RedisManager
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    import socketio
+    from eventbus.transport.redis_manager import RedisManager
 
-    from eventbus.settings import EventBusSettings
 
-__all__ = ["RedisRecoveryLog", "recovery_log_for"]
+__all__ = ["RedisRecoveryLog"]
 
 logger = library_logger(__name__)
 
@@ -245,19 +243,3 @@ def _not_after(a: str, b: str) -> bool:
     # Stream ids "ms-seq": whether a <= b.
     left, right = a.split("-"), b.split("-")
     return (int(left[0]), int(left[1])) <= (int(right[0]), int(right[1]))
-
-
-def recovery_log_for(manager: socketio.AsyncManager | None, settings: EventBusSettings) -> RecoveryLog | None:
-    """The recovery log for this manager (``None`` when ``recovery_window`` is 0): in its Redis, or in memory."""
-    if not settings.recovery_window:
-        return None
-    if isinstance(manager, RedisManager):
-        if manager.recovery is None:
-            # On a cluster: one stream per channel; that module builds on this one, hence the import here.
-            from eventbus.transport.cluster_recovery import ClusterRecoveryLog
-
-            kind = ClusterRecoveryLog if manager.cluster else RedisRecoveryLog
-            log = kind(manager, window=settings.recovery_window, max_packets=settings.recovery_max_packets)
-            manager.recovery, manager.catch_up = log, log.catch_up
-        return manager.recovery
-    return MemoryRecoveryLog(settings.recovery_window, max_packets=settings.recovery_max_packets)
