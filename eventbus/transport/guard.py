@@ -116,6 +116,12 @@ def _int(text: str) -> int:
     return int(text)
 
 
+# Tuples, not ``list | dict``: a union written in the call is built anew on every call (0.5 µs against 0.1 on
+# Python 3.11), and these run for every nested node of every incoming message.
+_CONTAINERS = (list, dict)
+_BINARY = (bytes, bytearray)
+
+
 def _depth_ok(value: Any) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -123,9 +129,9 @@ def _depth_ok(value: Any) -> bool:
         if depth > MAX_DEPTH:
             return False
         if isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item if isinstance(child, list | dict))
+            stack.extend((child, depth + 1) for child in item if isinstance(child, _CONTAINERS))
         elif isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, list | dict))
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, _CONTAINERS))
     return True
 
 
@@ -223,7 +229,7 @@ def _undecodable(exc: Exception) -> str:
 
 def check_frame(frame: Any) -> str | None:
     """Why an engine.io websocket frame cannot be decoded (``None`` when it can): empty, garbage, base64."""
-    if isinstance(frame, bytes | bytearray):
+    if isinstance(frame, _BINARY):
         return None
     if not isinstance(frame, str) or not frame:
         return "an empty frame"
@@ -354,7 +360,7 @@ class InboundGuard:
             return  # ended (a slow consumer, or too many refused packets): what is still in flight is dropped
         header, voided = None, None
         try:
-            if isinstance(data, bytes | bytearray):
+            if isinstance(data, _BINARY):
                 if not self._attachment(eio_sid, data):
                     return  # an attachment of a refused binary message: dropped unread
             else:
