@@ -119,6 +119,21 @@ test-faults: install node redis-server
 test-packaging: install
 	$(VENV)/bin/pytest -m packaging tests/packaging
 
+# Python 3.13 beside the machine's 3.11, by hand only (never in `make test` or .ci/run): a Debian trixie chroot in
+# build/py313 (about 0.5 GiB, a few minutes the first time) with python3.13 and the project in a virtualenv; see
+# devtools/py313.py. `make test-py313` runs the suite in it (no browser, packaging, faults or demo-cluster tests) and
+# `python -m bench.interpreters` measures the server under both interpreters. Root only: chroot and mount.
+.PHONY: py313 test-py313 debootstrap
+debootstrap:
+	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq debootstrap; }
+
+py313: debootstrap
+	python3 -m devtools.py313 build
+
+test-py313: py313 node
+	python3 -m devtools.py313 run -- pytest -m "not browser and not packaging and not faults and not demo_cluster" \
+		-p no:cacheprovider $(PYTEST_ARGS)
+
 # The suite against the lowest versions pyproject.toml allows (keep the two in step; pydantic at [codegen]'s 2.14, which
 # the suite needs) in its own virtualenv, without the browser tests: about 7 minutes, so not in `make test`; .ci/run
 # runs it after `make test`. tests/packaging runs a server with every core dependency at its floor (pydantic 2.12).
