@@ -12,7 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 BENCH_DIR = pathlib.Path(__file__).parent
 ROOT = BENCH_DIR.parent
@@ -79,13 +82,16 @@ class Server(Process):
         ws: str | None = None,
         channel: str | None = None,
         env: dict[str, str] | None = None,
+        python: Sequence[str] = (sys.executable,),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if system == "node":
             argv = ["node", str(BENCH_DIR / "node" / "server.mjs"), str(self.port)]
         else:
-            argv = [sys.executable, "-m", "bench.server", system, "--port", str(self.port)]
+            # ``python``: another interpreter's command (`bench.interpreters`); it must exec the interpreter, not fork
+            # it, so that the pid whose CPU and memory are read is the server's.
+            argv = [*python, "-m", "bench.server", system, "--port", str(self.port)]
             argv += ["--redis", redis_url] if redis_url else []
             argv += ["--loop", loop] if loop else []
             argv += ["--deflate"] if deflate else []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import statistics
 import sys
@@ -96,6 +97,7 @@ def run_rounds(planner: Callable[[], list[Job]], rounds: int) -> list[dict[str, 
             started = time.monotonic()
             record = job()
             record["round"] = round_no
+            record["load_average_1m"] = os.getloadavg()[0]  # the machine is shared: how busy it was meanwhile
             records.append(record)
             print(f"  {label:<28} {report.one_line(record)}  ({time.monotonic() - started:.0f} s)", flush=True)
     return records
@@ -158,8 +160,6 @@ def environment() -> dict[str, Any]:
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 

@@ -152,9 +152,9 @@ def multiroom(system: str, clients: int, config: Config) -> dict[str, Any]:
     return {"scenario": "multiroom", "system": system, "clients": clients, **_summarize("", bursts), "bursts": bursts}
 
 
-def acks(system: str, clients: int, config: Config) -> dict[str, Any]:
+def acks(system: str, clients: int, config: Config, **server_options: Any) -> dict[str, Any]:
     """Client-to-server events with an ack (``echo``, a ``@bus.on`` handler on the typed server), one in flight each."""
-    with Server(system) as server, LoadGenerator() as loadgen:
+    with Server(system, **server_options) as server, LoadGenerator() as loadgen:
         _connect(loadgen, [server], clients, [["a"]])
         loadgen.call("acks", seconds=0.5, event="echo", text=TEXT)  # warm-up
         cpu = server.cpu()
