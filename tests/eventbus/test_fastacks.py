@@ -17,11 +17,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
+import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from eventbus import ClientEvent, Context, EventBus, EventBusSettings, EventError
+from eventbus.transport.fastacks import EAGER, FastAcks
 from tests.eventbus.test_fastpath import Client, PollingClient, WsClient
 from tests.sample import ChatRoom, LobbyRoom, MessageEvent
 from tests.servers import ThreadedServer, serving
@@ -302,3 +304,75 @@ async def test_a_handlers_own_timeout_cancels_the_handler_not_the_connection() -
             assert answered(bus) == 3  # the fast path ran them, and the connection outlived each timeout
         finally:
             await client.close()
+
+
+# How a handler's task starts, on the interpreter running the tests: eager on 3.12+ (``make test-py313`` runs these
+# under 3.13), a plain task on 3.11. The same assertions hold for both but where the version says otherwise.
+
+
+def fast_acks() -> FastAcks:
+    return FastAcks(socketio.AsyncServer(async_mode="asgi"))
+
+
+async def test_a_handler_runs_in_its_own_task_started_at_once_on_3_12() -> None:
+    fast = fast_acks()
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def handler() -> None:
+        ran_in.append(asyncio.current_task())
+
+    fast._start(handler())
+
+    # Eager: the handler finished before _start returned, without a loop turn, and nothing is left to track.
+    assert len(ran_in) == (1 if EAGER else 0)
+    assert len(fast._tasks) == (0 if EAGER else 1)
+    await asyncio.sleep(0)
+    assert len(ran_in) == 1
+    await asyncio.sleep(0)  # the plain task's done callback
+    assert ran_in[0] is not None
+    assert ran_in[0] is not asyncio.current_task()  # never the caller's (the websocket reader's) task
+    assert fast._tasks == set()
+
+
+async def test_handlers_still_running_at_shutdown_are_cancelled() -> None:
+    fast = fast_acks()
+    cancelled: list[int] = []
+
+    async def handler(n: int) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(n)
+            raise
+
+    for n in range(3):
+        fast._start(handler(n))
+    await asyncio.sleep(0)
+    assert len(fast._tasks) == 3
+
+    await fast.stop()
+
+    assert sorted(cancelled) == [0, 1, 2]
+    assert fast._tasks == set()
+
+
+@pytest.mark.parametrize("suspends", [False, True])
+async def test_a_handler_that_fails_is_logged_whether_it_finished_at_once_or_later(
+    suspends: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast = fast_acks()
+
+    async def handler() -> None:
+        if suspends:
+            await asyncio.sleep(0)
+        raise RuntimeError("on purpose")
+
+    fast._start(handler())
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    [failure] = [r for r in caplog.records if r.name == "eventbus.transport.fastacks"]
+    assert failure.getMessage() == "a client event handler failed outside its own error handling"
+    assert failure.exc_info is not None
+    assert str(failure.exc_info[1]) == "on purpose"
+    assert fast._tasks == set()
