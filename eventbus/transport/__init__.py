@@ -63,8 +63,9 @@ python-engineio 4.12-4.15) and ``tests/eventbus/test_fastpath.py`` compares on t
   text frames to the guard before python-engineio's reader sees them); its acks are written by `frames`
   (`fastacks`);
 * python-socketio ``AsyncClient._engineio_client_class``, ``_handle_connect``, ``_handle_event`` and python-engineio
-  ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``,
-  ``_trigger_event``, ``_reset`` (`testclient`);
+  ``AsyncClient.read_loop_task``, ``write_loop_task``, ``queue``, ``http``, ``current_transport``,
+  ``request_timeout``, ``_trigger_event``, ``_reset`` and ``_send_request`` (the last two overridden: a polling
+  client's requests end, and a POST's reply is read, before its aiohttp session closes) (`testclient`);
 * python-socketio ``socketio.async_admin.InstrumentedAsyncServer`` (what ``AsyncServer.instrument()`` builds),
   subclassed for its ``serialize_socket``, with its ``shutdown``, ``uninstrument`` and ``admin_namespace``, and
   python-engineio ``AsyncServer.handlers`` (the ``connect``/``disconnect`` handlers ``instrument()`` replaces and

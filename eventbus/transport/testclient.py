@@ -2,12 +2,14 @@
 
 Part of the seam (`eventbus.transport`): it overrides ``socketio.AsyncClient._engineio_client_class``,
 ``_handle_connect`` and ``_handle_event``, and reads python-engineio client internals (``read_loop_task``,
-``write_loop_task``, ``queue``, ``http``, ``_trigger_event``, ``_reset``).
+``write_loop_task``, ``queue``, ``http``, ``request_timeout``, ``current_transport``, ``_trigger_event``, and overrides
+``_reset`` and ``_send_request``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import engineio
@@ -19,14 +21,39 @@ __all__ = ["QuickCloseClient", "QuickCloseEngineIO"]
 
 
 class QuickCloseEngineIO(engineio.AsyncClient):  # type: ignore[misc]
-    # python-engineio answers a polling client's CLOSE without ending the client's pending long-poll, so a
-    # clean disconnect (also the one after a refused connect) waits ping_interval + ping_timeout (45 s).
     async def disconnect(self, abort: bool = False, reason: Any = None) -> None:
-        read_loop = self.read_loop_task
-        polling = self.current_transport == "polling"
+        # Not waiting for the read loop: python-engineio answers a polling client's CLOSE without ending the client's
+        # pending long-poll, so a clean disconnect (also the one after a refused connect) would wait ping_interval +
+        # ping_timeout (45 s). `_reset` ends the long-poll instead.
         await super().disconnect(abort=True, reason=reason)
-        if read_loop is not None and polling:
-            read_loop.cancel()
+
+    async def _send_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        response = await super()._send_request(method, url, *args, **kwargs)
+        if method == "POST" and response is not None and not isinstance(response, str):
+            # python-engineio never reads a POST's reply ("ok"): its connection stays taken until the whole reply has
+            # come, and a session closed meanwhile (the disconnect right after POSTing CLOSE) leaves it unreleased,
+            # which warns when collected. Reading the reply gives the connection back to the pool now.
+            from aiohttp import ClientError  # the client extra's, installed since this client exists
+
+            with contextlib.suppress(ClientError):
+                await response.read()
+        return response
+
+    async def _reset(self) -> None:
+        # python-engineio closes the aiohttp session here with a polling client's requests still in flight: the POST
+        # of the CLOSE packet and the long-poll. A request whose session closes under it leaves its connection
+        # unreleased, which warns when collected (after most refused polling connects under Python 3.13), and a POST
+        # started on a closed session fails outside python-engineio's error handling. So the POST finishes, then the
+        # long-poll is cancelled and has ended, then the session closes.
+        current = asyncio.current_task()
+        write_loop, read_loop = self.write_loop_task, self.read_loop_task
+        if self.current_transport == "polling":
+            if write_loop is not None and write_loop is not current and not write_loop.done():
+                await asyncio.wait([write_loop], timeout=self.request_timeout)
+            if read_loop is not None and read_loop is not current and not read_loop.done():
+                read_loop.cancel()
+                await asyncio.wait([read_loop])
+        await super()._reset()
 
     async def drop(self) -> None:
         """Vanish like a killed process: no CLOSE packet, no more pongs, the TCP connection closes."""
