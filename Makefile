@@ -130,7 +130,7 @@ debootstrap:
 py313: debootstrap
 	python3 -m devtools.py313 build
 
-test-py313: py313 node
+test-py313: py313 node web
 	python3 -m devtools.py313 run -- pytest -m "not browser and not packaging and not faults and not demo_cluster" \
 		-p no:cacheprovider $(PYTEST_ARGS)
 
