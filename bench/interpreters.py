@@ -122,12 +122,19 @@ def markdown(results: dict[str, Any], new: str, old: str) -> str:
     env = results["environment"]
     loads = "; ".join(f"{low:.1f} to {high:.1f}" for low, high in results["load_average"])
     packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items())
+    chroot = env["py313_packages"]
+    same = all(env["packages"][name] == version for name, version in chroot.items())
+    under_new = (
+        "the same under both" if same else "under " + new + ": " + ", ".join(f"{k} {v}" for k, v in chroot.items())
+    )
+    loadgen = max(r.get("loadgen_cpu_share", 0) for r in records)
     lines += [
         "",
         f"Medians of {results['rounds']} round(s); {env['date']}; servers under Python {old} (this machine) and "
-        f"{new} ({env['py313']}), {env['machine']}; {packages}, the same versions in both.",
+        f"{new} ({env['py313']}, the chroot of make py313), {env['machine']}; {packages} ({under_new}).",
         f"Load average (1 min, taken after each measurement) per round: {loads}, on a machine shared with other work.",
-        f"Every client got every message exactly once: {'yes' if summary['exactly_once_everywhere'] else 'NO'}.",
+        f"Every client got every message exactly once: {'yes' if summary['exactly_once_everywhere'] else 'NO'}. "
+        f"Load generator CPU at most {loadgen:.0%} of one core.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if (loads := [r["load_average_1m"] for r in records if r["round"] == n])
     ]
     results: dict[str, Any] = {
-        "environment": {**run.environment(), "py313": py313.version()},
+        "environment": {**run.environment(), "py313": py313.version(), "py313_packages": py313.versions(run.PACKAGES)},
         "command": f"python -m bench.interpreters --rounds {args.rounds}",
         "started": started.isoformat(timespec="seconds"),
         "rounds": args.rounds,

@@ -148,8 +148,12 @@ def summarize_rounds(records: list[dict[str, Any]], rounds: int) -> dict[str, An
     return summary
 
 
+PACKAGES = ("python-socketio", "python-engineio", "uvicorn", "uvloop")
+"""The Python packages whose versions a run reports."""
+
+
 def environment() -> dict[str, Any]:
-    versions = {name: metadata.version(name) for name in ("python-socketio", "python-engineio", "uvicorn", "uvloop")}
+    versions = {name: metadata.version(name) for name in PACKAGES}
     node = json.loads((BENCH_DIR / "node_modules" / "socket.io" / "package.json").read_text())["version"]
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

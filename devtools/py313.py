@@ -1,7 +1,7 @@
 """Python 3.13 beside the machine's 3.11: a Debian trixie chroot with the project installed (``make py313``).
 
 Only CPython 3.11 is installed here and no package registry ships an interpreter, but Debian's does: trixie's
-``python3`` is 3.13. ``python3 -m devtools.py313 build`` makes ``build/py313/`` (gitignored, about 0.5 GiB):
+``python3`` is 3.13. ``python3 -m devtools.py313 build`` makes ``build/py313/`` (gitignored, about 0.8 GiB):
 
 1. ``debootstrap --variant=minbase trixie`` from the mirror apt already uses (debootstrap's default when
    apt names none), with python3.13, its venv module, ``redis-server`` and ``libstdc++6`` (the host's ``node``,
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import pathlib
 import re
@@ -110,8 +111,7 @@ def _debootstrap(root: pathlib.Path) -> None:
         raise FileNotFoundError(INSTALL_HINT)
     # A half-made tree (an interrupted run) is started afresh: debootstrap into a side directory, then rename.
     partial = root.with_name(root.name + ".partial")
-    _unmount_all(partial)
-    shutil.rmtree(partial, ignore_errors=True)
+    _delete(partial)
     partial.parent.mkdir(parents=True, exist_ok=True)
     argv = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(partial)]
     source = mirror()
@@ -201,15 +201,42 @@ def version(root: pathlib.Path = CHROOT) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def versions(names: Sequence[str], root: pathlib.Path = CHROOT) -> dict[str, str]:
+    """The versions of the distributions ``names`` installed in the chroot's virtualenv."""
+    script = "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+    argv = ["chroot", str(root), f"{VENV}/bin/python", "-c", script, *names]
+    found: dict[str, str] = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    return found
+
+
+def remove(root: pathlib.Path = CHROOT) -> None:
+    """Unmount what a killed run left mounted in the chroot, then delete it, never crossing into a mount.
+
+    A plain ``rm -rf build/`` with ``/dev`` or the work tree still bound inside would delete them too.
+    """
+    for tree in (root, root.with_name(root.name + ".partial")):
+        _delete(tree)
+
+
+def _delete(tree: pathlib.Path) -> None:
+    _unmount_all(tree)
+    if tree.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", str(tree)], check=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m devtools.py313", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("build", help="make build/py313 (debootstrap, python3.13, the virtualenv), or check it")
+    sub.add_parser("remove", help="unmount whatever is left mounted in build/py313, then delete it")
     run = sub.add_parser("run", help="run a command in the chroot, in /src, e.g. run -- pytest tests/x -q")
     run.add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.action == "build":
         build()
+        return 0
+    if args.action == "remove":
+        remove()
         return 0
     command_argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     with mounted():

@@ -111,7 +111,13 @@ def test_the_table_shows_medians_the_ratio_and_each_round() -> None:
         "summary": interpreters.ratios(records, "3.13", "3.11"),
         "rounds": 3,
         "load_average": [(1.0, 2.0), (2.5, 3.0), (4.0, 8.25)],
-        "environment": {"date": "d", "py313": "Python 3.13.5", "machine": "m", "packages": {"uvicorn": "0.54.0"}},
+        "environment": {
+            "date": "d",
+            "py313": "Python 3.13.5",
+            "machine": "m",
+            "packages": {"uvicorn": "0.54.0", "uvloop": "0.23.0"},
+            "py313_packages": {"uvicorn": "0.54.0", "uvloop": "0.23.0"},
+        },
     }
 
     text = interpreters.markdown(results, "3.13", "3.11")
@@ -120,3 +126,6 @@ def test_the_table_shows_medians_the_ratio_and_each_round() -> None:
     assert row == "| typed broadcast, 1,000 clients (deliveries/s) | 100 | 120 | **1.10x** | 0.90x | 1.10x | 1.20x |"
     assert "1.0 to 2.0; 2.5 to 3.0; 4.0 to 8.2" in text
     assert "exactly once: yes" in text
+    assert "uvicorn 0.54.0, uvloop 0.23.0 (the same under both)" in text
+    results["environment"]["py313_packages"]["uvloop"] = "0.22.1"
+    assert "(under 3.13: uvicorn 0.54.0, uvloop 0.22.1)" in interpreters.markdown(results, "3.13", "3.11")
