@@ -120,7 +120,7 @@ test-packaging: install
 	$(VENV)/bin/pytest -m packaging tests/packaging
 
 # Python 3.13 beside the machine's 3.11, by hand only (never in `make test` or .ci/run): a Debian trixie chroot in
-# build/py313 (about 0.5 GiB, a few minutes the first time) with python3.13 and the project in a virtualenv; see
+# build/py313 (0.8 GiB, about 3 minutes the first time) with python3.13 and the project in a virtualenv; see
 # devtools/py313.py. `make test-py313` runs the suite in it (no browser, packaging, faults or demo-cluster tests) and
 # `python -m bench.interpreters` measures the server under both interpreters. Root only: chroot and mount.
 .PHONY: py313 test-py313 debootstrap
