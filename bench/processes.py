@@ -81,6 +81,7 @@ class Server(Process):
         deflate: bool = False,
         ws: str | None = None,
         channel: str | None = None,
+        asgi_server: str | None = None,
         env: dict[str, str] | None = None,
         python: Sequence[str] = (sys.executable,),
     ) -> None:
@@ -97,6 +98,7 @@ class Server(Process):
             argv += ["--deflate"] if deflate else []
             argv += ["--ws", ws] if ws else []
             argv += ["--channel", channel] if channel else []
+            argv += ["--asgi-server", asgi_server] if asgi_server else []
         super().__init__(system, argv, env={**os.environ, **env} if env else None)
         self._wait_ready()
 

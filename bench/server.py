@@ -1,6 +1,7 @@
 """One benchmarked Python server process: raw python-socketio or the typed `EventBus`, under uvicorn.
 
-Usage: ``python -m bench.server SYSTEM --port PORT [--redis URL] [--channel NAME] [--loop asyncio] [--deflate]``
+Usage: ``python -m bench.server SYSTEM --port PORT [--redis URL] [--channel NAME] [--loop asyncio] [--deflate]
+[--asgi-server hypercorn|granian]``
 
 Systems:
 
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -177,6 +179,46 @@ def control_app(emit: Emit, stats: Stats | None = None) -> Any:
     return app
 
 
+async def _hypercorn(app: Any, port: int) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.backlog = 2048  # uvicorn's default: 1,000 clients connect at once
+    config.loglevel = "WARNING"
+    await serve(app, config, mode="asgi")
+
+
+async def _granian(app: Any, port: int) -> None:
+    # In-process (granian.server.embed), so that the server's CPU is this process's, as for uvicorn; the Rust
+    # runtime's threads are counted with it. The CLI (`granian --interface asgi`) runs the same worker in a child.
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server as Granian
+
+    server = Granian(
+        app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, backlog=2048, log_level=LogLevels.warning
+    )
+    await server.serve()
+
+
+OTHER_ASGI_SERVERS: dict[str, Callable[[Any, int], Coroutine[Any, Any, None]]] = {
+    "hypercorn": _hypercorn,
+    "granian": _granian,
+}
+"""What ``--asgi-server`` picks besides uvicorn (served by `uvicorn.run` with `uvicorn_options`): issue 18."""
+
+
+def _loop_factory(loop: str | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed, as `uvicorn_options` picks for uvicorn, so that the servers differ in nothing else."""
+    if loop == "asyncio" or importlib.util.find_spec("uvloop") is None:
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.server")
     parser.add_argument("system", choices=["raw", "typed", "typed-nofast"])
@@ -186,6 +228,9 @@ def main() -> None:
     parser.add_argument("--loop", help="override the event loop (default: uvloop when installed)")
     parser.add_argument("--deflate", action="store_true", help="accept permessage-deflate (off by default)")
     parser.add_argument("--ws", help="override uvicorn's websocket implementation")
+    parser.add_argument(
+        "--asgi-server", choices=["uvicorn", *OTHER_ASGI_SERVERS], default="uvicorn", help="the ASGI server (uvicorn)"
+    )
     args = parser.parse_args()
     app: Any
     if args.system == "raw":
@@ -200,8 +245,12 @@ def main() -> None:
         overrides["loop"] = args.loop
     if args.ws:
         overrides["ws"] = args.ws
-    options = uvicorn_options(**overrides)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on", **options)
+    if args.asgi_server == "uvicorn":
+        options = uvicorn_options(**overrides)
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on", **options)
+    else:
+        with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
+            runner.run(OTHER_ASGI_SERVERS[args.asgi_server](app, args.port))
 
 
 if __name__ == "__main__":
