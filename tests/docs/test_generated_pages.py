@@ -69,14 +69,14 @@ def test_the_per_round_table_comes_from_the_latest_run(hooks: ModuleType) -> Non
     assert len(table.splitlines()) == 2 + len(hooks.RATIOS)
 
 
-RUNS = ("latest.json", "outbound.json", "acks.json", "interpreters.json")
+RUNS = ("latest.json", "outbound.json", "acks.json", "interpreters.json", "asgi_servers.json")
 
 
 def test_per_round_figures_in_the_prose_are_the_latest_runs() -> None:
     # The prose quotes some ratios round by round; re-running the benchmark must not leave them behind.
-    # They come from `make bench` (latest.json) or, in the outbound, acks and Python 3.13 sections,
-    # `python -m bench.outbound` (outbound.json), `python -m bench --only acks,mixed --name acks` (acks.json) and
-    # `python -m bench.interpreters` (interpreters.json).
+    # They come from `make bench` (latest.json) or, in the outbound, acks, Python 3.13 and ASGI servers sections,
+    # `python -m bench.outbound` (outbound.json), `python -m bench --only acks,mixed --name acks` (acks.json),
+    # `python -m bench.interpreters` (interpreters.json) and `python -m bench.asgi_servers` (asgi_servers.json).
     summaries = [json.loads((ROOT / "bench" / "results" / name).read_text())["summary"] for name in RUNS]
     measured = {
         tuple(f"{r[key]:.2f}" for r in summary["per_round"])
