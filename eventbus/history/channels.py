@@ -186,6 +186,11 @@ class ChannelRecoveryLog(RecoveryLog):
         known = self.heads.get(channel)
         self.heads[channel] = later(known, offset) if known else offset
 
+    def forget(self, channel: str) -> None:
+        """No local connection is in a room of ``channel`` any more: its position is found again when one is."""
+        if channel != self.control:
+            self.heads.pop(channel, None)
+
     def attach(self, sid: str) -> SentRing:
         """Start remembering what ``sid`` is sent."""
         ring = self.rings[sid] = SentRing(self.ring_size)

@@ -92,6 +92,17 @@ class ClusterRecoveryLog(ChannelRecoveryLog, RedisRecoveryLog):
         partitions = self.manager.partitions
         return partitions.of(room) if partitions is not None and is_sharded_room(room) else self.control
 
+    def seen(self, offset: str, channel: str = "") -> None:
+        # A packet still in flight on a channel being unsubscribed is owed to no one here: keeping its position
+        # would keep one entry per user ever connected. The next subscription settles the position afresh.
+        subscriptions = self.manager.subscriptions
+        if subscriptions is None or subscriptions.wants(channel):
+            super().seen(offset, channel)
+
+    def forget(self, channel: str) -> None:
+        super().forget(channel)
+        self._settled.pop(channel, None)
+
     async def start(self) -> None:
         """Nothing to read now: each channel's position is found when a connection first needs it (`settle`)."""
 

@@ -281,7 +281,16 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         super().basic_leave_room(sid, namespace, room)
         # Every way out of a room (leave, disconnect, close_room) comes through here.
         if self.subscriptions is not None and is_sharded_room(room) and room not in self.rooms.get(namespace, {}):
-            self.subscriptions.released(namespace, room)
+            channel = self.subscriptions.released(namespace, room)
+            if channel is not None:
+                self._forget_channel(channel)
+
+    def _forget_channel(self, channel: str) -> None:
+        # No local member is owed a packet of it: what a later subscription needs is found again then (`settle`),
+        # and a saved session is restored from the channel's stream, not from this process's memory.
+        self._replayed_upto.pop(channel, None)
+        if isinstance(self.recovery, ChannelRecoveryLog):
+            self.recovery.forget(channel)
 
     def _holds(self, sid: str, namespace: str) -> bool:
         return bool(self.is_connected(sid, namespace) or self.is_pre_connected(sid, namespace))

@@ -176,15 +176,25 @@ class Subscriptions:
         if channel not in self._active:
             self._in_background(channel)
 
-    def released(self, namespace: str, room: str) -> None:
-        """``room`` has no local member any more: drop its channel when none of the channel's rooms has one."""
+    def wants(self, channel: str) -> bool:
+        """Whether ``channel`` is the control channel or has a local member in one of its rooms."""
+        return channel == self.partitions.channel or bool(self.rooms.get(channel))
+
+    def released(self, namespace: str, room: str) -> str | None:
+        """``room`` has no local member any more: drop its channel when none of the channel's rooms has one.
+
+        Returns that channel when it is dropped, so what is kept per channel goes with it (users' channels come
+        and go: one per user ever connected otherwise).
+        """
         channel = self.partitions.of(room)
         members = self.rooms.get(channel)
         if members is None:
-            return
+            return None
         members.discard((namespace, room))
-        if not members:
-            self._in_background(channel)
+        if members:
+            return None
+        self._in_background(channel)
+        return channel
 
     def _in_background(self, channel: str) -> None:
         task = asyncio.get_running_loop().create_task(self._synced(channel))

@@ -29,6 +29,7 @@ from tests.e2e.conftest import SIGNING_KEY
 from tests.e2e.model import TeamRoom, TickEvent
 from tests.e2e.test_presence_cluster import INTERVAL, TTL, members_of_a_killed_process_leave_once
 from tests.e2e.test_redis_cluster import USERS, members, send_all, send_plans, team_of, ticks
+from tests.eventbus.test_redis_sharding import per_channel_state
 from tests.history.rooms import DeskRoom, FeedDigestEvent, FeedRoom, PostEvent
 from tests.presence_scenario import ROOM
 from tests.redis_cluster import RedisClusterServers
@@ -603,3 +604,32 @@ async def test_user_and_dedicated_history_rooms_get_their_own_shard_channels_on_
     await wait_until(lambda: subscribers(alice_channel) == 1, "B dropping alice's channel")
     await alice_a.close()
     await wait_until(lambda: subscribers(alice_channel) == 0, "A dropping alice's channel")
+
+
+async def test_what_a_process_keeps_per_channel_goes_with_its_last_user_on_a_redis_cluster(
+    redis_cluster: RedisClusterServers, two_buses: TwoBuses, py_client: Connect, token: Token
+) -> None:
+    # One channel per user: kept for every user ever connected, a process's memory would grow without bound.
+    _, buses, (url_a, url_b) = await two_buses("bounded", [TeamRoom], recovery_window=2)
+    empty = per_channel_state(buses[0])
+    users = [f"u{n}" for n in range(12)]
+    clients = [await py_client(url_a, token=token(user)) for user in users]
+    for user in users:
+        await buses[1].emit_to_user(user, NoticeEvent(text=f"hi {user}"))
+    for client in clients:
+        await client.inbox.wait_for("notice", 1)
+    assert len(per_channel_state(buses[0])["recovery.heads"]) == len(users)
+    # Half drop (their sessions are kept for the window), half leave; the first comes back on B while away.
+    for client in clients[: len(users) // 2]:
+        await client.drop()
+    for client in clients[len(users) // 2 :]:
+        await client.close()
+    await buses[1].emit_to_user(users[0], NoticeEvent(text="missed"))
+    clients[0].url = url_b
+    await clients[0].reconnect()
+    assert clients[0].recovered
+    await clients[0].inbox.wait_for("notice", 2)
+    assert [n["text"] for n in clients[0].received("notice")] == ["hi u0", "missed"]
+    await wait_until(lambda: per_channel_state(buses[0]) == empty, "A to keep nothing of users gone", timeout=5)
+    await clients[0].close()
+    await wait_until(lambda: per_channel_state(buses[1]) == empty, "B to keep nothing of users gone", timeout=5)

@@ -52,6 +52,22 @@ def manager_of(bus: EventBus) -> RedisManager:
     return bus.sio.manager
 
 
+def per_channel_state(bus: EventBus) -> dict[str, list[str]]:
+    """Every structure a process keeps per Redis channel, by its name: the channels in it but the control one."""
+    manager = manager_of(bus)
+    subscriptions, log = manager.subscriptions, manager.recovery
+    structures = {
+        "subscriptions.rooms": subscriptions.rooms,
+        "subscriptions.confirmations": subscriptions.confirmations,
+        "subscriptions.active": subscriptions.active,
+        "subscriptions.waiters": subscriptions._waiters,
+        "manager.replayed_upto": manager._replayed_upto,
+        "recovery.heads": getattr(log, "heads", {}),
+        "recovery.settled": getattr(log, "_settled", {}),
+    }
+    return {name: sorted(set(keys) - {manager.channel}) for name, keys in structures.items()}
+
+
 @pytest.fixture
 def sharded_bus(
     jwt_auth: JWTAuth, serve: Callable[[Any], Awaitable[str]]
@@ -457,3 +473,36 @@ async def test_the_cluster_listener_polls_on_past_a_node_connection_redis_py_jus
     assert [(await anext(received))["data"] for _ in range(2)] == [b"1", b"2"]
     with pytest.raises(RuntimeError, match="something else"):
         await anext(received)
+
+
+async def test_what_a_process_keeps_per_channel_goes_with_its_last_user(
+    redis_server: RedisServer,
+    jwt_auth: JWTAuth,
+    serve: Callable[[Any], Awaitable[str]],
+    py_client: Any,
+    token: Callable[..., str],
+) -> None:
+    # One channel per user: kept for every user ever connected, a process's memory would grow without bound.
+    bus = EventBus(
+        auth=jwt_auth,
+        rooms=[ShardRoom],
+        redis_url=redis_server.url,
+        redis_channel=f"bounded-{uuid.uuid4().hex[:6]}",
+        redis_sharding=True,
+        redis_partitions=PARTITIONS,
+        recovery_window=2,
+    )
+    url = await serve(bus.asgi_app())
+    empty = per_channel_state(bus)
+    users = [f"u{n}" for n in range(12)]
+    clients = [await py_client(url, token=token(user)) for user in users]
+    for user in users:
+        await bus.emit_to_user(user, NoticeEvent(text=f"hi {user}"))
+    for client in clients:
+        await client.inbox.wait_for("notice", 1)
+    assert len(per_channel_state(bus)["subscriptions.rooms"]) == len(users)
+    for client in clients[: len(users) // 2]:
+        await client.drop()
+    for client in clients[len(users) // 2 :]:
+        await client.close()
+    await wait_until(lambda: per_channel_state(bus) == empty, "the process to keep nothing of users gone", timeout=5)
