@@ -24,6 +24,7 @@ import uvicorn
 
 from eventbus import default
 from eventbus.sending import Sender, Sent, _Capture, capture
+from eventbus.transport.redis_manager import RedisManager
 from eventbus.transport.testclient import QuickCloseClient
 from events import ANY_APP
 
@@ -236,13 +237,20 @@ class SocketTestClient:
         await self.sio.emit(event, args[0] if len(args) == 1 else args, namespace=self.namespace)
 
     async def fence(self, bus: EventBus | Application) -> None:
-        """Wait until everything the server sent this client before now has arrived (per-socket order is kept).
+        """Wait until everything sent to this client before now has arrived (per-socket order is kept).
 
-        ``bus`` is the bus or the application this client is connected to.
+        ``bus`` is the bus or the application this client is connected to. On Redis the fence follows what it
+        fences: one through each channel the client's rooms use (`RedisManager.emit_behind`), so what any process
+        published before is in, even an emit still on its way through Redis when this is called.
         """
         before = len(self.inbox.events[FENCE])
-        await bus.sio.emit(FENCE, {}, to=self.sid, namespace=self.namespace)
-        await self.inbox.wait_for(FENCE, before + 1)
+        manager = bus.sio.manager
+        if isinstance(manager, RedisManager) and not manager.write_only:
+            fences = await manager.emit_behind(FENCE, self.sid, self.namespace)
+        else:
+            await bus.sio.emit(FENCE, {}, to=self.sid, namespace=self.namespace)
+            fences = 1
+        await self.inbox.wait_for(FENCE, before + fences)
 
     async def drop(self) -> None:
         """Vanish like a killed process: no disconnect packet, the TCP connection just closes.

@@ -261,6 +261,23 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         finally:
             self._fences.pop(token, None)
 
+    async def emit_behind(self, event: str, sid: str, namespace: str = "/") -> int:
+        """Emit ``event`` to ``sid`` through Redis on every channel its rooms use; how many emits were published.
+
+        Each reaches the socket from the subscription, after whatever was published on its channel before it, from
+        any process (a logged emit, which every process delivers from there, this one included): a socket that
+        has them all has been sent everything published to it before. `SocketTestClient.fence` waits for them.
+        """
+        channels = [self.channel, *sorted(self.partitions_of(self.get_rooms(sid, namespace)))]
+        # Another host id than ours: python-socketio's listener skips our own emits, delivered locally when sent.
+        message = {"method": "emit", "event": event, "data": [{}], "namespace": namespace, "room": sid}
+        message["host_id"] = f"behind-{self.host_id}"
+        client = self._client()
+        for channel in channels:
+            # Encoded for each: a signed message is accepted once, the same one on a second channel is a replay.
+            await (client.spublish if self.cluster else client.publish)(channel, self._encode(message))
+        return len(channels)
+
     async def fence(self) -> None:
         """Return once the listener has handled every message Redis sent it before now (a PING on its connection)."""
         subscriptions = self.subscriptions

@@ -586,7 +586,8 @@ async def test_user_and_dedicated_history_rooms_get_their_own_shard_channels_on_
     assert [n["text"] for n in alice_b.received("notice")] == [f"a{n}" for n in range(5)]
     assert [n["text"] for n in bob.received("notice")] == [f"b{n}" for n in range(5)]
     received_a = buses[0].sio.manager.received
-    assert (received_a["dedicated"], received_a["partition"]) == (5, 0), received_a  # nothing of bob's
+    # Nothing of bob's: alice's 5 and the fences of her two connections (a message on her channel each).
+    assert (received_a["dedicated"], received_a["partition"]) == (5 + 2, 0), received_a
 
     feed = FeedRoom(feed_id="9")
     assert (await alice_a.call("join_feed", {"feed_id": "9"}))["ok"]

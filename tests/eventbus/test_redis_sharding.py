@@ -72,7 +72,7 @@ def per_channel_state(bus: EventBus) -> dict[str, list[str]]:
 def sharded_bus(
     jwt_auth: JWTAuth, serve: Callable[[Any], Awaitable[str]]
 ) -> Callable[..., Awaitable[tuple[EventBus, str]]]:
-    async def start(redis_url: str, channel: str) -> tuple[EventBus, str]:
+    async def start(redis_url: str, channel: str, **settings: Any) -> tuple[EventBus, str]:
         bus = EventBus(
             auth=jwt_auth,
             rooms=[ShardRoom],
@@ -80,6 +80,7 @@ def sharded_bus(
             redis_channel=channel,
             redis_sharding=True,
             redis_partitions=PARTITIONS,
+            **settings,
         )
         return bus, await serve(bus.asgi_app())
 
@@ -114,7 +115,7 @@ async def test_a_process_receives_only_the_partitions_of_rooms_it_serves(
     )
     # Process B has no member in alice's room and shares no partition with it: not one of its messages reached B.
     assert manager_of(bus_b).received["partition"] == 0
-    assert manager_of(bus_a).received["partition"] == 20
+    assert manager_of(bus_a).received["partition"] == 20 + 1  # and alice's fence through the partition
     assert manager_of(bus_a).received["unserved"] == 0
     assert bob.received("notice") == []
 
@@ -159,8 +160,9 @@ async def test_a_user_channel_reaches_only_the_processes_holding_that_user(
     assert [n["text"] for n in bob.received("notice")] == [f"b{n}" for n in range(5)]
     # Process A holds no connection of bob: not one of his messages reached it, and no partition was needed.
     received_a, received_b = manager_of(bus_a).received, manager_of(bus_b).received
-    assert (received_a["dedicated"], received_a["partition"], received_a["unserved"]) == (6, 0, 0)
-    assert (received_b["dedicated"], received_b["partition"], received_b["unserved"]) == (11, 0, 0)
+    # Each fence is a message on the client's user channel, received by every process subscribed to it.
+    assert (received_a["dedicated"], received_a["partition"], received_a["unserved"]) == (6 + 2, 0, 0)
+    assert (received_b["dedicated"], received_b["partition"], received_b["unserved"]) == (11 + 3, 0, 0)
 
     # Each process drops alice's channel with its last connection of hers; nothing of it is left behind.
     await alice_b.close()
@@ -506,3 +508,27 @@ async def test_what_a_process_keeps_per_channel_goes_with_its_last_user(
     for client in clients[len(users) // 2 :]:
         await client.close()
     await wait_until(lambda: per_channel_state(bus) == empty, "the process to keep nothing of users gone", timeout=5)
+
+
+async def test_a_fence_comes_after_emits_still_on_their_way_through_redis(
+    redis_server: RedisServer, sharded_bus: Any, py_client: Any, token: Callable[..., str]
+) -> None:
+    # With recovery on, an emit is delivered from the subscription, by the process that sent it too: a fence sent
+    # locally could overtake it. Through Redis on the channels of alice's rooms (her user's, a shard's), it cannot.
+    bus, url = await sharded_bus(redis_server.url, f"fence-{uuid.uuid4().hex[:6]}", recovery_window=60)
+    manager = manager_of(bus)
+    deliver = manager._deliver_logged
+
+    async def later(*args: Any, **kwargs: Any) -> None:
+        # The listener takes a while over each one, as under load: the emit is on its way when the fence is sent.
+        await asyncio.sleep(SUBSCRIBE_DELAY)
+        await deliver(*args, **kwargs)
+
+    manager._deliver_logged = later  # type: ignore[method-assign]
+    alice = await py_client(url, token=token("alice"))
+    assert (await alice.call("join_shard", {"shard_id": "1"}))["ok"]
+    for n in range(20):
+        await bus.emit_to_user("alice", NoticeEvent(text=f"u{n}"))
+        await bus.emit_to_room(ShardRoom(shard_id="1"), NoticeEvent(text=f"s{n}"))
+        await alice.fence(bus)
+        assert [notice["text"] for notice in alice.received("notice")][-2:] == [f"u{n}", f"s{n}"]
