@@ -162,12 +162,13 @@ class RedisPresenceStore(PresenceStore):
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        client, self._client = self._client, None
         try:
             async with asyncio.timeout(STOP_TIMEOUT):
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                # Taken once the tasks are done: one still running would otherwise open a client nobody closes.
+                client, self._client = self._client, None
                 if client is not None:
                     # Entries left now belong to nobody: dropping the heartbeat lets the others reap them at once.
                     with contextlib.suppress(RedisError, OSError):
@@ -252,5 +253,9 @@ class RedisPresenceStore(PresenceStore):
             try:
                 await work()
             except (RedisError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py can report a cancelled command as a connection error: `stop` still ends this loop.
+                    raise asyncio.CancelledError from exc
                 # Redis down: keep trying; if the heartbeat lapses meanwhile, the others reap this node's members.
                 logger.warning("presence: %s failed (%s); retrying in %.1fs", work.__name__, exc, self.interval)
