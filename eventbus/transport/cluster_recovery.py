@@ -38,7 +38,6 @@ from eventbus.history.recovery import Entry, MemoryRecoveryLog, RecoveryLog, new
 from eventbus.observability.logfields import library_logger
 from eventbus.transport.recovery import RedisRecoveryLog
 from eventbus.transport.redis_manager import RedisManager
-from eventbus.transport.sharding import is_sharded_room
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -90,7 +89,7 @@ class ClusterRecoveryLog(ChannelRecoveryLog, RedisRecoveryLog):
 
     def channel_of(self, room: str) -> str:
         partitions = self.manager.partitions
-        return partitions.of(room) if partitions is not None and is_sharded_room(room) else self.control
+        return partitions.channel_of(room) if partitions is not None else self.control
 
     def seen(self, offset: str, channel: str = "") -> None:
         # A packet still in flight on a channel being unsubscribed is owed to no one here: keeping its position

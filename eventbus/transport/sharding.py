@@ -108,8 +108,12 @@ class Partitions:
         """
         parts: dict[str, list[str]] = {}
         for room in rooms:
-            parts.setdefault(self.of(room) if is_sharded_room(room) else self.channel, []).append(room)
+            parts.setdefault(self.channel_of(room), []).append(room)
         return parts
+
+    def channel_of(self, room: str) -> str:
+        """The channel a send to ``room`` alone is published on: `of` for a sharded room, else the control channel."""
+        return self.of(room) if is_sharded_room(room) else self.channel
 
     def channel_for(self, message: dict[str, Any]) -> str:
         """Where ``message`` is published."""
