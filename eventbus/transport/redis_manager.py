@@ -392,8 +392,13 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
             yield decoded
 
     def _replayed(self, channel: bytes, offset: bytes) -> bool:
-        upto = self._replayed_upto.get(channel.decode() if isinstance(self.recovery, ChannelRecoveryLog) else "")
+        upto = self._replayed_upto.get(self._replay_key(channel.decode()))
         return bool(upto) and compare(offset.decode(), upto or "") in (-1, 0)
+
+    def _replay_key(self, channel: str) -> str:
+        # Where `_replayed_upto` keeps a channel's mark: per channel with one stream each (a cluster), else "" for
+        # the one stream of every channel.
+        return channel if isinstance(self.recovery, ChannelRecoveryLog) else ""
 
     def _counted(self, message: dict[str, Any], control: bytes) -> bool:
         # Whether ``message`` is one to act on (counted): of our channels, and not a fence marker (handled here).
@@ -469,7 +474,7 @@ class RedisManager(Channel, socketio.AsyncRedisManager):  # type: ignore[misc]
         decoded = self._decode(raw, fresh=False)  # older than a live message may be: freshness does not apply
         if decoded is not None and decoded.get("method") == "emit":
             await self._deliver_logged(decoded, positions, offset.encode(), channel)
-        self._replayed_upto[channel if isinstance(self.recovery, ChannelRecoveryLog) else ""] = offset
+        self._replayed_upto[self._replay_key(channel)] = offset
 
     async def _fill_gap(self, seconds: float) -> None:
         # The listener waits meanwhile: what arrives on the new subscription is handled after the missed packets.
